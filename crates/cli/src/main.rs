@@ -1,0 +1,2 @@
+//! The `prefab` command line.
+fn main() {}

@@ -1,0 +1,129 @@
+//! Deployment schedules — interval, cron and rrule — with Prefect 3.9.1's wire format,
+//! validation rules and date generation.
+//!
+//! The three schedule bodies are plain values: build one with its constructor or deserialize it
+//! from Prefect's JSON (which validates it exactly as Prefect's server models do), then ask for
+//! its run dates with [`Schedule::dates`], whose contract is Prefect's `get_dates(n, start, end)`:
+//!
+//! * `start` is inclusive and defaults to now; `end` is inclusive and optional;
+//! * `n` defaults to 1 without `end` and to [`MAX_ITERATIONS`] with it;
+//! * every engine examines about [`MAX_ITERATIONS`] candidates at most, so a single call never
+//!   returns more than about 1000 dates;
+//! * dates are expressed in the schedule's time zone (UTC when it has none).
+
+pub mod cron;
+mod interval;
+pub mod rrule;
+mod wire;
+mod zone;
+
+use std::fmt;
+
+use jiff::Timestamp;
+use jiff::tz::Offset;
+
+pub use crate::ScheduleError;
+pub use interval::IntervalSchedule;
+pub use wire::{CronSchedule, DeploymentScheduleCreate, DeploymentScheduleUpdate, RRuleSchedule, Schedule};
+pub use zone::Zone;
+
+use zone::MICROS;
+
+/// The number of candidate dates each engine examines at most in one call (Prefect's
+/// `MAX_ITERATIONS`).
+pub const MAX_ITERATIONS: usize = 1000;
+
+/// One run date: an instant, with the UTC offset the schedule's time zone has at that instant.
+///
+/// Ordered by instant. `Display` renders RFC 3339 the way Python's `isoformat()` does
+/// (`2026-03-08T03:30:00-04:00`, fractional seconds only when non-zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ScheduledTime {
+    instant: i64,
+    offset: i32,
+}
+
+impl ScheduledTime {
+    pub(crate) fn from_parts(instant_micros: i64, offset_micros: i64) -> ScheduledTime {
+        ScheduledTime { instant: instant_micros, offset: (offset_micros / MICROS) as i32 }
+    }
+
+    /// The instant.
+    pub fn timestamp(&self) -> Timestamp {
+        zone::to_timestamp(self.instant)
+    }
+
+    /// The UTC offset of the schedule's time zone at this instant.
+    pub fn offset(&self) -> Offset {
+        Offset::from_seconds(self.offset).unwrap_or(Offset::UTC)
+    }
+
+    /// The wall-clock time in the schedule's time zone.
+    pub fn datetime(&self) -> jiff::civil::DateTime {
+        self.offset().to_datetime(self.timestamp())
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub fn as_microsecond(&self) -> i64 {
+        self.instant
+    }
+
+    /// The UTC offset in seconds.
+    pub fn offset_seconds(&self) -> i32 {
+        self.offset
+    }
+}
+
+impl PartialOrd for ScheduledTime {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ScheduledTime {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.instant, self.offset).cmp(&(other.instant, other.offset))
+    }
+}
+
+impl fmt::Display for ScheduledTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_rfc3339(f, self.instant, self.offset)
+    }
+}
+
+impl serde::Serialize for ScheduledTime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Writes `instant` (µs) at `offset` (s) as Python's `isoformat()` would.
+pub(crate) fn write_rfc3339(out: &mut impl fmt::Write, instant: i64, offset: i32) -> fmt::Result {
+    let wall = instant + i64::from(offset) * MICROS;
+    let secs = wall.div_euclid(MICROS);
+    let micros = wall.rem_euclid(MICROS);
+    let (y, mo, d) = zone::civil_from_days(secs.div_euclid(86_400));
+    let tod = secs.rem_euclid(86_400);
+    write!(out, "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", tod / 3600, tod / 60 % 60, tod % 60)?;
+    if micros != 0 {
+        write!(out, ".{micros:06}")?;
+    }
+    let sign = if offset < 0 { '-' } else { '+' };
+    let abs = offset.unsigned_abs();
+    write!(out, "{sign}{:02}:{:02}", abs / 3600, abs / 60 % 60)?;
+    if abs % 60 != 0 {
+        write!(out, ":{:02}", abs % 60)?;
+    }
+    Ok(())
+}
+
+/// Resolves Prefect's `n` default: 1 without an end, [`MAX_ITERATIONS`] with one.
+pub(crate) fn default_n(n: Option<usize>, end: Option<i64>) -> usize {
+    n.unwrap_or(if end.is_some() { MAX_ITERATIONS } else { 1 })
+}
+
+/// The current instant in µs.
+pub(crate) fn now_micros() -> i64 {
+    Timestamp::now().as_microsecond()
+}

@@ -1,0 +1,318 @@
+//! Time zones as Prefect's scheduler sees them: IANA names, Prefect's validation rules, and a
+//! fast wall-clock ⇄ instant mapping with Prefect's disambiguation ("compatible": the earlier
+//! instant in a fold, a forward shift by the gap's length in a gap).
+//!
+//! Instants and wall-clock times are plain `i64` counts of microseconds (instants since the Unix
+//! epoch in UTC, wall-clock times since 1970-01-01T00:00 on the local clock). Engines work in
+//! these units because they are cheap to compare and to step; the public API converts to
+//! `jiff` types at the edge.
+
+use std::cell::Cell;
+use std::fmt;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use crate::schedules::ScheduleError;
+
+/// Microseconds in one second.
+pub(crate) const MICROS: i64 = 1_000_000;
+/// Microseconds in one day.
+pub(crate) const DAY_MICROS: i64 = 86_400 * MICROS;
+
+/// A validated time zone of a schedule.
+///
+/// Cheap to clone (the rules are shared). `Zone` remembers the last offset span it resolved, so
+/// mapping a run of nearby wall-clock times costs a comparison each, not a search.
+#[derive(Clone)]
+pub struct Zone {
+    name: String,
+    tz: TimeZone,
+    /// Cached span of constant offset, `[start, end)` in instant micros.
+    span: Cell<Span>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    /// First instant (µs) of the span.
+    start: i64,
+    /// First instant (µs) after the span.
+    end: i64,
+    /// Offset in force inside the span, in µs.
+    offset: i64,
+    /// Wall-clock (µs) range inside which the span's offset maps wall times one-to-one, with no
+    /// fold or gap involved: `[wall_lo, wall_hi)`.
+    wall_lo: i64,
+    wall_hi: i64,
+}
+
+const EMPTY_SPAN: Span = Span { start: 0, end: 0, offset: 0, wall_lo: 0, wall_hi: 0 };
+
+/// A change of UTC offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Transition {
+    /// The first instant (µs) with the new offset.
+    pub at: i64,
+    /// Offset (µs) before the transition.
+    pub before: i64,
+    /// Offset (µs) from the transition on.
+    pub after: i64,
+}
+
+impl fmt::Debug for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Zone").field(&self.name).finish()
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for Zone {}
+
+impl Zone {
+    /// UTC.
+    pub fn utc() -> Zone {
+        Zone::from_parts("UTC".to_owned(), TimeZone::UTC)
+    }
+
+    /// Looks up an IANA zone name the way Prefect's interval and cron schedules validate it:
+    /// the exact (case-sensitive) name of a zone in the tz database. `""` means UTC, as Prefect
+    /// treats it when computing dates.
+    pub fn get(name: &str) -> Result<Zone, ScheduleError> {
+        if name.is_empty() {
+            return Ok(Zone::from_parts(String::new(), TimeZone::UTC));
+        }
+        let invalid = || ScheduleError::InvalidTimezone { value: name.to_owned() };
+        // jiff's lookup is case-insensitive; Prefect (zoneinfo.available_timezones) is not.
+        let tz = TimeZone::get(name).map_err(|_| invalid())?;
+        match tz.iana_name() {
+            Some(found) if found == name => Ok(Zone::from_parts(name.to_owned(), tz)),
+            _ => Err(invalid()),
+        }
+    }
+
+    fn from_parts(name: String, tz: TimeZone) -> Zone {
+        Zone { name, tz, span: Cell::new(EMPTY_SPAN) }
+    }
+
+    /// The zone's name as the schedule gave it (`""` for an empty timezone, treated as UTC).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The underlying `jiff` time zone.
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// The offset (µs) in force at an instant (µs).
+    #[inline]
+    pub(crate) fn offset_at(&self, instant: i64) -> i64 {
+        let span = self.span.get();
+        if instant >= span.start && instant < span.end {
+            return span.offset;
+        }
+        self.load_span(instant).offset
+    }
+
+    /// The wall-clock time (µs) of an instant (µs).
+    #[inline]
+    pub(crate) fn to_wall(&self, instant: i64) -> i64 {
+        instant + self.offset_at(instant)
+    }
+
+    /// Maps a wall-clock time to an instant the way Prefect does: in a fold the earlier instant,
+    /// in a gap the wall time shifted forward by the gap's length (02:30 on a New York
+    /// spring-forward day becomes 03:30 EDT).
+    #[inline]
+    pub(crate) fn localize(&self, wall: i64) -> i64 {
+        let span = self.span.get();
+        if wall >= span.wall_lo && wall < span.wall_hi {
+            return wall - span.offset;
+        }
+        self.localize_slow(wall)
+    }
+
+    #[cold]
+    fn localize_slow(&self, wall: i64) -> i64 {
+        let civil = jiff::tz::Offset::UTC.to_datetime(to_timestamp(wall));
+        let instant = match self.tz.to_ambiguous_timestamp(civil).compatible() {
+            Ok(ts) => micros_of(ts),
+            Err(_) => wall,
+        };
+        let _ = self.load_span(instant);
+        instant
+    }
+
+    fn load_span(&self, instant: i64) -> Span {
+        let ts = to_timestamp(instant);
+        let offset = i64::from(self.tz.to_offset(ts).seconds()) * MICROS;
+        let prev = self.tz.preceding(add_one(ts)).next();
+        let next = self.tz.following(ts).next();
+        let (start, prev_off) = match &prev {
+            Some(t) => {
+                let at = micros_of(t.timestamp());
+                let before = i64::from(self.tz.to_offset(to_timestamp(at - 1)).seconds()) * MICROS;
+                (at, before)
+            }
+            None => (i64::MIN / 4, offset),
+        };
+        let (end, next_off) = match &next {
+            Some(t) => (micros_of(t.timestamp()), i64::from(t.offset().seconds()) * MICROS),
+            None => (i64::MAX / 4, offset),
+        };
+        let span = Span {
+            start,
+            end,
+            offset,
+            wall_lo: start.saturating_add(offset.max(prev_off)),
+            wall_hi: end.saturating_add(offset.min(next_off)),
+        };
+        self.span.set(span);
+        span
+    }
+
+    /// The last offset change at or before `instant` (µs), if any.
+    pub(crate) fn transition_before(&self, instant: i64) -> Option<Transition> {
+        let t = self.tz.preceding(add_one(to_timestamp(instant))).next()?;
+        let at = micros_of(t.timestamp());
+        let before = i64::from(self.tz.to_offset(to_timestamp(at - 1)).seconds()) * MICROS;
+        Some(Transition { at, before, after: i64::from(t.offset().seconds()) * MICROS })
+    }
+
+    /// The first offset change strictly after `instant` (µs), if any.
+    pub(crate) fn transition_after(&self, instant: i64) -> Option<Transition> {
+        let t = self.tz.following(to_timestamp(instant)).next()?;
+        let at = micros_of(t.timestamp());
+        let before = i64::from(self.tz.to_offset(to_timestamp(at - 1)).seconds()) * MICROS;
+        Some(Transition { at, before, after: i64::from(t.offset().seconds()) * MICROS })
+    }
+}
+
+fn add_one(ts: Timestamp) -> Timestamp {
+    ts.checked_add(jiff::SignedDuration::from_micros(1)).unwrap_or(ts)
+}
+
+/// Instant micros → `jiff::Timestamp` (saturating at jiff's range).
+pub(crate) fn to_timestamp(instant: i64) -> Timestamp {
+    Timestamp::from_microsecond(instant).unwrap_or(if instant < 0 { Timestamp::MIN } else { Timestamp::MAX })
+}
+
+/// `jiff::Timestamp` → instant micros.
+pub(crate) fn micros_of(ts: Timestamp) -> i64 {
+    ts.as_microsecond()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+#[inline]
+pub(crate) const fn days_from_civil(y: i32, m: u8, d: u8) -> i64 {
+    let y = if m <= 2 { y as i64 - 1 } else { y as i64 };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01.
+#[inline]
+pub(crate) const fn civil_from_days(z: i64) -> (i32, u8, u8) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    ((if m <= 2 { y + 1 } else { y }) as i32, m, d)
+}
+
+/// Day of week of a day count since 1970-01-01: 0 = Sunday … 6 = Saturday (cron's numbering).
+#[inline]
+pub(crate) const fn weekday_sun0(days: i64) -> u8 {
+    // 1970-01-01 was a Thursday (4).
+    (days + 4).rem_euclid(7) as u8
+}
+
+/// Wall-clock micros from civil fields.
+#[inline]
+pub(crate) const fn wall_from_fields(y: i32, mo: u8, d: u8, h: u8, mi: u8, s: u8) -> i64 {
+    (days_from_civil(y, mo, d) * 86_400 + h as i64 * 3600 + mi as i64 * 60 + s as i64) * MICROS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wall(s: &str) -> i64 {
+        let dt: jiff::civil::DateTime = s.parse().unwrap();
+        wall_from_fields(
+            dt.year().into(),
+            dt.month() as u8,
+            dt.day() as u8,
+            dt.hour() as u8,
+            dt.minute() as u8,
+            dt.second() as u8,
+        )
+    }
+
+    fn rfc(zone: &Zone, instant: i64) -> String {
+        let ts = to_timestamp(instant);
+        ts.to_zoned_datetime(zone.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    }
+
+    #[test]
+    fn civil_round_trip() {
+        for days in -800_000..800_000i64 {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(weekday_sun0(days_from_civil(2026, 11, 26)), 4);
+    }
+
+    #[test]
+    fn names_are_case_sensitive_and_empty_is_utc() {
+        assert!(Zone::get("America/New_York").is_ok());
+        assert!(Zone::get("UTC").is_ok());
+        assert!(Zone::get("utc").is_err());
+        assert!(Zone::get("america/new_york").is_err());
+        assert!(Zone::get("Mars/Phobos").is_err());
+        assert_eq!(Zone::get("").unwrap().offset_at(0), 0);
+    }
+
+    #[test]
+    fn localize_gap_shifts_forward_and_fold_takes_earlier() {
+        let ny = Zone::get("America/New_York").unwrap();
+        assert_eq!(rfc(&ny, ny.localize(wall("2026-03-08T02:30:00"))), "2026-03-08T03:30:00-04:00");
+        assert_eq!(rfc(&ny, ny.localize(wall("2026-03-08T01:59:59"))), "2026-03-08T01:59:59-05:00");
+        assert_eq!(rfc(&ny, ny.localize(wall("2026-03-08T03:00:00"))), "2026-03-08T03:00:00-04:00");
+        assert_eq!(rfc(&ny, ny.localize(wall("2026-11-01T01:30:00"))), "2026-11-01T01:30:00-04:00");
+        assert_eq!(rfc(&ny, ny.localize(wall("2026-11-01T02:00:00"))), "2026-11-01T02:00:00-05:00");
+        // Lord Howe moves by 30 minutes.
+        let lh = Zone::get("Australia/Lord_Howe").unwrap();
+        assert_eq!(rfc(&lh, lh.localize(wall("2026-10-04T02:15:00"))), "2026-10-04T02:45:00+11:00");
+        assert_eq!(rfc(&lh, lh.localize(wall("2026-04-05T01:45:00"))), "2026-04-05T01:45:00+11:00");
+    }
+
+    #[test]
+    fn localize_agrees_with_jiff_compatible_over_a_year() {
+        for name in ["America/New_York", "Australia/Lord_Howe", "Pacific/Chatham", "Europe/London"] {
+            let zone = Zone::get(name).unwrap();
+            let tz = zone.time_zone().clone();
+            let mut w = wall("2026-01-01T00:00:00");
+            let end = wall("2027-01-01T00:00:00");
+            while w < end {
+                let civil = jiff::tz::Offset::UTC.to_datetime(to_timestamp(w));
+                let want = tz.to_ambiguous_timestamp(civil).compatible().unwrap();
+                assert_eq!(zone.localize(w), micros_of(want), "{name} {civil}");
+                w += 15 * 60 * MICROS;
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! prefab facade
+#[cfg(feature = "schemas")]
+pub use prefab_schemas as schemas;
