@@ -1,5 +1,176 @@
-//! Interval schedules (work in progress on the main branch).
+//! Interval schedules: `anchor_date + k · interval`, with Prefect 3.9.1's calendar-day rules.
+//!
+//! Prefect (CPython ≤ 3.12, the pendulum path — the one its corpus and most servers run) splits
+//! the interval into whole days `D` and remaining seconds `S`. Sub-day intervals step in exact
+//! seconds; intervals with whole days add `D` calendar days (and `S` seconds) to the local wall
+//! clock, then resolve the wall time the way pendulum does: a gap time is pushed forward by the
+//! gap's length and *stays* normalised for every later occurrence, and a fold time takes the
+//! later instant. Candidates are compared and de-duplicated by wall-clock time, because Python
+//! compares two datetimes that share a tzinfo by their wall clocks (spec schedules.md §4).
 
-/// An interval schedule.
-#[derive(Debug, Clone)]
-pub struct IntervalSchedule;
+use crate::schedules::zone::{DAY_MICROS, MICROS, Zone};
+
+/// How the whole-day part steps: the number of candidates examined per call is bounded by
+/// Prefect's `MAX_ITERATIONS` (1000) plus the two extra checks of its loop.
+const MAX_ITERATIONS: usize = crate::schedules::MAX_ITERATIONS;
+
+/// A point in the schedule's zone: its wall-clock time and its instant (both µs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Point {
+    wall: i64,
+    instant: i64,
+}
+
+/// The interval split as Prefect splits it.
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    /// Whole days (`timedelta.days`).
+    days: i64,
+    /// The rest, in µs.
+    rest: i64,
+    /// The whole interval, in µs.
+    total: i64,
+}
+
+impl Split {
+    fn new(total: i64) -> Split {
+        let days = total.div_euclid(DAY_MICROS);
+        Split {
+            days,
+            rest: total - days * DAY_MICROS,
+            total,
+        }
+    }
+}
+
+fn at_instant(zone: &Zone, instant: i64) -> Point {
+    Point {
+        wall: zone.to_wall(instant),
+        instant,
+    }
+}
+
+/// pendulum's `DateTime.add(days=, seconds=)`: with a day count the wall clock moves and is
+/// re-resolved (gap → forward, fold → later); without one the instant moves.
+fn add(zone: &Zone, p: Point, days: i64, micros: i64) -> Point {
+    if days != 0 {
+        let instant = zone.localize_later(p.wall + days * DAY_MICROS + micros);
+        at_instant(zone, instant)
+    } else {
+        at_instant(zone, p.instant + micros)
+    }
+}
+
+/// The run dates of an interval schedule, as instants (µs), per Prefect's
+/// `IntervalSchedule._get_dates_generator` (pendulum path).
+pub(crate) fn interval_dates(
+    interval: i64,
+    anchor: i64,
+    zone: &Zone,
+    start: i64,
+    end: Option<i64>,
+    n: usize,
+) -> Vec<i64> {
+    let split = Split::new(interval);
+    let anchor = at_instant(zone, anchor);
+    let start = at_instant(zone, start);
+    let end = end.map(|e| at_instant(zone, e));
+    let pure_days = split.days != 0 && split.rest == 0;
+
+    // `_jump(k)`: exact for pure seconds and pure days; mixed intervals jump in seconds.
+    let jump = |k: i64| -> Point {
+        if split.days == 0 || split.rest == 0 {
+            add(zone, anchor, split.days * k, split.rest * k)
+        } else {
+            add(zone, anchor, 0, split.total * k)
+        }
+    };
+
+    let mut offset: i64 = 0;
+    let mut next = if start.wall >= anchor.wall && pure_days && zone.name() != "UTC" {
+        seek_calendar_days(zone, anchor, start, split.days)
+    } else {
+        // Python: int((start - anchor).total_seconds() / interval.total_seconds()).
+        let ratio = (start.instant - anchor.instant) as f64 / split.total as f64;
+        offset = ratio.trunc() as i64;
+        let mut p = jump(offset);
+        while p.wall > start.wall {
+            offset -= 1;
+            p = jump(offset);
+        }
+        p
+    };
+
+    let before_anchor_days = start.wall < anchor.wall && pure_days;
+    let mut step = |p: Point| -> Point {
+        if before_anchor_days && offset < 0 {
+            offset += 1;
+            jump(offset)
+        } else {
+            add(zone, p, split.days, split.rest)
+        }
+    };
+
+    while next.wall < start.wall {
+        next = step(next);
+    }
+
+    let mut out: Vec<i64> = Vec::with_capacity(n.min(MAX_ITERATIONS + 2));
+    let mut walls_max = i64::MIN;
+    let mut walls: Vec<i64> = Vec::with_capacity(n.min(MAX_ITERATIONS + 2));
+    let mut counter = 0usize;
+    loop {
+        if let Some(end) = end {
+            if next.wall > end.wall {
+                break;
+            }
+        }
+        // Prefect de-duplicates with a set of datetimes that share one tzinfo, which Python
+        // compares by wall clock: a second "01:30" in a fold is dropped (spec §4).
+        if next.wall > walls_max || !walls.contains(&next.wall) {
+            walls_max = walls_max.max(next.wall);
+            walls.push(next.wall);
+            out.push(next.instant);
+        }
+        if out.len() >= n || counter > MAX_ITERATIONS {
+            break;
+        }
+        counter += 1;
+        next = step(next);
+    }
+    out
+}
+
+/// Prefect's `_seek_calendar_interval` for pure whole-day intervals: jump from the anchor in
+/// chunks that never cross a time-zone transition, so a wall time normalised at a gap is carried
+/// forward exactly as step-by-step addition would carry it, without replaying every occurrence.
+fn seek_calendar_days(zone: &Zone, anchor: Point, start: Point, days: i64) -> Point {
+    let mut current = anchor;
+    while current.instant < start.instant {
+        let mut boundary = start;
+        if let Some(t) = zone.transition_after(current.instant) {
+            if t.at < start.instant {
+                boundary = at_instant(zone, t.at);
+            }
+        }
+        let distance = local_day(boundary.wall) - local_day(current.wall);
+        let count = (distance.div_euclid(days) - 1).max(1);
+        current = add(zone, current, days * count, 0);
+    }
+    current
+}
+
+fn local_day(wall: i64) -> i64 {
+    wall.div_euclid(DAY_MICROS)
+}
+
+/// Converts float seconds to µs the way `datetime.timedelta(seconds=x)` does (round half to
+/// even at the microsecond).
+pub(crate) fn seconds_to_micros(seconds: f64) -> Option<i64> {
+    let micros = (seconds * MICROS as f64).round_ties_even();
+    if micros.is_finite() && micros.abs() < 8.64e18 {
+        Some(micros as i64)
+    } else {
+        None
+    }
+}

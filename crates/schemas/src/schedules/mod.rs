@@ -23,8 +23,10 @@ use jiff::Timestamp;
 use jiff::tz::Offset;
 
 pub use crate::ScheduleError;
-pub use interval::IntervalSchedule;
-pub use wire::{CronSchedule, DeploymentScheduleCreate, DeploymentScheduleUpdate, RRuleSchedule, Schedule};
+pub use wire::{
+    CronSchedule, DeploymentScheduleCreate, DeploymentScheduleUpdate, IntervalSchedule,
+    RRuleSchedule, Schedule,
+};
 pub use zone::Zone;
 
 use zone::MICROS;
@@ -45,7 +47,10 @@ pub struct ScheduledTime {
 
 impl ScheduledTime {
     pub(crate) fn from_parts(instant_micros: i64, offset_micros: i64) -> ScheduledTime {
-        ScheduledTime { instant: instant_micros, offset: (offset_micros / MICROS) as i32 }
+        ScheduledTime {
+            instant: instant_micros,
+            offset: (offset_micros / MICROS) as i32,
+        }
     }
 
     /// The instant.
@@ -105,7 +110,13 @@ pub(crate) fn write_rfc3339(out: &mut impl fmt::Write, instant: i64, offset: i32
     let micros = wall.rem_euclid(MICROS);
     let (y, mo, d) = zone::civil_from_days(secs.div_euclid(86_400));
     let tod = secs.rem_euclid(86_400);
-    write!(out, "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}", tod / 3600, tod / 60 % 60, tod % 60)?;
+    write!(
+        out,
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}",
+        tod / 3600,
+        tod / 60 % 60,
+        tod % 60
+    )?;
     if micros != 0 {
         write!(out, ".{micros:06}")?;
     }

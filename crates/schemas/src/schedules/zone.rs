@@ -46,7 +46,13 @@ struct Span {
     wall_hi: i64,
 }
 
-const EMPTY_SPAN: Span = Span { start: 0, end: 0, offset: 0, wall_lo: 0, wall_hi: 0 };
+const EMPTY_SPAN: Span = Span {
+    start: 0,
+    end: 0,
+    offset: 0,
+    wall_lo: 0,
+    wall_hi: 0,
+};
 
 /// A change of UTC offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,7 +91,9 @@ impl Zone {
         if name.is_empty() {
             return Ok(Zone::from_parts(String::new(), TimeZone::UTC));
         }
-        let invalid = || ScheduleError::InvalidTimezone { value: name.to_owned() };
+        let invalid = || ScheduleError::InvalidTimezone {
+            value: name.to_owned(),
+        };
         // jiff's lookup is case-insensitive; Prefect (zoneinfo.available_timezones) is not.
         let tz = TimeZone::get(name).map_err(|_| invalid())?;
         match tz.iana_name() {
@@ -95,7 +103,11 @@ impl Zone {
     }
 
     fn from_parts(name: String, tz: TimeZone) -> Zone {
-        Zone { name, tz, span: Cell::new(EMPTY_SPAN) }
+        Zone {
+            name,
+            tz,
+            span: Cell::new(EMPTY_SPAN),
+        }
     }
 
     /// The zone's name as the schedule gave it (`""` for an empty timezone, treated as UTC).
@@ -136,6 +148,24 @@ impl Zone {
         self.localize_slow(wall)
     }
 
+    /// Maps a wall-clock time to an instant the way pendulum's `create(..., fold=1)` does (the
+    /// interval schedule's calendar-day arithmetic): in a fold the *later* instant, in a gap
+    /// the wall time shifted forward by the gap's length.
+    #[inline]
+    pub(crate) fn localize_later(&self, wall: i64) -> i64 {
+        let span = self.span.get();
+        if wall >= span.wall_lo && wall < span.wall_hi {
+            return wall - span.offset;
+        }
+        let civil = jiff::tz::Offset::UTC.to_datetime(to_timestamp(wall));
+        let instant = match self.tz.to_ambiguous_timestamp(civil).later() {
+            Ok(ts) => micros_of(ts),
+            Err(_) => wall,
+        };
+        let _ = self.load_span(instant);
+        instant
+    }
+
     #[cold]
     fn localize_slow(&self, wall: i64) -> i64 {
         let civil = jiff::tz::Offset::UTC.to_datetime(to_timestamp(wall));
@@ -161,7 +191,10 @@ impl Zone {
             None => (i64::MIN / 4, offset),
         };
         let (end, next_off) = match &next {
-            Some(t) => (micros_of(t.timestamp()), i64::from(t.offset().seconds()) * MICROS),
+            Some(t) => (
+                micros_of(t.timestamp()),
+                i64::from(t.offset().seconds()) * MICROS,
+            ),
             None => (i64::MAX / 4, offset),
         };
         let span = Span {
@@ -180,7 +213,11 @@ impl Zone {
         let t = self.tz.preceding(add_one(to_timestamp(instant))).next()?;
         let at = micros_of(t.timestamp());
         let before = i64::from(self.tz.to_offset(to_timestamp(at - 1)).seconds()) * MICROS;
-        Some(Transition { at, before, after: i64::from(t.offset().seconds()) * MICROS })
+        Some(Transition {
+            at,
+            before,
+            after: i64::from(t.offset().seconds()) * MICROS,
+        })
     }
 
     /// The first offset change strictly after `instant` (µs), if any.
@@ -188,17 +225,26 @@ impl Zone {
         let t = self.tz.following(to_timestamp(instant)).next()?;
         let at = micros_of(t.timestamp());
         let before = i64::from(self.tz.to_offset(to_timestamp(at - 1)).seconds()) * MICROS;
-        Some(Transition { at, before, after: i64::from(t.offset().seconds()) * MICROS })
+        Some(Transition {
+            at,
+            before,
+            after: i64::from(t.offset().seconds()) * MICROS,
+        })
     }
 }
 
 fn add_one(ts: Timestamp) -> Timestamp {
-    ts.checked_add(jiff::SignedDuration::from_micros(1)).unwrap_or(ts)
+    ts.checked_add(jiff::SignedDuration::from_micros(1))
+        .unwrap_or(ts)
 }
 
 /// Instant micros → `jiff::Timestamp` (saturating at jiff's range).
 pub(crate) fn to_timestamp(instant: i64) -> Timestamp {
-    Timestamp::from_microsecond(instant).unwrap_or(if instant < 0 { Timestamp::MIN } else { Timestamp::MAX })
+    Timestamp::from_microsecond(instant).unwrap_or(if instant < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
 }
 
 /// `jiff::Timestamp` → instant micros.
@@ -264,7 +310,9 @@ mod tests {
 
     fn rfc(zone: &Zone, instant: i64) -> String {
         let ts = to_timestamp(instant);
-        ts.to_zoned_datetime(zone.time_zone().clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+        ts.to_zoned_datetime(zone.time_zone().clone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
     }
 
     #[test]
@@ -289,20 +337,46 @@ mod tests {
     #[test]
     fn localize_gap_shifts_forward_and_fold_takes_earlier() {
         let ny = Zone::get("America/New_York").unwrap();
-        assert_eq!(rfc(&ny, ny.localize(wall("2026-03-08T02:30:00"))), "2026-03-08T03:30:00-04:00");
-        assert_eq!(rfc(&ny, ny.localize(wall("2026-03-08T01:59:59"))), "2026-03-08T01:59:59-05:00");
-        assert_eq!(rfc(&ny, ny.localize(wall("2026-03-08T03:00:00"))), "2026-03-08T03:00:00-04:00");
-        assert_eq!(rfc(&ny, ny.localize(wall("2026-11-01T01:30:00"))), "2026-11-01T01:30:00-04:00");
-        assert_eq!(rfc(&ny, ny.localize(wall("2026-11-01T02:00:00"))), "2026-11-01T02:00:00-05:00");
+        assert_eq!(
+            rfc(&ny, ny.localize(wall("2026-03-08T02:30:00"))),
+            "2026-03-08T03:30:00-04:00"
+        );
+        assert_eq!(
+            rfc(&ny, ny.localize(wall("2026-03-08T01:59:59"))),
+            "2026-03-08T01:59:59-05:00"
+        );
+        assert_eq!(
+            rfc(&ny, ny.localize(wall("2026-03-08T03:00:00"))),
+            "2026-03-08T03:00:00-04:00"
+        );
+        assert_eq!(
+            rfc(&ny, ny.localize(wall("2026-11-01T01:30:00"))),
+            "2026-11-01T01:30:00-04:00"
+        );
+        assert_eq!(
+            rfc(&ny, ny.localize(wall("2026-11-01T02:00:00"))),
+            "2026-11-01T02:00:00-05:00"
+        );
         // Lord Howe moves by 30 minutes.
         let lh = Zone::get("Australia/Lord_Howe").unwrap();
-        assert_eq!(rfc(&lh, lh.localize(wall("2026-10-04T02:15:00"))), "2026-10-04T02:45:00+11:00");
-        assert_eq!(rfc(&lh, lh.localize(wall("2026-04-05T01:45:00"))), "2026-04-05T01:45:00+11:00");
+        assert_eq!(
+            rfc(&lh, lh.localize(wall("2026-10-04T02:15:00"))),
+            "2026-10-04T02:45:00+11:00"
+        );
+        assert_eq!(
+            rfc(&lh, lh.localize(wall("2026-04-05T01:45:00"))),
+            "2026-04-05T01:45:00+11:00"
+        );
     }
 
     #[test]
     fn localize_agrees_with_jiff_compatible_over_a_year() {
-        for name in ["America/New_York", "Australia/Lord_Howe", "Pacific/Chatham", "Europe/London"] {
+        for name in [
+            "America/New_York",
+            "Australia/Lord_Howe",
+            "Pacific/Chatham",
+            "Europe/London",
+        ] {
             let zone = Zone::get(name).unwrap();
             let tz = zone.time_zone().clone();
             let mut w = wall("2026-01-01T00:00:00");

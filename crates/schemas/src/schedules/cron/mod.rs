@@ -10,9 +10,17 @@ pub struct CronExpr {
 }
 
 impl CronExpr {
+    /// The source text.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
     /// Parses an expression with Prefect's validation rules.
     pub fn parse(expr: &str) -> Result<CronExpr, ScheduleError> {
-        Err(ScheduleError::InvalidCron { expr: expr.to_owned(), reason: "engine missing".into() })
+        Err(ScheduleError::InvalidCron {
+            expr: expr.to_owned(),
+            reason: "engine missing".into(),
+        })
     }
 }
 
@@ -25,5 +33,8 @@ pub(crate) fn cron_dates(
     _end: Option<i64>,
     _n: usize,
 ) -> Result<Vec<i64>, ScheduleError> {
-    Err(ScheduleError::InvalidCron { expr: expr.source.clone(), reason: "engine missing".into() })
+    Err(ScheduleError::InvalidCron {
+        expr: expr.source.clone(),
+        reason: "engine missing".into(),
+    })
 }

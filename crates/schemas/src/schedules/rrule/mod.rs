@@ -10,9 +10,17 @@ pub struct RRuleSet {
 }
 
 impl RRuleSet {
+    /// The source text.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
     /// Parses a string with Prefect's validation rules.
     pub fn parse(rrule: &str) -> Result<RRuleSet, ScheduleError> {
-        Err(ScheduleError::InvalidRRule { rrule: rrule.to_owned(), reason: "engine missing".into() })
+        Err(ScheduleError::InvalidRRule {
+            rrule: rrule.to_owned(),
+            reason: "engine missing".into(),
+        })
     }
 }
 
@@ -24,5 +32,8 @@ pub(crate) fn rrule_dates(
     _end: Option<i64>,
     _n: usize,
 ) -> Result<Vec<i64>, ScheduleError> {
-    Err(ScheduleError::InvalidRRule { rrule: set.source.clone(), reason: "engine missing".into() })
+    Err(ScheduleError::InvalidRRule {
+        rrule: set.source.clone(),
+        reason: "engine missing".into(),
+    })
 }
