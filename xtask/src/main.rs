@@ -1,2 +1,87 @@
-//! cargo xtask
-fn main() {}
+//! `cargo xtask`: the project's automation, in Rust (no shell scripts in disguise).
+//!
+//! * `cargo xtask bench-compare [--quick] [--write-docs]` — Prefect 3.9.1 vs prefab on the same
+//!   schedule inputs, side by side, in one run.
+//! * `cargo xtask gen-schedule-cases --kind K --count N --seed S --out FILE` — random schedule
+//!   cases answered by Prefect itself, for differential tests.
+//! * `cargo xtask python-env` — create (or reuse) the pinned Prefect venv and print its path.
+
+mod bench_compare;
+mod gen_cases;
+mod venv;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "prefab's project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run Prefect 3.9.1's schedule classes and prefab's criterion benches on the same inputs
+    /// and print one table (Prefect, prefab, ratio).
+    BenchCompare {
+        /// Fewer repetitions on both sides (a smoke run, not for the record).
+        #[arg(long)]
+        quick: bool,
+        /// Replace the generated table in docs/performance.md.
+        #[arg(long)]
+        write_docs: bool,
+    },
+    /// Generate random schedule cases answered by Prefect 3.9.1 (conformance corpus format).
+    GenScheduleCases {
+        /// interval, cron or rrule.
+        #[arg(long)]
+        kind: String,
+        /// How many cases.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file (JSON lines).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Create or reuse the pinned Prefect 3.9.1 virtualenv (python3.11) and print its path.
+    PythonEnv,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::BenchCompare { quick, write_docs } => bench_compare::run(quick, write_docs),
+        Command::GenScheduleCases {
+            kind,
+            count,
+            seed,
+            out,
+        } => gen_cases::run(&kind, count, seed, &out),
+        Command::PythonEnv => venv::prefect().map(|v| println!("{}", v.root().display())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub(crate) fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// The cargo target directory (honours `CARGO_TARGET_DIR`).
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+}

@@ -67,6 +67,17 @@ pub enum ScheduleError {
         /// Why it was refused.
         reason: String,
     },
+    /// A date-time (a start, an end) that is not ISO 8601.
+    #[error(
+        "invalid date-time {value:?}: {reason}; expected RFC 3339 such as \
+         2026-03-08T09:00:00-05:00 (without an offset the time is read as UTC, as Prefect does)"
+    )]
+    InvalidDateTime {
+        /// The value as given.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// An RRULE string that the RFC 5545 / dateutil grammar does not accept.
     #[error("invalid rrule string {rrule:?}: {reason}")]
     InvalidRRule {

@@ -129,6 +129,24 @@ pub(crate) fn write_rfc3339(out: &mut impl fmt::Write, instant: i64, offset: i32
     Ok(())
 }
 
+/// Parses a date-time the way Prefect reads `start`, `end` and `anchor_date`: ISO 8601 / RFC 3339
+/// with `T` or a space, an optional fraction and an optional offset — a date-time without an
+/// offset is UTC, and a bare date is midnight UTC.
+///
+/// ```
+/// let t = prefab_schemas::schedules::parse_timestamp("2026-03-08T02:30:00")?;
+/// assert_eq!(t.to_string(), "2026-03-08T02:30:00Z");
+/// # Ok::<(), prefab_schemas::ScheduleError>(())
+/// ```
+pub fn parse_timestamp(text: &str) -> Result<Timestamp, ScheduleError> {
+    wire::parse_datetime(text)
+        .map(|(instant, _)| zone::to_timestamp(instant))
+        .map_err(|reason| ScheduleError::InvalidDateTime {
+            value: text.to_owned(),
+            reason,
+        })
+}
+
 /// Resolves Prefect's `n` default: 1 without an end, [`MAX_ITERATIONS`] with one.
 pub(crate) fn default_n(n: Option<usize>, end: Option<i64>) -> usize {
     n.unwrap_or(if end.is_some() { MAX_ITERATIONS } else { 1 })
