@@ -4,10 +4,12 @@
 //!   schedule inputs, side by side, in one run.
 //! * `cargo xtask gen-schedule-cases --kind K --count N --seed S --out FILE` — random schedule
 //!   cases answered by Prefect itself, for differential tests.
+//! * `cargo xtask test` — the whole suite, exactly as CI runs it.
 //! * `cargo xtask python-env` — create (or reuse) the pinned Prefect venv and print its path.
 
 mod bench_compare;
 mod gen_cases;
+mod test;
 mod venv;
 
 use std::path::PathBuf;
@@ -51,6 +53,12 @@ enum Command {
     },
     /// Create or reuse the pinned Prefect 3.9.1 virtualenv (python3.11) and print its path.
     PythonEnv,
+    /// The whole suite, as CI runs it: format, clippy, tests, docs, bounded parser fuzzing.
+    Test {
+        /// Time budget of the parser fuzzing step, in seconds (default 60).
+        #[arg(long)]
+        fuzz_seconds: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,6 +71,7 @@ fn main() -> ExitCode {
             seed,
             out,
         } => gen_cases::run(&kind, count, seed, &out),
+        Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
         Command::PythonEnv => venv::prefect().map(|v| println!("{}", v.root().display())),
     };
     match result {

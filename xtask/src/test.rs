@@ -1,0 +1,84 @@
+//! `cargo xtask test`: the whole suite, exactly what CI runs (`.ci/run` calls this).
+//!
+//! Every step runs even after one fails, so one run reports everything; the exit status is the
+//! failure of any step. Servers the tests need are provisioned by the tests' own support code.
+
+use std::process::Command;
+use std::time::Instant;
+
+use crate::workspace_root;
+
+/// Default time budget of the parser fuzzing step.
+const DEFAULT_FUZZ_SECONDS: u64 = 60;
+
+pub(crate) fn run(fuzz_seconds: Option<u64>) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let nextest = Command::new(&cargo)
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let fuzz_seconds = fuzz_seconds.unwrap_or(DEFAULT_FUZZ_SECONDS).to_string();
+
+    let mut steps: Vec<(&str, Command)> = Vec::new();
+    let cmd = |args: &[&str]| {
+        let mut c = Command::new(&cargo);
+        c.current_dir(workspace_root()).args(args);
+        c
+    };
+    steps.push(("format", cmd(&["fmt", "--all", "--check"])));
+    steps.push((
+        "clippy",
+        cmd(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    ));
+    if nextest {
+        steps.push((
+            "tests",
+            cmd(&["nextest", "run", "--workspace", "--no-fail-fast"]),
+        ));
+        steps.push(("doc tests", cmd(&["test", "--workspace", "--doc"])));
+    } else {
+        steps.push(("tests", cmd(&["test", "--workspace", "--no-fail-fast"])));
+    }
+    let mut doc = cmd(&["doc", "--workspace", "--no-deps"]);
+    doc.env("RUSTDOCFLAGS", "-D warnings");
+    steps.push(("docs", doc));
+    let mut fuzz = cmd(&[
+        "test",
+        "--release",
+        "-p",
+        "prefab-schemas",
+        "--test",
+        "fuzz_parsers",
+        "--",
+        "--nocapture",
+    ]);
+    fuzz.env("PREFAB_FUZZ_SECONDS", &fuzz_seconds);
+    steps.push(("fuzz parsers", fuzz));
+
+    let mut failed = Vec::new();
+    for (name, mut command) in steps {
+        eprintln!("\n== xtask test: {name} ==");
+        let started = Instant::now();
+        let ok = command.status().is_ok_and(|s| s.success());
+        eprintln!(
+            "== {name}: {} in {:.0?} ==",
+            if ok { "ok" } else { "FAILED" },
+            started.elapsed()
+        );
+        if !ok {
+            failed.push(name);
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("failed steps: {}", failed.join(", ")))
+    }
+}
