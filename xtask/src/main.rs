@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's automation, in Rust (no shell scripts in disguise).
 //!
+//! * `cargo xtask codegen [--check]` — API models from the vendored OpenAPI document.
 //! * `cargo xtask bench-compare [--quick] [--write-docs]` — Prefect 3.9.1 vs prefab on the same
 //!   schedule inputs, side by side, in one run.
 //! * `cargo xtask gen-schedule-cases --kind K --count N --seed S --out FILE` — random schedule
@@ -8,6 +9,7 @@
 //! * `cargo xtask python-env` — create (or reuse) the pinned Prefect venv and print its path.
 
 mod bench_compare;
+mod codegen;
 mod gen_cases;
 mod test;
 mod venv;
@@ -35,6 +37,12 @@ enum Command {
         /// Replace the generated table in docs/performance.md.
         #[arg(long)]
         write_docs: bool,
+    },
+    /// Generate the API models in crates/schemas/src/api/generated.rs from openapi/.
+    Codegen {
+        /// Fail if the generated file is stale instead of writing it.
+        #[arg(long)]
+        check: bool,
     },
     /// Generate random schedule cases answered by Prefect 3.9.1 (conformance corpus format).
     GenScheduleCases {
@@ -71,6 +79,7 @@ fn main() -> ExitCode {
             seed,
             out,
         } => gen_cases::run(&kind, count, seed, &out),
+        Command::Codegen { check } => codegen::run(check),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
         Command::PythonEnv => venv::prefect().map(|v| println!("{}", v.root().display())),
     };

@@ -26,6 +26,7 @@ pub(crate) fn run(fuzz_seconds: Option<u64>) -> Result<(), String> {
         c
     };
     steps.push(("format", cmd(&["fmt", "--all", "--check"])));
+    steps.push(("codegen is current", cmd(&["xtask", "codegen", "--check"])));
     steps.push((
         "clippy",
         cmd(&[

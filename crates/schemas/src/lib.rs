@@ -28,6 +28,7 @@
 //!
 //! [prefab]: https://github.com/prefab-rs/prefab
 
+pub mod api;
 mod error;
 pub mod schedules;
 

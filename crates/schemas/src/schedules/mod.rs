@@ -147,6 +147,15 @@ pub fn parse_timestamp(text: &str) -> Result<Timestamp, ScheduleError> {
         })
 }
 
+/// Seconds of an ISO 8601 duration (`PT15M`, `P1DT2H`, `-PT5S`), or of a plain number written as
+/// text; `None` when the text is neither.
+pub fn parse_duration_seconds(text: &str) -> Option<f64> {
+    if let Ok(secs) = text.trim().parse::<f64>() {
+        return Some(secs);
+    }
+    wire::parse_iso_duration(text).map(|micros| micros as f64 / MICROS as f64)
+}
+
 /// Resolves Prefect's `n` default: 1 without an end, [`MAX_ITERATIONS`] with one.
 pub(crate) fn default_n(n: Option<usize>, end: Option<i64>) -> usize {
     n.unwrap_or(if end.is_some() { MAX_ITERATIONS } else { 1 })

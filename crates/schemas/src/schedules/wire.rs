@@ -230,7 +230,7 @@ fn parse_interval(v: &Value) -> Result<i64, ScheduleError> {
 
 /// `[-]P[nY][nM][nW][nD][T[nH][nM][nS]]`, years as 365 days and months as 30 (pydantic's
 /// reading), fractions allowed.
-fn parse_iso_duration(s: &str) -> Option<i64> {
+pub(crate) fn parse_iso_duration(s: &str) -> Option<i64> {
     let s = s.trim();
     let (neg, s) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
