@@ -1,1 +1,40 @@
-//! prefab-client
+//! An async client for the Prefect 3 REST API.
+//!
+//! * Configuration from the environment as Prefect reads it (`PREFECT_API_URL`,
+//!   `PREFECT_API_KEY`, `PREFECT_API_AUTH_STRING`) or built by hand ([`ClientConfig`]).
+//! * Typed models ([`prefab_schemas::api`]) in and out; every request is built by a pure
+//!   function in [`request`] and can be inspected without a network.
+//! * Retries with exponential backoff and jitter ([`RetryConfig`]): 408/429/503 always,
+//!   502/504/timeouts/dropped connections only for requests safe to repeat, `Retry-After`
+//!   honoured.
+//! * Typed errors ([`ClientError`]) that say whether the request may have reached the server,
+//!   keep Prefect's validation detail, and never contain credentials.
+//! * A `tracing` span per request attempt (method, path, attempt, status, elapsed); the
+//!   `Authorization` header is never logged.
+//! * The `blocking` feature: a synchronous client over one owned runtime.
+//!
+//! ```no_run
+//! use prefab_client::{PrefectClient, api::FlowCreate};
+//!
+//! # async fn run() -> Result<(), prefab_client::ClientError> {
+//! let client = PrefectClient::from_env()?;
+//! let flow = client.create_flow(&FlowCreate::new("etl".into())).await?;
+//! println!("{} (created: {})", flow.value.id, flow.created);
+//! # Ok(()) }
+//! ```
+
+#[cfg(feature = "blocking")]
+pub mod blocking;
+mod client;
+mod config;
+mod error;
+pub mod request;
+mod retry;
+mod secret;
+
+pub use client::{ApiResponse, MAX_PAGE, PrefectClient, SlaApplyResult, Upserted};
+pub use config::{API_VERSION, Auth, ClientConfig, DEFAULT_API_URL};
+pub use error::{ClientError, ValidationIssue};
+pub use prefab_schemas::api;
+pub use retry::{BackoffConfig, RetryConfig};
+pub use secret::Secret;

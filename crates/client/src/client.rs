@@ -1,0 +1,661 @@
+//! The async client: sends [`ApiRequest`]s with retries, maps answers to typed results.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::Stream;
+use prefab_schemas::api::{
+    Automation, AutomationCreate, AutomationFilterRequest, Deployment, DeploymentCountRequest,
+    DeploymentCreate, DeploymentFilterRequest, DeploymentFlowRunCreate, DeploymentSchedule,
+    DeploymentUpdate, Flow, FlowCreate, FlowRunFilterRequest, FlowRunResponse,
+    ScheduleDeploymentRequest, WorkPool, WorkPoolCreate, WorkQueueResponse,
+};
+use prefab_schemas::schedules::{DeploymentScheduleCreate, DeploymentScheduleUpdate};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::config::ClientConfig;
+use crate::error::{ClientError, ValidationIssue, truncate};
+use crate::request::{self, ApiRequest};
+
+/// The largest page the server serves (`limit` ≤ 200).
+pub const MAX_PAGE: i64 = 200;
+
+/// A raw answer: status and body.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body.
+    pub body: Bytes,
+    /// How many attempts it took.
+    pub attempts: u32,
+}
+
+/// An object returned by an upsert, and whether the call created it (201) or found it (200).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upserted<T> {
+    /// The object.
+    pub value: T,
+    /// True when the server created it.
+    pub created: bool,
+}
+
+/// What the server did with a deployment's SLAs (Prefect Cloud).
+#[derive(Debug, Clone, PartialEq, Default, serde::Deserialize)]
+#[non_exhaustive]
+pub struct SlaApplyResult {
+    /// SLAs created.
+    #[serde(default)]
+    pub created: Vec<Value>,
+    /// SLAs updated.
+    #[serde(default)]
+    pub updated: Vec<Value>,
+    /// SLAs deleted.
+    #[serde(default)]
+    pub deleted: Vec<Value>,
+}
+
+/// An async client for the Prefect REST API. Cheap to clone (connections are pooled and shared).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), prefab_client::ClientError> {
+/// let client = prefab_client::PrefectClient::from_env()?;
+/// let flow = client.read_flow_by_name("etl").await?;
+/// println!("{} {}", flow.id, flow.name);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PrefectClient {
+    http: reqwest::Client,
+    config: Arc<ClientConfig>,
+}
+
+impl PrefectClient {
+    /// A client for `config`.
+    pub fn new(config: ClientConfig) -> Result<PrefectClient, ClientError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(PrefectClient {
+            http,
+            config: Arc::new(config),
+        })
+    }
+
+    /// A client configured from `PREFECT_API_URL`, `PREFECT_API_KEY`,
+    /// `PREFECT_API_AUTH_STRING` (see [`ClientConfig::from_env`]).
+    pub fn from_env() -> Result<PrefectClient, ClientError> {
+        PrefectClient::new(ClientConfig::from_env()?)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Sends a request with the retry policy: 408, 429 and 503 (the server did not act) are
+    /// retried for any request; 502, 504, timeouts and dropped connections only for requests
+    /// that are safe to repeat ([`Safety`]); a connection that could not be opened always.
+    /// `Retry-After` is honoured. Non-2xx answers become typed errors.
+    pub async fn send(&self, req: &ApiRequest) -> Result<ApiResponse, ClientError> {
+        let started = Instant::now();
+        let retry = &self.config.retry;
+        let mut attempt: u32 = 0;
+        loop {
+            let http_req = req.to_http(&self.config)?;
+            let reqwest_req = reqwest::Request::try_from(http_req).map_err(|e| {
+                ClientError::Config(format!(
+                    "cannot build request {} {}: {e}",
+                    req.method, req.path
+                ))
+            })?;
+            let span = tracing::info_span!(
+                "prefect_request",
+                method = %req.method,
+                path = %req.path,
+                attempt = attempt + 1,
+                status = tracing::field::Empty,
+                elapsed_ms = tracing::field::Empty,
+            );
+            let attempt_started = Instant::now();
+            let outcome = async {
+                let resp = self.http.execute(reqwest_req).await?;
+                let status = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get(http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_retry_after);
+                let body = resp.bytes().await?;
+                Ok::<_, reqwest::Error>((status, retry_after, body))
+            }
+            .instrument(span.clone())
+            .await;
+            span.record("elapsed_ms", attempt_started.elapsed().as_millis() as u64);
+            let may_retry = attempt < retry.max_retries && started.elapsed() < retry.retry_timeout;
+            match outcome {
+                Ok((status, retry_after, body)) => {
+                    span.record("status", status);
+                    let retryable = match status {
+                        408 | 429 | 503 => true,
+                        502 | 504 => req.safety.retry_when_maybe_received(),
+                        _ => false,
+                    };
+                    if retryable && may_retry {
+                        let wait = retry_after.unwrap_or_else(|| retry.backoff.delay(attempt));
+                        tracing::debug!(parent: &span, status, wait_ms = wait.as_millis() as u64, "retrying");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    let attempts = attempt + 1;
+                    if (200..300).contains(&status) {
+                        return Ok(ApiResponse {
+                            status,
+                            body,
+                            attempts,
+                        });
+                    }
+                    return Err(error_for_status(req, status, &body, attempts));
+                }
+                Err(e) => {
+                    let reached = !e.is_connect();
+                    if may_retry && (!reached || req.safety.retry_when_maybe_received()) {
+                        let wait = retry.backoff.delay(attempt);
+                        tracing::debug!(parent: &span, error = %e, wait_ms = wait.as_millis() as u64, "retrying after a transport error");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    if e.is_timeout() {
+                        return Err(ClientError::Timeout {
+                            method: req.method.to_string(),
+                            path: req.path.clone(),
+                            seconds: self.config.request_timeout.as_secs_f64(),
+                        });
+                    }
+                    return Err(ClientError::Transport {
+                        url: self.config.api_url.clone(),
+                        method: req.method.to_string(),
+                        path: req.path.clone(),
+                        reached,
+                        source: e,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn send_json<T: DeserializeOwned>(&self, req: &ApiRequest) -> Result<T, ClientError> {
+        let resp = self.send(req).await?;
+        decode(req, &resp.body)
+    }
+
+    async fn send_upsert<T: DeserializeOwned>(
+        &self,
+        req: &ApiRequest,
+    ) -> Result<Upserted<T>, ClientError> {
+        let resp = self.send(req).await?;
+        Ok(Upserted {
+            value: decode(req, &resp.body)?,
+            created: resp.status == 201,
+        })
+    }
+
+    async fn send_empty(&self, req: &ApiRequest) -> Result<(), ClientError> {
+        self.send(req).await.map(|_| ())
+    }
+
+    /// `GET /health`: whether the server answers `true`.
+    pub async fn health(&self) -> Result<bool, ClientError> {
+        self.send_json(&request::health()).await
+    }
+
+    /// The server's Prefect version (`GET /admin/version`), e.g. `"3.9.1"`.
+    pub async fn server_version(&self) -> Result<String, ClientError> {
+        self.send_json(&request::server_version()).await
+    }
+
+    /// Creates a flow, or returns the existing one with that name (unchanged).
+    pub async fn create_flow(&self, flow: &FlowCreate) -> Result<Upserted<Flow>, ClientError> {
+        self.send_upsert(&request::create_flow(flow)?).await
+    }
+
+    /// Reads a flow.
+    pub async fn read_flow(&self, id: Uuid) -> Result<Flow, ClientError> {
+        self.send_json(&request::read_flow(id)).await
+    }
+
+    /// Reads a flow by name.
+    pub async fn read_flow_by_name(&self, name: &str) -> Result<Flow, ClientError> {
+        self.send_json(&request::read_flow_by_name(name)).await
+    }
+
+    /// Creates a deployment, or updates the one with the same flow and name (the server's
+    /// upsert; fields not sent keep their values, schedules are replaced).
+    pub async fn create_deployment(
+        &self,
+        deployment: &DeploymentCreate,
+    ) -> Result<Upserted<Deployment>, ClientError> {
+        self.send_upsert(&request::create_deployment(deployment)?)
+            .await
+    }
+
+    /// Reads a deployment.
+    pub async fn read_deployment(&self, id: Uuid) -> Result<Deployment, ClientError> {
+        self.send_json(&request::read_deployment(id)).await
+    }
+
+    /// Reads a deployment by flow name and deployment name.
+    pub async fn read_deployment_by_name(
+        &self,
+        flow_name: &str,
+        deployment_name: &str,
+    ) -> Result<Deployment, ClientError> {
+        self.send_json(&request::read_deployment_by_name(
+            flow_name,
+            deployment_name,
+        ))
+        .await
+    }
+
+    /// Updates the fields set in `update`.
+    pub async fn update_deployment(
+        &self,
+        id: Uuid,
+        update: &DeploymentUpdate,
+    ) -> Result<(), ClientError> {
+        self.send_empty(&request::update_deployment(id, update)?)
+            .await
+    }
+
+    /// Deletes a deployment (and its scheduled runs).
+    pub async fn delete_deployment(&self, id: Uuid) -> Result<(), ClientError> {
+        self.send_empty(&request::delete_deployment(id)).await
+    }
+
+    /// One page of deployments matching `filter` (its `limit` is at most [`MAX_PAGE`]).
+    pub async fn filter_deployments(
+        &self,
+        filter: &DeploymentFilterRequest,
+    ) -> Result<Vec<Deployment>, ClientError> {
+        self.send_json(&request::filter_deployments(filter)?).await
+    }
+
+    /// Every deployment matching `filter`, fetched page by page ([`MAX_PAGE`] at a time) as the
+    /// stream is read. `filter.limit` and `filter.offset` are managed by the stream.
+    pub fn deployments(
+        &self,
+        filter: DeploymentFilterRequest,
+    ) -> impl Stream<Item = Result<Deployment, ClientError>> + '_ {
+        paginate(move |offset| {
+            let mut page = filter.clone();
+            page.offset = Some(offset);
+            page.limit = Some(MAX_PAGE);
+            async move { self.filter_deployments(&page).await }
+        })
+    }
+
+    /// How many deployments match.
+    pub async fn count_deployments(
+        &self,
+        filter: &DeploymentCountRequest,
+    ) -> Result<u64, ClientError> {
+        self.send_json(&request::count_deployments(filter)?).await
+    }
+
+    /// A deployment's schedules.
+    pub async fn read_deployment_schedules(
+        &self,
+        id: Uuid,
+    ) -> Result<Vec<DeploymentSchedule>, ClientError> {
+        self.send_json(&request::read_deployment_schedules(id))
+            .await
+    }
+
+    /// Adds schedules to a deployment.
+    pub async fn create_deployment_schedules(
+        &self,
+        id: Uuid,
+        schedules: &[DeploymentScheduleCreate],
+    ) -> Result<Vec<DeploymentSchedule>, ClientError> {
+        self.send_json(&request::create_deployment_schedules(id, schedules)?)
+            .await
+    }
+
+    /// Changes one schedule of a deployment.
+    pub async fn update_deployment_schedule(
+        &self,
+        id: Uuid,
+        schedule_id: Uuid,
+        update: &DeploymentScheduleUpdate,
+    ) -> Result<(), ClientError> {
+        self.send_empty(&request::update_deployment_schedule(
+            id,
+            schedule_id,
+            update,
+        )?)
+        .await
+    }
+
+    /// Removes one schedule of a deployment.
+    pub async fn delete_deployment_schedule(
+        &self,
+        id: Uuid,
+        schedule_id: Uuid,
+    ) -> Result<(), ClientError> {
+        self.send_empty(&request::delete_deployment_schedule(id, schedule_id))
+            .await
+    }
+
+    /// Creates a flow run of a deployment.
+    pub async fn create_flow_run(
+        &self,
+        id: Uuid,
+        run: &DeploymentFlowRunCreate,
+    ) -> Result<FlowRunResponse, ClientError> {
+        self.send_json(&request::create_flow_run(id, run)?).await
+    }
+
+    /// Has the server create a deployment's scheduled runs in a window (what its scheduler
+    /// service does).
+    pub async fn schedule_deployment(
+        &self,
+        id: Uuid,
+        window: &ScheduleDeploymentRequest,
+    ) -> Result<(), ClientError> {
+        self.send_empty(&request::schedule_deployment(id, window)?)
+            .await
+    }
+
+    /// Flow runs matching `filter` (one page).
+    pub async fn filter_flow_runs(
+        &self,
+        filter: &FlowRunFilterRequest,
+    ) -> Result<Vec<FlowRunResponse>, ClientError> {
+        self.send_json(&request::filter_flow_runs(filter)?).await
+    }
+
+    /// Creates an automation.
+    pub async fn create_automation(
+        &self,
+        automation: &AutomationCreate,
+    ) -> Result<Automation, ClientError> {
+        self.send_json(&request::create_automation(automation)?)
+            .await
+    }
+
+    /// Reads an automation.
+    pub async fn read_automation(&self, id: Uuid) -> Result<Automation, ClientError> {
+        self.send_json(&request::read_automation(id)).await
+    }
+
+    /// Automations matching `filter`.
+    pub async fn filter_automations(
+        &self,
+        filter: &AutomationFilterRequest,
+    ) -> Result<Vec<Automation>, ClientError> {
+        self.send_json(&request::filter_automations(filter)?).await
+    }
+
+    /// Automations related to a resource, e.g. `prefect.deployment.<id>`.
+    pub async fn read_automations_related_to(
+        &self,
+        resource_id: &str,
+    ) -> Result<Vec<Automation>, ClientError> {
+        self.send_json(&request::read_automations_related_to(resource_id))
+            .await
+    }
+
+    /// Deletes the automations a resource owns (e.g. a deployment's triggers:
+    /// `prefect.deployment.<id>`). A server without automations (404) counts as done, as in
+    /// Prefect's client.
+    pub async fn delete_automations_owned_by(&self, resource_id: &str) -> Result<(), ClientError> {
+        match self
+            .send_empty(&request::delete_automations_owned_by(resource_id))
+            .await
+        {
+            Err(ClientError::NotFound { .. }) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Applies a deployment's SLAs (Prefect Cloud only). Against a Prefect OSS server this is
+    /// [`ClientError::NotSupported`], without a request.
+    pub async fn apply_deployment_slas(
+        &self,
+        id: Uuid,
+        slas: &[Value],
+    ) -> Result<SlaApplyResult, ClientError> {
+        if !self.config.is_cloud() {
+            return Err(ClientError::NotSupported {
+                feature: "SLAs".into(),
+                detail: format!(
+                    "SLAs are a Prefect Cloud feature; {} is not Prefect Cloud (remove the SLAs or deploy to Cloud)",
+                    self.config.api_url
+                ),
+            });
+        }
+        match self
+            .send_json(&request::apply_deployment_slas(id, slas)?)
+            .await
+        {
+            Err(ClientError::NotFound { .. }) => Err(ClientError::NotSupported {
+                feature: "SLAs".into(),
+                detail: "the server has no SLA endpoint".into(),
+            }),
+            other => other,
+        }
+    }
+
+    /// Reads a work pool.
+    pub async fn read_work_pool(&self, name: &str) -> Result<WorkPool, ClientError> {
+        self.send_json(&request::read_work_pool(name)).await
+    }
+
+    /// Creates a work pool.
+    pub async fn create_work_pool(&self, pool: &WorkPoolCreate) -> Result<WorkPool, ClientError> {
+        self.send_json(&request::create_work_pool(pool)?).await
+    }
+
+    /// Reads a work queue.
+    pub async fn read_work_queue(&self, id: Uuid) -> Result<WorkQueueResponse, ClientError> {
+        self.send_json(&request::read_work_queue(id)).await
+    }
+
+    /// Reads a work queue of a pool by name.
+    pub async fn read_work_queue_by_name(
+        &self,
+        pool: &str,
+        name: &str,
+    ) -> Result<WorkQueueResponse, ClientError> {
+        self.send_json(&request::read_work_queue_by_name(pool, name))
+            .await
+    }
+}
+
+/// Offset pagination as a stream: asks for pages until one comes back short.
+fn paginate<'a, T, F, Fut>(mut fetch: F) -> impl Stream<Item = Result<T, ClientError>> + 'a
+where
+    T: 'a,
+    F: FnMut(i64) -> Fut + 'a,
+    Fut: std::future::Future<Output = Result<Vec<T>, ClientError>> + 'a,
+{
+    use futures::StreamExt as _;
+    futures::stream::unfold(Some(0i64), move |offset| {
+        let next = offset.map(&mut fetch);
+        async move {
+            let (offset, fut) = (offset?, next?);
+            match fut.await {
+                Ok(page) => {
+                    let n = page.len() as i64;
+                    let following = (n == MAX_PAGE).then_some(offset + n);
+                    Some((
+                        futures::stream::iter(page.into_iter().map(Ok)).left_stream(),
+                        following,
+                    ))
+                }
+                Err(e) => Some((futures::stream::iter(vec![Err(e)]).right_stream(), None)),
+            }
+        }
+    })
+    .flatten()
+}
+
+fn decode<T: DeserializeOwned>(req: &ApiRequest, body: &[u8]) -> Result<T, ClientError> {
+    serde_json::from_slice(body).map_err(|e| ClientError::Decode {
+        method: req.method.to_string(),
+        path: req.path.clone(),
+        reason: e.to_string(),
+        body: truncate(&String::from_utf8_lossy(body)),
+    })
+}
+
+/// `Retry-After` as seconds (the HTTP-date form is read as "soon": 1 s).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(300.0)));
+    }
+    (!value.is_empty()).then(|| Duration::from_secs(1))
+}
+
+/// Maps a non-2xx answer to a typed error, keeping Prefect's detail.
+pub(crate) fn error_for_status(
+    req: &ApiRequest,
+    status: u16,
+    body: &[u8],
+    attempts: u32,
+) -> ClientError {
+    let text = String::from_utf8_lossy(body);
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    let detail_text = json.as_ref().and_then(|j| {
+        j.get("detail")
+            .and_then(Value::as_str)
+            .or_else(|| j.get("exception_message").and_then(Value::as_str))
+            .map(str::to_owned)
+    });
+    let method = req.method.to_string();
+    let path = req.path.clone();
+    match status {
+        401 | 403 => ClientError::Unauthorized {
+            status,
+            method,
+            path,
+        },
+        404 => ClientError::NotFound {
+            what: req.subject.to_owned(),
+            method,
+            path,
+            detail: detail_text,
+        },
+        409 => ClientError::Conflict {
+            method,
+            path,
+            detail: detail_text.unwrap_or_else(|| truncate(&text)),
+        },
+        400 | 422 => {
+            let issues_json = json
+                .as_ref()
+                .and_then(|j| j.get("exception_detail").or_else(|| j.get("detail")))
+                .filter(|d| d.is_array())
+                .cloned();
+            let issues: Vec<ValidationIssue> = issues_json
+                .and_then(|d| serde_json::from_value(d).ok())
+                .unwrap_or_default();
+            let message = detail_text.unwrap_or_else(|| {
+                if issues.is_empty() {
+                    truncate(&text)
+                } else {
+                    "invalid request".to_owned()
+                }
+            });
+            ClientError::Validation {
+                method,
+                path,
+                message,
+                issues,
+            }
+        }
+        _ => ClientError::Server {
+            status,
+            method,
+            path,
+            body: truncate(&text),
+            attempts,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Safety;
+
+    #[test]
+    fn validation_detail_is_structured() {
+        let body = br#"{"exception_message":"Invalid request received.","exception_detail":[{"type":"value_error","loc":["body","schedules",0,"schedule","cron"],"msg":"Value error, Invalid cron string: \"61 * * * *\"","input":"61 * * * *"}],"request_body":{}}"#;
+        let req = request::health();
+        let e = error_for_status(&req, 422, body, 1);
+        let ClientError::Validation {
+            issues, message, ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(message, "Invalid request received.");
+        assert_eq!(issues[0].kind, "value_error");
+        assert!(
+            e.to_string().contains("body.schedules.0.schedule.cron"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        let req = request::read_deployment(Uuid::nil());
+        assert!(
+            error_for_status(&req, 404, br#"{"detail":"Deployment not found"}"#, 1).is_not_found()
+        );
+        assert!(matches!(
+            error_for_status(&req, 409, b"{}", 1),
+            ClientError::Conflict { .. }
+        ));
+        assert!(matches!(
+            error_for_status(&req, 401, b"", 1),
+            ClientError::Unauthorized { .. }
+        ));
+        let e = error_for_status(
+            &req,
+            500,
+            br#"{"exception_message":"Internal Server Error"}"#,
+            1,
+        );
+        assert!(matches!(e, ClientError::Server { status: 500, .. }));
+        assert!(e.to_string().contains("Internal Server Error"));
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(parse_retry_after(""), None);
+    }
+
+    #[test]
+    fn safety_decides_retries() {
+        assert!(Safety::Upsert.retry_when_maybe_received());
+        assert!(!Safety::NotIdempotent.retry_when_maybe_received());
+    }
+}
