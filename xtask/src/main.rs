@@ -5,12 +5,14 @@
 //!   schedule inputs, side by side, in one run.
 //! * `cargo xtask gen-schedule-cases --kind K --count N --seed S --out FILE` — random schedule
 //!   cases answered by Prefect itself, for differential tests.
+//! * `cargo xtask release X.Y.Z --dry-run` — lockstep bump, changelog, package checks.
 //! * `cargo xtask test` — the whole suite, exactly as CI runs it.
 //! * `cargo xtask python-env` — create (or reuse) the pinned Prefect venv and print its path.
 
 mod bench_compare;
 mod codegen;
 mod gen_cases;
+mod release;
 mod test;
 mod venv;
 
@@ -59,6 +61,15 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Bump every crate to VERSION, date the changelog, package and `cargo publish --dry-run`
+    /// every crate in dependency order (never publishes), print the tag to create.
+    Release {
+        /// The new version, X.Y.Z.
+        version: String,
+        /// Work on a temporary copy of HEAD and leave the working tree unchanged.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Create or reuse the pinned Prefect 3.9.1 virtualenv (python3.11) and print its path.
     PythonEnv,
     /// The whole suite, as CI runs it: format, clippy, tests, docs, bounded parser fuzzing.
@@ -79,6 +90,7 @@ fn main() -> ExitCode {
             seed,
             out,
         } => gen_cases::run(&kind, count, seed, &out),
+        Command::Release { version, dry_run } => release::run(&version, dry_run),
         Command::Codegen { check } => codegen::run(check),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
         Command::PythonEnv => venv::prefect().map(|v| println!("{}", v.root().display())),
