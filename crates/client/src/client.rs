@@ -1,6 +1,7 @@
 //! The async client: sends [`ApiRequest`]s with retries, maps answers to typed results.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -59,6 +60,49 @@ pub struct SlaApplyResult {
     pub deleted: Vec<Value>,
 }
 
+/// Counters of what a client (and its clones) did, for observability and benchmarks.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    requests: AtomicU64,
+    attempts: AtomicU64,
+    retried_statuses: AtomicU64,
+    retried_503: AtomicU64,
+    retried_transport: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// A snapshot of [`ClientStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct StatsSnapshot {
+    /// Requests sent (each counted once, whatever its retries).
+    pub requests: u64,
+    /// HTTP attempts made.
+    pub attempts: u64,
+    /// Retries after a retryable status (408, 429, 502, 503, 504).
+    pub retried_statuses: u64,
+    /// Of those, retries after a 503.
+    pub retried_503: u64,
+    /// Retries after a transport error (refused or dropped connection, timeout).
+    pub retried_transport: u64,
+    /// Requests that ended in an error.
+    pub failed: u64,
+}
+
+impl ClientStats {
+    /// The current counts.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self.requests.load(Ordering::Relaxed),
+            attempts: self.attempts.load(Ordering::Relaxed),
+            retried_statuses: self.retried_statuses.load(Ordering::Relaxed),
+            retried_503: self.retried_503.load(Ordering::Relaxed),
+            retried_transport: self.retried_transport.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// An async client for the Prefect REST API. Cheap to clone (connections are pooled and shared).
 ///
 /// ```no_run
@@ -72,6 +116,7 @@ pub struct SlaApplyResult {
 pub struct PrefectClient {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
+    stats: Arc<ClientStats>,
 }
 
 impl PrefectClient {
@@ -86,6 +131,7 @@ impl PrefectClient {
         Ok(PrefectClient {
             http,
             config: Arc::new(config),
+            stats: Arc::default(),
         })
     }
 
@@ -100,11 +146,25 @@ impl PrefectClient {
         &self.config
     }
 
+    /// What this client and its clones have done so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
     /// Sends a request with the retry policy: 408, 429 and 503 (the server did not act) are
     /// retried for any request; 502, 504, timeouts and dropped connections only for requests
     /// that are safe to repeat ([`Safety`]); a connection that could not be opened always.
     /// `Retry-After` is honoured. Non-2xx answers become typed errors.
     pub async fn send(&self, req: &ApiRequest) -> Result<ApiResponse, ClientError> {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let result = self.send_with_retries(req).await;
+        if result.is_err() {
+            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn send_with_retries(&self, req: &ApiRequest) -> Result<ApiResponse, ClientError> {
         let started = Instant::now();
         let retry = &self.config.retry;
         let mut attempt: u32 = 0;
@@ -125,6 +185,7 @@ impl PrefectClient {
                 elapsed_ms = tracing::field::Empty,
             );
             let attempt_started = Instant::now();
+            self.stats.attempts.fetch_add(1, Ordering::Relaxed);
             let outcome = async {
                 let resp = self.http.execute(reqwest_req).await?;
                 let status = resp.status().as_u16();
@@ -151,6 +212,10 @@ impl PrefectClient {
                     if retryable && may_retry {
                         let wait = retry_after.unwrap_or_else(|| retry.backoff.delay(attempt));
                         tracing::debug!(parent: &span, status, wait_ms = wait.as_millis() as u64, "retrying");
+                        self.stats.retried_statuses.fetch_add(1, Ordering::Relaxed);
+                        if status == 503 {
+                            self.stats.retried_503.fetch_add(1, Ordering::Relaxed);
+                        }
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
@@ -170,6 +235,7 @@ impl PrefectClient {
                     if may_retry && (!reached || req.safety.retry_when_maybe_received()) {
                         let wait = retry.backoff.delay(attempt);
                         tracing::debug!(parent: &span, error = %e, wait_ms = wait.as_millis() as u64, "retrying after a transport error");
+                        self.stats.retried_transport.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;

@@ -32,7 +32,9 @@ pub mod request;
 mod retry;
 mod secret;
 
-pub use client::{ApiResponse, MAX_PAGE, PrefectClient, SlaApplyResult, Upserted};
+pub use client::{
+    ApiResponse, ClientStats, MAX_PAGE, PrefectClient, SlaApplyResult, StatsSnapshot, Upserted,
+};
 pub use config::{API_VERSION, Auth, ClientConfig, DEFAULT_API_URL};
 pub use error::{ClientError, ValidationIssue};
 pub use prefab_schemas::api;

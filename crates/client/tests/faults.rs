@@ -70,6 +70,16 @@ async fn a_503_storm_that_clears_succeeds_and_counts_attempts() {
         .unwrap();
     assert_eq!((resp.status, resp.attempts), (201, 5));
     assert_eq!(seen.load(Ordering::SeqCst), 5);
+    let stats = c.stats();
+    assert_eq!(
+        (
+            stats.requests,
+            stats.attempts,
+            stats.retried_503,
+            stats.failed
+        ),
+        (1, 5, 4, 0)
+    );
 }
 
 #[tokio::test]
