@@ -23,8 +23,9 @@
 //! The server sees none of the caller's `PREFECT_*` variables (a developer's
 //! `PREFECT_API_URL` or profile must not reconfigure it); it gets exactly the settings chosen
 //! here. Files in the state directory: `server.pid`, `server.port`, `server.url`,
-//! `server.options`, `server.log`, `start.lock` and `home/` (`PREFECT_HOME`, holding
-//! `prefect.db`, which is kept across restarts so later starts skip the migrations).
+//! `server.options`, `server.users`, `server.log`, `start.lock`, `watchdog.py` (with
+//! [`ServerOptions::stop_when_unused`]) and `home/` (`PREFECT_HOME`, holding `prefect.db`,
+//! which is kept across restarts so later starts skip the migrations).
 //!
 //! Everything here is blocking and std-only; it spawns processes with [`std::process`] and
 //! signals them with `kill(1)`.
@@ -185,6 +186,7 @@ pub struct ServerOptions {
     start_timeout: Duration,
     stop_timeout: Duration,
     python_env: PythonEnvSpec,
+    stop_when_unused: Option<Duration>,
     progress: Progress,
 }
 
@@ -208,6 +210,7 @@ impl ServerOptions {
             start_timeout: DEFAULT_START_TIMEOUT,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             python_env: PythonEnvSpec::prefect(),
+            stop_when_unused: None,
             progress: Progress::default(),
         }
     }
@@ -277,6 +280,19 @@ impl ServerOptions {
     #[must_use]
     pub fn python_env(mut self, spec: PythonEnvSpec) -> Self {
         self.python_env = spec;
+        self
+    }
+
+    /// Stops the server once every process that started or reused it has exited and `grace`
+    /// has passed since, so that a server shared by test runs does not run forever after the
+    /// last one (a run within `grace` of the previous one reuses it).
+    ///
+    /// Takes effect when this call *launches* the server: a small watchdog process (on the
+    /// venv's Python, `<state dir>/watchdog.py`) watches the PIDs that `start` records in
+    /// `server.users`. Without this option the server runs until it is stopped.
+    #[must_use]
+    pub fn stop_when_unused(mut self, grace: Duration) -> Self {
+        self.stop_when_unused = Some(grace);
         self
     }
 
@@ -439,6 +455,9 @@ impl LocalServer {
             ));
         })?;
 
+        // Recorded first, so that a watchdog never finds the server unused while this caller
+        // is about to use it.
+        state.add_user(std::process::id())?;
         if let Some(server) = Self::reuse(&state, options)? {
             return Ok(server);
         }
@@ -553,7 +572,7 @@ impl LocalServer {
                 state.dir.display(),
                 record.pid
             ));
-            state.clear()?;
+            state.clear_keeping_users()?;
             return Ok(None);
         }
         let Some(api_url) = record.api_url else {
@@ -564,7 +583,7 @@ impl LocalServer {
                 record.pid
             ));
             process::terminate(record.pid, options.stop_timeout)?;
-            state.clear()?;
+            state.clear_keeping_users()?;
             return Ok(None);
         };
         if record.fingerprint.as_deref() != Some(options.fingerprint().as_str()) {
@@ -638,6 +657,15 @@ impl LocalServer {
             let tail = || options.redact(read_tail(&log_file, log_start, LOG_TAIL_LINES));
             match wait_until_healthy(&mut child, port, options.start_timeout) {
                 Health::Healthy => {
+                    if let Some(grace) = options.stop_when_unused
+                        && let Err(e) = spawn_watchdog(state, options, env, pid, grace)
+                    {
+                        // A server nobody would ever stop is worse than no server.
+                        let _ = process::terminate(pid, Duration::from_secs(5));
+                        let _ = child.try_wait();
+                        state.clear_keeping_users()?;
+                        return Err(e);
+                    }
                     state.write("server.url", &api_url)?;
                     options.progress.report(&format!(
                         "prefect server healthy at {api_url} (pid {pid}) after {:.1?}",
@@ -653,7 +681,7 @@ impl LocalServer {
                     });
                 }
                 Health::Exited(status) => {
-                    state.clear()?;
+                    state.clear_keeping_users()?;
                     last_tail = tail();
                     let port_taken = options.port.is_none()
                         && last_tail
@@ -674,7 +702,7 @@ impl LocalServer {
                 Health::TimedOut => {
                     let _ = process::terminate(pid, Duration::from_secs(5));
                     let _ = child.try_wait();
-                    state.clear()?;
+                    state.clear_keeping_users()?;
                     let log_tail = tail();
                     return Err(LocalServerError::StartTimedOut {
                         timeout: options.start_timeout,
@@ -782,6 +810,53 @@ fn spawn_server(
         .map_err(|source| LocalServerError::SpawnFailed { program, source })
 }
 
+/// The watchdog behind [`ServerOptions::stop_when_unused`].
+const WATCHDOG_PY: &str = include_str!("watchdog.py");
+
+/// Starts the watchdog that stops server `pid` once its users are gone for `grace`.
+fn spawn_watchdog(
+    state: &StateDir,
+    options: &ServerOptions,
+    env: &PythonEnv,
+    pid: u32,
+    grace: Duration,
+) -> Result<(), LocalServerError> {
+    let script = state.file("watchdog.py");
+    fs::write(&script, WATCHDOG_PY).map_err(LocalServerError::io("write", &script))?;
+    let log_file = state.file("server.log");
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_file)
+        .map_err(LocalServerError::io("open log", &log_file))?;
+    let log_err = log
+        .try_clone()
+        .map_err(LocalServerError::io("open log", &log_file))?;
+    let python = env.python();
+    // `-I`: no PYTHON* variables, no user site-packages; the script needs only the stdlib.
+    Command::new(&python)
+        .arg("-I")
+        .arg(&script)
+        .arg(&state.dir)
+        .arg(pid.to_string())
+        .arg(grace.as_secs_f64().to_string())
+        .arg(options.stop_timeout.as_secs_f64().to_string())
+        .current_dir(&state.dir)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .spawn()
+        .map_err(|source| LocalServerError::SpawnFailed {
+            program: python,
+            source,
+        })?;
+    options.progress.report(&format!(
+        "the server stops itself {grace:?} after its last user exits"
+    ));
+    Ok(())
+}
+
 enum Health {
     Healthy,
     Exited(std::process::ExitStatus),
@@ -871,18 +946,43 @@ impl StateDir {
         fs::write(&path, format!("{contents}\n")).map_err(LocalServerError::io("write", path))
     }
 
+    /// Records `pid` as a user of the server (see [`ServerOptions::stop_when_unused`]),
+    /// dropping users that have exited.
+    fn add_user(&self, pid: u32) -> Result<(), LocalServerError> {
+        let mut users: Vec<u32> = self
+            .read("server.users")?
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .filter(|&p| p != pid && process::is_alive(p))
+            .collect();
+        users.push(pid);
+        let lines: Vec<String> = users.iter().map(u32::to_string).collect();
+        self.write("server.users", &lines.join("\n"))
+    }
+
     /// Removes the files that describe a running server (not the log, not the database).
     fn clear(&self) -> Result<(), LocalServerError> {
+        self.clear_keeping_users()?;
+        self.remove("server.users")
+    }
+
+    /// [`clear`](Self::clear), but the users stay: they belong to the next server too.
+    fn clear_keeping_users(&self) -> Result<(), LocalServerError> {
         for name in ["server.pid", "server.port", "server.url", "server.options"] {
-            let path = self.file(name);
-            match fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(LocalServerError::io("remove", path)(e));
-                }
-                _ => {}
-            }
+            self.remove(name)?;
         }
         Ok(())
+    }
+
+    fn remove(&self, name: &str) -> Result<(), LocalServerError> {
+        let path = self.file(name);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(LocalServerError::io("remove", path)(e))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
