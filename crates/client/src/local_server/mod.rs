@@ -395,6 +395,7 @@ pub struct LocalServer {
     port: u16,
     state_dir: PathBuf,
     reused: bool,
+    stop_timeout: Duration,
     // Kept so that a server this process started and stops is reaped, not left a zombie.
     child: Option<Child>,
 }
@@ -513,9 +514,9 @@ impl LocalServer {
         Ok(outcome)
     }
 
-    /// Stops this server; see [`stop_in`](Self::stop_in).
+    /// Stops this server (with the options' stop timeout); see [`stop_in`](Self::stop_in).
     pub fn stop(mut self) -> Result<StopOutcome, LocalServerError> {
-        let outcome = Self::stop_in(&self.state_dir, DEFAULT_STOP_TIMEOUT)?;
+        let outcome = Self::stop_in(&self.state_dir, self.stop_timeout)?;
         if let Some(child) = &mut self.child {
             // Reaps it if it was ours and has exited; never blocks.
             let _ = child.try_wait();
@@ -618,6 +619,7 @@ impl LocalServer {
             port: record.port,
             state_dir: state.dir.clone(),
             reused: true,
+            stop_timeout: options.stop_timeout,
             child: None,
         }))
     }
@@ -677,6 +679,7 @@ impl LocalServer {
                         port,
                         state_dir: state.dir.clone(),
                         reused: false,
+                        stop_timeout: options.stop_timeout,
                         child: Some(child),
                     });
                 }
@@ -1128,6 +1131,100 @@ mod tests {
             ServerOptions::new().name("../x").resolved_state_dir(),
             Err(LocalServerError::InvalidName { .. })
         ));
+    }
+
+    /// Options whose "Prefect" is `script`, in a fake venv that [`PythonEnvSpec`] accepts as
+    /// installed: the failure paths of a start, without Python.
+    fn fake_prefect(dir: &Path, script: &str) -> ServerOptions {
+        use std::os::unix::fs::PermissionsExt as _;
+        let venvs = dir.join("venvs");
+        let spec = PythonEnvSpec::prefect().venvs_dir(&venvs);
+        let root = spec.root().unwrap();
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::write(root.join(".prefab-pins"), PREFECT_PIN).unwrap();
+        fs::write(root.join("bin/python"), "").unwrap();
+        let prefect = root.join("bin/prefect");
+        fs::write(&prefect, format!("#!/bin/sh\n{script}\n")).unwrap();
+        fs::set_permissions(&prefect, fs::Permissions::from_mode(0o755)).unwrap();
+        ServerOptions::new()
+            .state_dir(dir.join("state"))
+            .python_env(spec)
+    }
+
+    #[test]
+    fn server_dying_at_startup_reports_its_log_without_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = fake_prefect(
+            dir.path(),
+            "echo \"auth is $PREFECT_SERVER_API_AUTH_STRING, home is $PREFECT_HOME\"\n\
+             echo 'sqlite3.OperationalError: pretend migration failure' >&2\nexit 3",
+        )
+        .auth_string("admin:topsecret");
+        let err = options.start().unwrap_err();
+        let LocalServerError::ServerExited {
+            status, log_tail, ..
+        } = &err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!(status.code(), Some(3));
+        assert!(log_tail.contains("pretend migration failure"), "{log_tail}");
+        let home = dir.path().join("state/home");
+        assert!(
+            log_tail.contains(&format!("auth is ***, home is {}", home.display())),
+            "{log_tail}"
+        );
+        assert!(
+            !err.to_string().contains("topsecret") && !format!("{err:?}").contains("topsecret")
+        );
+        assert_eq!(
+            LocalServer::status(dir.path().join("state")).unwrap(),
+            ServerStatus::Stopped
+        );
+    }
+
+    #[test]
+    fn server_never_healthy_is_stopped_after_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("fake.pid");
+        let options = fake_prefect(
+            dir.path(),
+            &format!(
+                "echo $$ > {}\necho 'waiting forever'\nexec sleep 60",
+                pid_file.display()
+            ),
+        )
+        .start_timeout(Duration::from_secs(1));
+        let err = options.start().unwrap_err();
+        assert!(
+            matches!(&err, LocalServerError::StartTimedOut { log_tail, .. }
+                if log_tail.contains("waiting forever")),
+            "{err}"
+        );
+        let pid: u32 = fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!process::is_alive(pid), "the hung server was left running");
+    }
+
+    #[test]
+    fn taken_port_is_retried_then_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = fake_prefect(
+            dir.path(),
+            "echo \"ERROR: [Errno 98] error while attempting to bind on address \
+             ('127.0.0.1', $6): address already in use\"\nexit 1",
+        );
+        let err = options.start().unwrap_err();
+        assert!(
+            matches!(&err, LocalServerError::NoFreePort { attempts: 3, log_tail }
+                if log_tail.contains("address already in use")),
+            "{err}"
+        );
+        let log = fs::read_to_string(dir.path().join("state/server.log")).unwrap();
+        assert_eq!(log.matches("=== prefab: starting").count(), 3, "{log}");
     }
 
     #[test]
