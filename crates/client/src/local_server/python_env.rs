@@ -385,6 +385,78 @@ mod tests {
         ));
     }
 
+    /// A stand-in interpreter: passes the probe, makes a "venv" by copying itself to
+    /// `<venv>/bin/python`, and as that copy logs each `pip install` to `installs` (slowly, so
+    /// concurrent callers overlap), failing it if `pip_fails`.
+    fn fake_python(dir: &Path, installs: &Path, pip_fails: bool) -> PathBuf {
+        let pip = if pip_fails {
+            "echo 'ERROR: No matching distribution found for nothing==1'; exit 1"
+        } else {
+            "exit 0"
+        };
+        let script = format!(
+            "#!/bin/sh\n\
+             case \"$1 $2\" in\n\
+             '-c '*) exit 0 ;;\n\
+             '-m venv') mkdir -p \"$3/bin\" && cp \"$0\" \"$3/bin/python\"; exit ;;\n\
+             '-m pip') echo \"$*\" >> '{}'; sleep 1; {pip} ;;\n\
+             esac\nexit 2\n",
+            installs.display()
+        );
+        let path = dir.join("python3.11");
+        fs::write(&path, script).unwrap();
+        make_executable(&path);
+        path
+    }
+
+    #[test]
+    fn concurrent_callers_install_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let installs = dir.path().join("installs.log");
+        let spec = PythonEnvSpec::new("shared", ["nothing==1"])
+            .python(fake_python(dir.path(), &installs, false))
+            .venvs_dir(dir.path().join("venvs"));
+        let roots: Vec<PathBuf> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..3).map(|_| s.spawn(|| spec.ensure())).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap().unwrap().root().to_path_buf())
+                .collect()
+        });
+        assert!(roots.iter().all(|r| *r == dir.path().join("venvs/shared")));
+        let log = fs::read_to_string(&installs).unwrap();
+        assert_eq!(log.lines().count(), 1, "installed more than once:\n{log}");
+        assert!(log.contains("install --disable-pip-version-check --no-input nothing==1"));
+        assert_eq!(
+            fs::read_to_string(dir.path().join("venvs/shared").join(MARKER)).unwrap(),
+            "nothing==1"
+        );
+    }
+
+    #[test]
+    fn pip_failure_reports_the_log_tail_and_removes_the_venv() {
+        let dir = tempfile::tempdir().unwrap();
+        let installs = dir.path().join("installs.log");
+        let err = PythonEnvSpec::new("broken", ["nothing==1"])
+            .python(fake_python(dir.path(), &installs, true))
+            .venvs_dir(dir.path().join("venvs"))
+            .ensure()
+            .unwrap_err();
+        let LocalServerError::InstallFailed {
+            log_tail, log_file, ..
+        } = &err
+        else {
+            panic!("{err}");
+        };
+        assert!(log_tail.contains("No matching distribution found for nothing==1"));
+        assert!(log_file.exists());
+        assert!(err.to_string().contains("pip install nothing==1"), "{err}");
+        assert!(
+            !dir.path().join("venvs/broken").exists(),
+            "half-made venv left"
+        );
+    }
+
     #[test]
     fn names_must_be_one_path_component() {
         for name in ["", "..", "a/b"] {
