@@ -32,7 +32,7 @@ pub(crate) enum ServerCommand {
 #[derive(Debug, Args)]
 pub(crate) struct StateArgs {
     /// State directory: PID/URL files, log, PREFECT_HOME with the SQLite database
-    /// [default: <cache>/prefab/servers/xtask].
+    /// [default: `~/.cache/prefab/servers/xtask`].
     #[arg(long, env = "PREFAB_SERVER_STATE_DIR")]
     state_dir: Option<PathBuf>,
 }
