@@ -7,7 +7,9 @@
 use std::time::Instant;
 
 use futures::StreamExt as _;
-use prefab_client::api::{DeploymentCreate, DeploymentCountRequest, DeploymentFilter, DeploymentFilterName, FlowCreate};
+use prefab_client::api::{
+    DeploymentCountRequest, DeploymentCreate, DeploymentFilter, DeploymentFilterName, FlowCreate,
+};
 use prefab_client::local_server::{ServerOptions, prefab_cache_dir};
 use prefab_client::{ClientConfig, PrefectClient};
 use prefab_schemas::schedules::{CronSchedule, DeploymentScheduleCreate};
@@ -17,7 +19,9 @@ fn deployment(name: String, flow_id: uuid::Uuid) -> DeploymentCreate {
     // The payload of spec prefect-api.md §11: a cron schedule with a slug, parameters and their
     // schema, tags, version, entrypoint.
     let mut d = DeploymentCreate::new(name, flow_id);
-    let cron = CronSchedule::new("0 9 * * *").and_then(|c| c.with_timezone("UTC")).expect("valid cron");
+    let cron = CronSchedule::new("0 9 * * *")
+        .and_then(|c| c.with_timezone("UTC"))
+        .expect("valid cron");
     let mut schedule = DeploymentScheduleCreate::new(cron);
     schedule.slug = Some("daily".into());
     d.schedules = Some(vec![schedule]);
@@ -39,8 +43,14 @@ async fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` probes bench targets
     }
-    let n: usize = std::env::var("PREFAB_THROUGHPUT_N").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
-    let state = prefab_cache_dir().expect("cache dir").join("servers").join("throughput-bench");
+    let n: usize = std::env::var("PREFAB_THROUGHPUT_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let state = prefab_cache_dir()
+        .expect("cache dir")
+        .join("servers")
+        .join("throughput-bench");
     let _ = std::fs::remove_dir_all(&state); // a fresh database: no earlier rows to slow SQLite down
     let server = ServerOptions::new()
         .state_dir(&state)
@@ -51,9 +61,15 @@ async fn main() {
     eprintln!("throughput: {n} deployment creates per row against {url}");
     let mut rows = Vec::new();
     for concurrency in [1usize, 4, 8] {
-        let client = PrefectClient::new(ClientConfig::new(url.clone()).expect("url")).expect("client");
+        let client =
+            PrefectClient::new(ClientConfig::new(url.clone()).expect("url")).expect("client");
         let prefix = format!("tp-c{concurrency}-{}", uuid::Uuid::new_v4().simple());
-        let flow_id = client.create_flow(&FlowCreate::new(prefix.clone())).await.expect("flow").value.id;
+        let flow_id = client
+            .create_flow(&FlowCreate::new(prefix.clone()))
+            .await
+            .expect("flow")
+            .value
+            .id;
         let before = client.stats();
         let started = Instant::now();
         let results: Vec<bool> = futures::stream::iter(0..n)
@@ -85,7 +101,9 @@ async fn main() {
         ));
     }
     let _ = server.stop();
-    println!("| concurrency | creates | deployments/s | wall | 503s retried | transport retries | failed | lost |");
+    println!(
+        "| concurrency | creates | deployments/s | wall | 503s retried | transport retries | failed | lost |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!("{row}");

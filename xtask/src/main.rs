@@ -8,10 +8,13 @@
 //! * `cargo xtask release X.Y.Z --dry-run` — lockstep bump, changelog, package checks.
 //! * `cargo xtask test` — the whole suite, exactly as CI runs it.
 //! * `cargo xtask python-env` — create (or reuse) the pinned Prefect venv and print its path.
+//! * `cargo xtask prefect-server start|status|stop` — a real Prefect 3.9.1 server on loopback,
+//!   left running in the background; `start` prints its API URL as the last line of stdout.
 
 mod bench_compare;
 mod codegen;
 mod gen_cases;
+mod prefect_server;
 mod release;
 mod test;
 mod venv;
@@ -72,6 +75,9 @@ enum Command {
     },
     /// Create or reuse the pinned Prefect 3.9.1 virtualenv (python3.11) and print its path.
     PythonEnv,
+    /// Run a local Prefect 3.9.1 server on 127.0.0.1 (start/reuse, status, stop).
+    #[command(subcommand)]
+    PrefectServer(prefect_server::ServerCommand),
     /// The whole suite, as CI runs it: format, clippy, tests, docs, bounded parser fuzzing.
     Test {
         /// Time budget of the parser fuzzing step, in seconds (default 60).
@@ -94,6 +100,7 @@ fn main() -> ExitCode {
         Command::Codegen { check } => codegen::run(check),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
         Command::PythonEnv => venv::prefect().map(|v| println!("{}", v.root().display())),
+        Command::PrefectServer(command) => prefect_server::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

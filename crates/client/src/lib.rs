@@ -12,6 +12,9 @@
 //! * A `tracing` span per request attempt (method, path, attempt, status, elapsed); the
 //!   `Authorization` header is never logged.
 //! * The `blocking` feature: a synchronous client over one owned runtime.
+//! * [`local_server`] (feature `local-server`, on by default; Unix): provision a real Prefect
+//!   3.9.1 server on loopback — pinned virtualenv, start or reuse, health check, stop — for
+//!   integration tests, CI and local development.
 //!
 //! ```no_run
 //! use prefab_client::{PrefectClient, api::FlowCreate};
@@ -28,6 +31,8 @@ pub mod blocking;
 mod client;
 mod config;
 mod error;
+#[cfg(all(feature = "local-server", unix))]
+pub mod local_server;
 pub mod request;
 mod retry;
 mod secret;

@@ -1,0 +1,5 @@
+//! Helpers shared by the workspace integration tests; a test file opts in with `mod support;`.
+//! Not every test file uses every helper, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+pub mod prefect;
