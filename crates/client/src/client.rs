@@ -103,6 +103,78 @@ impl ClientStats {
     }
 }
 
+/// Adapts how many writes are in flight to what the server absorbs (additive increase,
+/// multiplicative decrease): a 503 — SQLite's "database is locked" on a Prefect server — halves
+/// the limit, each success raises it a little, up to the configured ceiling. Concurrent callers
+/// then queue in the client instead of multiplying the server's 503s.
+#[derive(Debug)]
+struct WriteLimiter {
+    state: std::sync::Mutex<LimiterState>,
+    notify: tokio::sync::Notify,
+    ceiling: f64,
+}
+
+#[derive(Debug)]
+struct LimiterState {
+    limit: f64,
+    in_flight: usize,
+}
+
+impl WriteLimiter {
+    fn new(ceiling: usize) -> WriteLimiter {
+        let ceiling = ceiling.max(1) as f64;
+        WriteLimiter {
+            state: std::sync::Mutex::new(LimiterState {
+                limit: ceiling,
+                in_flight: 0,
+            }),
+            notify: tokio::sync::Notify::new(),
+            ceiling,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn acquire(&self) -> WritePermit<'_> {
+        loop {
+            let notified = self.notify.notified();
+            {
+                let mut state = self.lock();
+                if (state.in_flight as f64) < state.limit.floor().max(1.0) {
+                    state.in_flight += 1;
+                    return WritePermit { limiter: self };
+                }
+            }
+            notified.await;
+        }
+    }
+
+    fn on_overload(&self) {
+        let mut state = self.lock();
+        state.limit = (state.limit / 2.0).max(1.0);
+    }
+
+    fn on_success(&self) {
+        let mut state = self.lock();
+        state.limit = (state.limit + 1.0 / state.limit).min(self.ceiling);
+        drop(state);
+        self.notify.notify_waiters();
+    }
+}
+
+struct WritePermit<'a> {
+    limiter: &'a WriteLimiter,
+}
+
+impl Drop for WritePermit<'_> {
+    fn drop(&mut self) {
+        self.limiter.lock().in_flight -= 1;
+        self.limiter.notify.notify_waiters();
+    }
+}
+
 /// An async client for the Prefect REST API. Cheap to clone (connections are pooled and shared).
 ///
 /// ```no_run
@@ -117,6 +189,7 @@ pub struct PrefectClient {
     http: reqwest::Client,
     config: Arc<ClientConfig>,
     stats: Arc<ClientStats>,
+    writes: Arc<WriteLimiter>,
 }
 
 impl PrefectClient {
@@ -130,6 +203,7 @@ impl PrefectClient {
             .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(PrefectClient {
             http,
+            writes: Arc::new(WriteLimiter::new(config.max_concurrent_writes)),
             config: Arc::new(config),
             stats: Arc::default(),
         })
@@ -184,6 +258,11 @@ impl PrefectClient {
                 status = tracing::field::Empty,
                 elapsed_ms = tracing::field::Empty,
             );
+            let permit = if req.is_write() {
+                Some(self.writes.acquire().await)
+            } else {
+                None
+            };
             let attempt_started = Instant::now();
             self.stats.attempts.fetch_add(1, Ordering::Relaxed);
             let outcome = async {
@@ -200,6 +279,14 @@ impl PrefectClient {
             .instrument(span.clone())
             .await;
             span.record("elapsed_ms", attempt_started.elapsed().as_millis() as u64);
+            if permit.is_some() {
+                match &outcome {
+                    Ok((503, _, _)) => self.writes.on_overload(),
+                    Ok((status, _, _)) if *status < 500 => self.writes.on_success(),
+                    _ => {}
+                }
+            }
+            drop(permit);
             let may_retry = attempt < retry.max_retries && started.elapsed() < retry.retry_timeout;
             match outcome {
                 Ok((status, retry_after, body)) => {

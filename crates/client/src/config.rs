@@ -43,6 +43,9 @@ pub struct ClientConfig {
     pub retry: RetryConfig,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// The most writes in flight at once (default 8). Below it the client adapts to the
+    /// server: each 503 halves the writes it lets through, successes raise them again.
+    pub max_concurrent_writes: usize,
 }
 
 impl ClientConfig {
@@ -59,6 +62,7 @@ impl ClientConfig {
                 "prefab/{} (+https://github.com/prefab-rs/prefab)",
                 env!("CARGO_PKG_VERSION")
             ),
+            max_concurrent_writes: 8,
         })
     }
 
@@ -115,6 +119,12 @@ impl ClientConfig {
     /// Sets the per-attempt request timeout.
     pub fn with_request_timeout(mut self, timeout: Duration) -> ClientConfig {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets the ceiling of concurrent writes (see [`ClientConfig::max_concurrent_writes`]).
+    pub fn with_max_concurrent_writes(mut self, n: usize) -> ClientConfig {
+        self.max_concurrent_writes = n.max(1);
         self
     }
 

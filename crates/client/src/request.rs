@@ -72,6 +72,19 @@ impl ApiRequest {
         Ok(self)
     }
 
+    /// Whether the request writes (everything but GET and the read-only filter/count POSTs):
+    /// writes are what a SQLite-backed server serialises.
+    pub fn is_write(&self) -> bool {
+        if self.method == Method::GET {
+            return false;
+        }
+        let read_only_post = self.method == Method::POST
+            && ["/filter", "/count", "/paginate"]
+                .iter()
+                .any(|suffix| self.path.ends_with(suffix));
+        !read_only_post
+    }
+
     /// The full HTTP request: URL under `config.api_url`, JSON headers, API version, user agent
     /// and credentials.
     pub fn to_http(&self, config: &ClientConfig) -> Result<http::Request<Vec<u8>>, ClientError> {

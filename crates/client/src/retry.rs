@@ -8,20 +8,21 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RetryConfig {
-    /// Retries after the first attempt (default 5).
+    /// Retries after the first attempt (default 10: a SQLite-backed server under concurrent
+    /// writes answers 503 often, and a 503 means nothing was done, so retrying is safe).
     pub max_retries: u32,
     /// Waiting between attempts.
     pub backoff: BackoffConfig,
-    /// Give up retrying once this much time has passed since the first attempt (default 60 s).
+    /// Give up retrying once this much time has passed since the first attempt (default 120 s).
     pub retry_timeout: Duration,
 }
 
 impl Default for RetryConfig {
     fn default() -> Self {
         RetryConfig {
-            max_retries: 5,
+            max_retries: 10,
             backoff: BackoffConfig::default(),
-            retry_timeout: Duration::from_secs(60),
+            retry_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -49,11 +50,12 @@ impl RetryConfig {
 }
 
 /// Exponential backoff with full jitter: attempt `k` waits a random duration in
-/// `[0, min(max, init · base^k)]`. A `Retry-After` from the server takes precedence.
+/// `[cap/2, cap]` with `cap = min(max, init · base^k)` ("equal jitter": spread out, but never
+/// a zero wait). A `Retry-After` from the server takes precedence.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct BackoffConfig {
-    /// The first wait's upper bound (default 100 ms).
+    /// The first wait's upper bound (default 200 ms).
     pub init: Duration,
     /// The largest wait (default 10 s).
     pub max: Duration,
@@ -80,7 +82,7 @@ impl Default for BackoffConfig {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0x9E37_79B9_7F4A_7C15, |d| d.as_nanos() as u64)
             ^ u64::from(std::process::id());
-        BackoffConfig::new(Duration::from_millis(100), Duration::from_secs(10), 2.0).with_seed(seed)
+        BackoffConfig::new(Duration::from_millis(200), Duration::from_secs(10), 2.0).with_seed(seed)
     }
 }
 
@@ -115,7 +117,7 @@ impl BackoffConfig {
             *state = x;
             (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
         };
-        Duration::from_secs_f64(cap * fraction)
+        Duration::from_secs_f64(cap * (0.5 + 0.5 * fraction))
     }
 }
 
