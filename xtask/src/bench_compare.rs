@@ -30,8 +30,36 @@ const SCHEDULE_BENCHES: &[(&str, &str, f64)] = &[
     ),
 ];
 
-const DOC_START: &str = "<!-- bench-compare:schedules:start -->";
-const DOC_END: &str = "<!-- bench-compare:schedules:end -->";
+
+/// Runs the throughput bench against a real server it provisions and returns its table.
+pub(crate) fn throughput(write_docs: bool) -> Result<(), String> {
+    eprintln!("xtask: running `cargo bench -p prefab-benches --bench throughput` (a real Prefect server)…");
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(workspace_root())
+        .args(["bench", "-p", "prefab-benches", "--bench", "throughput"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("running the throughput bench: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("the throughput bench failed: {}", output.status));
+    }
+    let table: String = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let date = Command::new("date").arg("-u").arg("+%Y-%m-%d").output().ok();
+    let date = date.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let text = format!(
+        "Measured {date}, {cores} cores, Prefect 3.9.1 with SQLite (API only) and the client on one machine.\n\n{table}"
+    );
+    println!("{text}");
+    if write_docs {
+        replace_section("throughput", &text)?;
+    }
+    Ok(())
+}
 
 pub(crate) fn run(quick: bool, write_docs: bool) -> Result<(), String> {
     let venv = venv::prefect()?;
@@ -185,15 +213,19 @@ fn render(rows: &[(&str, &str, f64, f64, f64)], prefect: &Value, quick: bool) ->
 }
 
 fn write_performance_doc(table: &str) -> Result<(), String> {
+    replace_section("schedules", table)
+}
+
+/// Replaces the text between `<!-- bench-compare:NAME:start -->` and `…:end -->`.
+fn replace_section(name: &str, text: &str) -> Result<(), String> {
+    let start = format!("<!-- bench-compare:{name}:start -->");
+    let end = format!("<!-- bench-compare:{name}:end -->");
     let path = workspace_root().join("docs/performance.md");
     let doc = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (Some(a), Some(b)) = (doc.find(DOC_START), doc.find(DOC_END)) else {
-        return Err(format!(
-            "{} lacks the {DOC_START} … {DOC_END} markers",
-            path.display()
-        ));
+    let (Some(a), Some(b)) = (doc.find(&start), doc.find(&end)) else {
+        return Err(format!("{} lacks the {start} … {end} markers", path.display()));
     };
-    let updated = format!("{}{DOC_START}\n{table}{}", &doc[..a], &doc[b..]);
+    let updated = format!("{}{start}\n{text}{}", &doc[..a], &doc[b..]);
     fs::write(&path, updated).map_err(|e| format!("{}: {e}", path.display()))?;
     eprintln!("xtask: updated {}", path.display());
     Ok(())

@@ -42,6 +42,10 @@ enum Command {
         /// Replace the generated table in docs/performance.md.
         #[arg(long)]
         write_docs: bool,
+        /// Measure deployment-create throughput against a real server instead (500 creates at
+        /// concurrency 1, 4 and 8).
+        #[arg(long)]
+        throughput: bool,
     },
     /// Generate the API models in crates/schemas/src/api/generated.rs from openapi/.
     Codegen {
@@ -89,7 +93,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::BenchCompare { quick, write_docs } => bench_compare::run(quick, write_docs),
+        Command::BenchCompare { throughput: true, write_docs, .. } => bench_compare::throughput(write_docs),
+        Command::BenchCompare { quick, write_docs, .. } => bench_compare::run(quick, write_docs),
         Command::GenScheduleCases {
             kind,
             count,
