@@ -1,4 +1,5 @@
-//! Unit tests: dialect features, DST rules and the conformance corpus.
+//! Unit tests: dialect features, DST rules, the conformance corpus and the differential corpus
+//! produced by `xtask/python/diff_cron.py` against the real Prefect.
 
 use std::path::Path;
 
@@ -459,4 +460,20 @@ fn conformance_corpus() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/conformance/schedules.jsonl");
     check_corpus(&path, 134);
+}
+
+/// Cases produced by `xtask/python/diff_cron.py` against Prefect 3.9.1.
+#[test]
+fn differential_corpus() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cron_diff.jsonl");
+    check_corpus(&path, 1000);
+}
+
+/// A larger differential run: `CRON_DIFF_JSONL=/path/to/cases.jsonl cargo test -p prefab-schemas
+/// -- --ignored external_differential_corpus`.
+#[test]
+#[ignore = "needs CRON_DIFF_JSONL"]
+fn external_differential_corpus() {
+    let path = std::env::var("CRON_DIFF_JSONL").expect("set CRON_DIFF_JSONL");
+    check_corpus(Path::new(&path), 1);
 }
