@@ -24,11 +24,13 @@ struct Civil {
     /// Days since 1970-01-01.
     days: i64,
     year: i32,
-    month: u8,
-    day: u8,
-    hour: u8,
-    minute: u8,
-    second: u8,
+    // Word-sized fields: a candidate is copied whole on every step, and byte-sized fields made
+    // those copies stall on store forwarding.
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
 }
 
 impl Civil {
@@ -39,32 +41,29 @@ impl Civil {
         Civil {
             days,
             year,
-            month,
-            day,
-            hour: (tod / 3600) as u8,
-            minute: (tod / 60 % 60) as u8,
-            second: (tod % 60) as u8,
+            month: month.into(),
+            day: day.into(),
+            hour: tod / 3600,
+            minute: tod / 60 % 60,
+            second: tod % 60,
         }
     }
 
     #[inline]
     fn to_secs(self) -> i64 {
-        self.days * 86_400
-            + i64::from(self.hour) * 3600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second)
+        self.days * 86_400 + i64::from(self.hour * 3600 + self.minute * 60 + self.second)
     }
 
     fn set_days(&mut self, days: i64) {
-        self.days = days;
-        (self.year, self.month, self.day) = civil_from_days(days);
+        let (year, month, day) = civil_from_days(days);
+        (self.days, self.year, self.month, self.day) = (days, year, month.into(), day.into());
     }
 
-    fn set_date(&mut self, year: i32, month: u8) {
+    fn set_date(&mut self, year: i32, month: u32) {
         self.year = year;
         self.month = month;
         self.day = 1;
-        self.days = days_from_civil(year, month, 1);
+        self.days = days_from_civil(year, month as u8, 1);
         self.midnight();
     }
 
@@ -79,19 +78,52 @@ impl Civil {
         self.midnight();
     }
 
-    /// Adds seconds to the time of day, carrying into the date. Returns whether the date changed.
+    /// The next day, same time.
     #[inline]
-    fn add_secs(&mut self, n: u32) -> bool {
-        let tod =
-            u32::from(self.hour) * 3600 + u32::from(self.minute) * 60 + u32::from(self.second) + n;
-        self.hour = (tod / 3600 % 24) as u8;
-        self.minute = (tod / 60 % 60) as u8;
-        self.second = (tod % 60) as u8;
-        if tod >= 86_400 {
-            self.set_days(self.days + i64::from(tod / 86_400));
-            true
+    fn next_day(&mut self) {
+        self.days += 1;
+        if self.day < days_in_month(self.year, self.month) {
+            self.day += 1;
+        } else if self.month < 12 {
+            (self.month, self.day) = (self.month + 1, 1);
         } else {
-            false
+            (self.year, self.month, self.day) = (self.year + 1, 1, 1);
+        }
+    }
+
+    /// Adds `n` < 24 hours.
+    #[inline]
+    fn add_hours(&mut self, n: u32) {
+        let h = self.hour + n;
+        if h >= 24 {
+            self.hour = h - 24;
+            self.next_day();
+        } else {
+            self.hour = h;
+        }
+    }
+
+    /// Adds `n` < 60 minutes.
+    #[inline]
+    fn add_minutes(&mut self, n: u32) {
+        let m = self.minute + n;
+        if m >= 60 {
+            self.minute = m - 60;
+            self.add_hours(1);
+        } else {
+            self.minute = m;
+        }
+    }
+
+    /// Adds `n` < 60 seconds.
+    #[inline]
+    fn add_seconds(&mut self, n: u32) {
+        let s = self.second + n;
+        if s >= 60 {
+            self.second = s - 60;
+            self.add_minutes(1);
+        } else {
+            self.second = s;
         }
     }
 }
@@ -109,7 +141,7 @@ fn nearest(mask: u64, x: u32, range: u32) -> u32 {
 }
 
 #[inline]
-fn days_in_month(year: i32, month: u8) -> u8 {
+fn days_in_month(year: i32, month: u32) -> u32 {
     match month {
         2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
         2 => 28,
@@ -120,16 +152,16 @@ fn days_in_month(year: i32, month: u8) -> u8 {
 
 /// The smallest `#k` / `L<d>` day of the candidate's month at or after its day (croniter's
 /// `proc_day_of_week_nth`).
-fn nth_candidate(spec: &Spec, d: &Civil, dim: u8) -> Option<u8> {
+fn nth_candidate(spec: &Spec, d: &Civil, dim: u32) -> Option<u32> {
     let first_wd = weekday_sun0(d.days - i64::from(d.day) + 1);
-    let mut best: Option<u8> = None;
+    let mut best: Option<u32> = None;
     for (wd, &bits) in spec.nth.iter().enumerate() {
         if bits == 0 {
             continue;
         }
-        let first = 1 + (wd as u8 + 7 - first_wd) % 7;
+        let first = 1 + (wd as u32 + 7 - u32::from(first_wd)) % 7;
         let count = (dim - first) / 7 + 1;
-        let mut consider = |day: u8| {
+        let mut consider = |day: u32| {
             if d.day <= day && best.is_none_or(|b| day < b) {
                 best = Some(day);
             }
@@ -146,114 +178,171 @@ fn nth_candidate(spec: &Spec, d: &Civil, dim: u8) -> Option<u8> {
     best
 }
 
-/// One run of croniter's `_calc` from `start` (wall seconds, already advanced past the current
-/// time). `use_dom`/`use_dow` select the day fields, as croniter's day_or split does; the
-/// nth-weekday step runs whenever the expression has `#`/`L<d>` entries, as in croniter.
-fn calc(spec: &Spec, start: i64, use_dom: bool, use_dow: bool) -> Option<i64> {
-    let mut d = Civil::from_secs(start);
+/// Which day fields a search uses (croniter's day_or split runs two searches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Both day fields must match.
+    Both = 0,
+    /// The day-of-week field is ignored (croniter sets it to `*`).
+    DayOfMonth = 1,
+    /// The day-of-month field is ignored.
+    DayOfWeek = 2,
+}
+
+/// The fields a search restricts, resolved once per search.
+#[derive(Clone, Copy, Debug)]
+struct Steps {
+    years: bool,
+    months: bool,
+    dom: bool,
+    nth: bool,
+    dow: bool,
+    hours: bool,
+    minutes: bool,
+    seconds: bool,
+}
+
+impl Steps {
+    fn new(spec: &Spec, mode: Mode) -> Steps {
+        let nth = spec.has_nth();
+        Steps {
+            years: !spec.is_star(Field::Year),
+            months: !spec.is_star(Field::Month),
+            dom: mode != Mode::DayOfWeek && !spec.is_star(Field::Day),
+            // croniter runs its nth-weekday step whenever `#`/`L<d>` entries exist, even in the
+            // search that sets the day-of-week field to `*`.
+            nth,
+            dow: !nth && mode != Mode::DayOfMonth && !spec.is_star(Field::Dow),
+            hours: !spec.is_star(Field::Hour),
+            minutes: !spec.is_star(Field::Minute),
+            seconds: spec.nfields > 5 && !spec.is_star(Field::Second),
+        }
+    }
+}
+
+/// The date steps (year, month, day of month, day of week) on `d`: `Some(true)` when all of
+/// them accept it, `Some(false)` after a jump, `None` when the year list is exhausted.
+// Out of line: runs about once per day of matches, and keeps `calc` small enough to inline.
+#[inline(never)]
+fn date_steps(spec: &Spec, s: Steps, d: &mut Civil) -> Option<bool> {
+    if s.years {
+        let y = next_year(&spec.years, d.year)?;
+        if y != d.year {
+            d.set_date(y, 1);
+            return Some(false);
+        }
+    }
+    if s.months {
+        let diff = nearest(u64::from(spec.months), d.month, 12);
+        if diff != 0 {
+            let index = d.year * 12 + (d.month + diff) as i32 - 1;
+            d.set_date(index.div_euclid(12), (index.rem_euclid(12) + 1) as u32);
+            return Some(false);
+        }
+    }
+    if s.dom {
+        let dim = days_in_month(d.year, d.month);
+        if !(spec.last_day && d.day == dim) {
+            let x = d.day;
+            let above = spec.days & (u32::MAX << x);
+            // The numbers come first (in order), `L` (= the month's length) last — even when a
+            // number beyond the month's end is then chosen over `L` (schedules.md §5).
+            let diff = if above != 0 {
+                above.trailing_zeros() - x
+            } else if spec.last_day {
+                dim - x
+            } else {
+                spec.days.trailing_zeros() + dim - x
+            };
+            if diff != 0 {
+                d.add_days(diff);
+                return Some(false);
+            }
+        }
+    }
+    if s.nth {
+        let dim = days_in_month(d.year, d.month);
+        match nth_candidate(spec, d, dim) {
+            None => {
+                d.add_days(dim - d.day + 1);
+                return Some(false);
+            }
+            Some(day) if day != d.day => {
+                d.add_days(day - d.day);
+                return Some(false);
+            }
+            Some(_) => {}
+        }
+    } else if s.dow {
+        let diff = nearest(u64::from(spec.dows), u32::from(weekday_sun0(d.days)), 7);
+        if diff != 0 {
+            d.add_days(diff);
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
+/// The time steps (hour, minute, second) on `d`: `true` when all accept it, `false` after a jump.
+#[inline(always)]
+fn time_steps(spec: &Spec, s: Steps, d: &mut Civil) -> bool {
+    if s.hours {
+        let diff = nearest(u64::from(spec.hours), d.hour, 24);
+        if diff != 0 {
+            (d.minute, d.second) = (0, 0);
+            d.add_hours(diff);
+            return false;
+        }
+    }
+    if s.minutes {
+        let diff = nearest(spec.minutes, d.minute, 60);
+        if diff != 0 {
+            d.second = 0;
+            d.add_minutes(diff);
+            return false;
+        }
+    }
+    if s.seconds {
+        let diff = nearest(spec.seconds, d.second, 60);
+        if diff != 0 {
+            d.add_seconds(diff);
+            return false;
+        }
+    } else if spec.nfields == 5 {
+        d.second = 0;
+    }
+    true
+}
+
+/// One run of croniter's `_calc` from `start` (already advanced past the current time), with the
+/// steps of one search.
+///
+/// croniter restarts its steps from the year after every jump. The date steps look at the date
+/// alone, so they are re-run only when the date changed; and `passed` remembers a day on which
+/// they all passed in an earlier run of the same search, so that day is not examined again.
+// Inlined into `Cursor::next`, so that the candidate lives in registers on the hot path.
+#[inline(always)]
+fn calc(spec: &Spec, steps: Steps, start: Civil, passed: &mut i64) -> Option<Civil> {
+    let mut d = start;
     let first_year = d.year;
-    let years = !spec.is_star(Field::Year);
-    let months = !spec.is_star(Field::Month);
-    let dom = use_dom && !spec.is_star(Field::Day);
-    let nth = spec.has_nth();
-    let dow = !nth && use_dow && !spec.is_star(Field::Dow);
-    let hours = !spec.is_star(Field::Hour);
-    let minutes = !spec.is_star(Field::Minute);
-    let seconds = spec.nfields > 5 && !spec.is_star(Field::Second);
-    'date: loop {
+    loop {
         if d.year - first_year > MAX_YEARS || d.year > MAX_YEAR || d.year < 1 {
             return None;
         }
-        if years {
-            let y = next_year(&spec.years, d.year)?;
-            if y != d.year {
-                d.set_date(y, 1);
+        if d.days != *passed {
+            if !date_steps(spec, steps, &mut d)? {
                 continue;
             }
+            *passed = d.days;
         }
-        if months {
-            let diff = nearest(u64::from(spec.months), u32::from(d.month), 12);
-            if diff != 0 {
-                let index = d.year * 12 + i32::from(d.month) - 1 + diff as i32;
-                d.set_date(index.div_euclid(12), (index.rem_euclid(12) + 1) as u8);
-                continue;
-            }
-        }
-        if dom {
-            let dim = days_in_month(d.year, d.month);
-            if !(spec.last_day && d.day == dim) {
-                let x = u32::from(d.day);
-                let above = spec.days & (u32::MAX << x);
-                // The numbers come first (in order), `L` (= the month's length) last — even when
-                // a number beyond the month's end is then chosen over `L` (schedules.md §5).
-                let diff = if above != 0 {
-                    above.trailing_zeros() - x
-                } else if spec.last_day {
-                    u32::from(dim) - x
-                } else {
-                    spec.days.trailing_zeros() + u32::from(dim) - x
-                };
-                if diff != 0 {
-                    d.add_days(diff);
-                    continue;
-                }
-            }
-        }
-        if nth {
-            let dim = days_in_month(d.year, d.month);
-            match nth_candidate(spec, &d, dim) {
-                None => {
-                    d.add_days(u32::from(dim - d.day) + 1);
-                    continue;
-                }
-                Some(day) if day != d.day => {
-                    d.add_days(u32::from(day - d.day));
-                    continue;
-                }
-                Some(_) => {}
-            }
-        } else if dow {
-            let diff = nearest(u64::from(spec.dows), u32::from(weekday_sun0(d.days)), 7);
-            if diff != 0 {
-                d.add_days(diff);
-                continue;
-            }
-        }
-        // The date fields only look at the date: while a time step stays within the day, croniter's
-        // restart would pass them again unchanged, so only the time steps are re-run.
+        let day = d.days;
         loop {
-            if hours {
-                let diff = nearest(u64::from(spec.hours), u32::from(d.hour), 24);
-                if diff != 0 {
-                    (d.minute, d.second) = (0, 0);
-                    if d.add_secs(diff * 3600) {
-                        continue 'date;
-                    }
-                    continue;
-                }
+            if time_steps(spec, steps, &mut d) {
+                return Some(d);
             }
-            if minutes {
-                let diff = nearest(spec.minutes, u32::from(d.minute), 60);
-                if diff != 0 {
-                    d.second = 0;
-                    if d.add_secs(diff * 60) {
-                        continue 'date;
-                    }
-                    continue;
-                }
+            if d.days != day {
+                break;
             }
-            if seconds {
-                let diff = nearest(spec.seconds, u32::from(d.second), 60);
-                if diff != 0 {
-                    if d.add_secs(diff) {
-                        continue 'date;
-                    }
-                    continue;
-                }
-            } else if spec.nfields == 5 {
-                d.second = 0;
-            }
-            return Some(d.to_secs());
         }
     }
 }
@@ -271,8 +360,12 @@ pub(super) struct Cursor<'a> {
     spec: &'a Spec,
     /// croniter's day_or rule applies: both day fields are restricted and `day_or` is set.
     split: bool,
-    /// croniter's `cur`: the last match (or the start), in wall seconds.
-    cur: i64,
+    /// croniter's `cur`: the start, then the last match.
+    cur: Civil,
+    /// Per [`Mode`], the steps of that search.
+    steps: [Steps; 3],
+    /// Per [`Mode`], a day on which that search's date steps pass (see [`calc`]).
+    passed: [i64; 3],
 }
 
 impl<'a> Cursor<'a> {
@@ -283,31 +376,45 @@ impl<'a> Cursor<'a> {
         Cursor {
             spec,
             split,
-            cur: (wall as f64 / 1e6).floor() as i64,
+            cur: Civil::from_secs((wall as f64 / 1e6).floor() as i64),
+            steps: [Mode::Both, Mode::DayOfMonth, Mode::DayOfWeek].map(|m| Steps::new(spec, m)),
+            passed: [i64::MIN; 3],
         }
     }
 
     /// Where the cursor stands (wall seconds): the start, then the last match.
     pub fn position(&self) -> i64 {
-        self.cur
+        self.cur.to_secs()
     }
 
     /// The next match strictly after the cursor (wall seconds), or `None` where croniter raises
     /// `CroniterBadDateError`.
     #[inline]
     pub fn next(&mut self) -> Option<i64> {
+        let mut start = self.cur;
         // Five fields have minute resolution: croniter steps a whole minute, then zeroes seconds.
-        let start = self.cur + if self.spec.nfields > 5 { 1 } else { 60 };
+        if self.spec.nfields > 5 {
+            start.add_seconds(1);
+        } else {
+            start.add_minutes(1);
+        }
         let found = if self.split {
             // croniter's day_or: the earlier of "day of month" and "day of week" searches; either
             // failing fails the whole step (schedules.md §5).
-            let by_dom = calc(self.spec, start, true, false)?;
-            let by_dow = calc(self.spec, start, false, true)?;
-            by_dom.min(by_dow)
+            let [_, dom_steps, dow_steps] = self.steps;
+            let [_, dom_passed, dow_passed] = &mut self.passed;
+            let by_dom = calc(self.spec, dom_steps, start, dom_passed)?;
+            let by_dow = calc(self.spec, dow_steps, start, dow_passed)?;
+            if by_dom.to_secs() <= by_dow.to_secs() {
+                by_dom
+            } else {
+                by_dow
+            }
         } else {
-            calc(self.spec, start, true, true)?
+            let both = Mode::Both as usize;
+            calc(self.spec, self.steps[both], start, &mut self.passed[both])?
         };
         self.cur = found;
-        Some(found)
+        Some(found.to_secs())
     }
 }

@@ -138,7 +138,29 @@ pub(super) enum Refusal {
     Random,
 }
 
-type Res<T> = Result<T, String>;
+/// Why an entry was refused; turned into a message only when the expression is refused, so
+/// that the parser's results stay small enough for registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bad {
+    /// Not something croniter can read in this field.
+    Unreadable,
+    /// A value outside the field's range.
+    OutOfRange(u32),
+    /// A step of 0.
+    ZeroStep,
+    /// `#k` with `k` outside 1–5.
+    Occurrence,
+    /// `?` anywhere but alone in a day field.
+    Question,
+    /// `H` (croniter needs a hash id, which Prefect never passes).
+    Hashed,
+    /// An `R` expression croniter's expander refuses.
+    MalformedRandom,
+    /// A non-ASCII character that is not a digit.
+    Foreign,
+}
+
+type Res<T> = Result<T, Bad>;
 
 /// A set of up to 192 small numbers (the year field has 130 values).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -151,7 +173,15 @@ impl Bits {
     }
 
     fn len(&self) -> u32 {
-        self.0.iter().map(|w| w.count_ones()).sum()
+        // Only the year field reaches past the first word (and `count_ones` may be a software
+        // popcount on baseline x86-64).
+        let [low, mid, high] = self.0;
+        let extra = if mid | high != 0 {
+            mid.count_ones() + high.count_ones()
+        } else {
+            0
+        };
+        low.count_ones() + extra
     }
 
     /// The first 64 members (all of them for every field but the year).
@@ -252,11 +282,13 @@ pub(super) fn compile(expr: &str) -> Result<Spec, Refusal> {
         )));
     }
 
+    let ascii = expr.is_ascii();
+    // Filled in place: copying whole field sets right after byte-sized writes stalls.
     let mut sets = [FieldSet::default(); 7];
-    for (i, tok) in tokens[..count].iter().enumerate() {
-        let f = Field::ALL[i];
-        let set = parse_field(tok, f, count).map_err(Refusal::Invalid)?;
-        sets[i] = collapse(set, f, &tokens);
+    for ((tok, &f), set) in tokens[..count].iter().zip(&Field::ALL).zip(&mut sets) {
+        parse_field(tok, f, count, ascii, set)
+            .map_err(|(bad, entry)| Refusal::Invalid(message(f, bad, entry)))?;
+        collapse(set, f, &tokens);
     }
 
     // croniter refuses `#`/`L<d>` next to plain weekdays, unless the list names all seven.
@@ -298,12 +330,47 @@ pub(super) fn compile(expr: &str) -> Result<Spec, Refusal> {
     Ok(spec)
 }
 
+/// The message for a refused entry of field `f`.
+#[cold]
+fn message(f: Field, bad: Bad, entry: &[u8]) -> String {
+    let name = f.name();
+    let (min, max) = f.range();
+    let entry = show(entry);
+    match bad {
+        Bad::Unreadable if entry.is_empty() => format!("{name} field: empty list entry"),
+        Bad::Unreadable => {
+            let expected = match f {
+                Field::Month => "a month 1-12 or jan-dec",
+                Field::Dow => "a weekday 0-7 or sun-sat, L<weekday> or <weekday>#<1-5>",
+                Field::Day => "a day 1-31 or L",
+                _ => "a number",
+            };
+            format!(
+                "{name} field: '{entry}' is not acceptable (expected {expected}, a range a-b, \
+                 a step */n, a/n or a-b/n, or a comma-separated list of those)"
+            )
+        }
+        Bad::OutOfRange(v) => format!("{name} field: {v} is out of range {min}-{max}"),
+        Bad::ZeroStep => format!("{name} field: '{entry}': a step must be at least 1"),
+        Bad::Occurrence => {
+            format!("{name} field: '{entry}': the occurrence after '#' must be 1-5")
+        }
+        Bad::Question => format!(
+            "{name} field: '{entry}': '?' is only allowed alone, in the day-of-month or \
+             day-of-week field"
+        ),
+        Bad::Hashed => format!("{name} field: '{entry}': hashed (H) values are not supported"),
+        Bad::MalformedRandom => format!("{name} field: '{entry}' is not a valid random (R) value"),
+        Bad::Foreign => format!("{name} field: unexpected non-ASCII character"),
+    }
+}
+
 /// croniter rewrites a field listing every value to `*` — except day-of-month (day-of-week)
 /// when the other day field's text has no `*`, which keeps the OR semantics (schedules.md §5).
-fn collapse(mut set: FieldSet, f: Field, tokens: &[&[u8]; 7]) -> FieldSet {
+fn collapse(set: &mut FieldSet, f: Field, tokens: &[&[u8]; 7]) {
     let distinct = set.bits.len() + u32::from(set.star) + u32::from(set.last);
     if distinct != f.len_means_all() {
-        return set;
+        return;
     }
     let keep = match f {
         Field::Day => !tokens[Field::Dow as usize].contains(&b'*'),
@@ -311,45 +378,46 @@ fn collapse(mut set: FieldSet, f: Field, tokens: &[&[u8]; 7]) -> FieldSet {
         _ => false,
     };
     if !keep {
-        set = FieldSet {
-            star: true,
-            nth: set.nth,
-            random: set.random,
-            ..FieldSet::default()
-        };
+        (set.bits, set.star, set.last) = (Bits::default(), true, false);
     }
-    set
 }
 
-fn parse_field(tok: &[u8], f: Field, nfields: usize) -> Res<FieldSet> {
-    let name = f.name();
-    if tok.contains(&FOREIGN) {
-        return Err(format!("{name} field: unexpected non-ASCII character"));
+/// Parses one field; `ascii` says the expression was ASCII (so [`FOREIGN`] cannot occur).
+/// A refusal comes with the entry it is about.
+fn parse_field<'t>(
+    tok: &'t [u8],
+    f: Field,
+    nfields: usize,
+    ascii: bool,
+    set: &mut FieldSet,
+) -> Result<(), (Bad, &'t [u8])> {
+    if !ascii && tok.contains(&FOREIGN) {
+        return Err((Bad::Foreign, tok));
     }
-    let mut set = FieldSet::default();
-    if let Some(random) = hash_expression(tok, f)? {
+    if matches!(tok.first(), Some(b'h' | b'r'))
+        && let Some(random) = hash_expression(tok, f).map_err(|bad| (bad, tok))?
+    {
         set.random = random;
-        return Ok(set);
+        return Ok(());
     }
     let tok: &[u8] = if tok.contains(&b'?') {
         if tok != b"?" || !matches!(f, Field::Day | Field::Dow) {
-            return Err(
-                "'?' is only allowed alone, in the day-of-month or day-of-week field".into(),
-            );
+            return Err((Bad::Question, tok));
         }
         b"*"
     } else {
         tok
     };
     for e in tok.split(|&b| b == b',') {
-        element(e, f, nfields, &mut set)?;
+        element(e, f, nfields, set).map_err(|bad| (bad, e))?;
     }
-    Ok(set)
+    Ok(())
 }
 
 /// croniter's `H`/`R` expander: `^(h|r)(\(\d+-\d+\))?(/\d+)?$`. Returns `Some(true)` for a
 /// random field, an error for a hashed one (croniter needs a hash id Prefect never passes) or
 /// a malformed one, `None` when the token is not such an expression.
+#[cold]
 fn hash_expression(tok: &[u8], f: Field) -> Res<Option<bool>> {
     let (kind, mut rest) = match tok.split_first() {
         Some((&k @ (b'h' | b'r'), rest)) => (k, rest),
@@ -376,25 +444,23 @@ fn hash_expression(tok: &[u8], f: Field) -> Res<Option<bool>> {
             _ => return Ok(None),
         }
     }
-    let name = f.name();
     if kind == b'h' {
-        return Err(format!("{name} field: hashed (H) values are not supported"));
+        return Err(Bad::Hashed);
     }
-    let bad = || format!("{name} field: malformed random (R) value");
     if let Some((a, b)) = bounds
-        && number(a).ok_or_else(bad)? >= number(b).ok_or_else(bad)?
+        && number(a).ok_or(Bad::MalformedRandom)? >= number(b).ok_or(Bad::MalformedRandom)?
     {
-        return Err(bad());
+        return Err(Bad::MalformedRandom);
     }
     if let Some(d) = divisor {
-        if number(d).ok_or_else(bad)? == 0 {
-            return Err(bad());
+        if number(d).ok_or(Bad::MalformedRandom)? == 0 {
+            return Err(Bad::MalformedRandom);
         }
         // croniter rewrites `R(a-b)/d` to `x-b/d`: an end beyond the field is always refused.
         if let Some((_, b)) = bounds
-            && number(b).ok_or_else(bad)? > u64::from(f.range().1)
+            && number(b).ok_or(Bad::MalformedRandom)? > u64::from(f.range().1)
         {
-            return Err(bad());
+            return Err(Bad::MalformedRandom);
         }
     }
     Ok(Some(true))
@@ -406,12 +472,9 @@ fn element(e: &[u8], f: Field, nfields: usize, set: &mut FieldSet) -> Res<()> {
         // croniter's `special_dow_re`: `<he>#<k>` or `l<d>`.
         if let Some((he, k)) = split_once(e, b'#') {
             if is_digits(k) && is_special_head(he) {
-                let k = number(k).filter(|k| (1..=5).contains(k)).ok_or_else(|| {
-                    format!(
-                        "day-of-week field: '{}': the occurrence after '#' must be 1-5",
-                        show(e)
-                    )
-                })?;
+                let k = number(k)
+                    .filter(|k| (1..=5).contains(k))
+                    .ok_or(Bad::Occurrence)?;
                 return body(he, f, nfields, 1 << k, set);
             }
         } else if let Some(d) = e.strip_prefix(b"l")
@@ -439,13 +502,12 @@ fn is_special_head(he: &[u8]) -> bool {
 
 /// An entry (or the head of a `#` entry), after the day-of-week special forms.
 fn body(e: &[u8], f: Field, nfields: usize, nth: u8, set: &mut FieldSet) -> Res<()> {
-    let (_, max) = f.range();
+    let (min, max) = f.range();
     // `*/n` is `min-max/n`.
     if let Some(step) = e.strip_prefix(b"*/")
         && is_digits(step)
     {
-        let (min, max) = f.range();
-        return range(e, min, max, step, f, nth, set);
+        return range(min, max, step, f, nth, set);
     }
     if let Some((low, high, step)) = step_search(e) {
         let high: &[u8] = if f == Field::Day && high == b"l" {
@@ -453,22 +515,18 @@ fn body(e: &[u8], f: Field, nfields: usize, nth: u8, set: &mut FieldSet) -> Res<
         } else {
             high
         };
-        let low = alias(band(e, low, f)?, f, nfields);
-        let high = alias(band(e, high, f)?, f, nfields);
-        return range(e, low, high, step, f, nth, set);
+        let low = alias(band(low, f)?, f, nfields);
+        let high = alias(band(high, f)?, f, nfields);
+        return range(low, high, step, f, nth, set);
     }
     if let Some(slash) = e.iter().rposition(|&b| b == b'/') {
         // `a/n` is `a-max/n` (croniter rewrites it and matches again).
         let (low, step) = (&e[..slash], &e[slash + 1..]);
-        if !low.is_empty() && !step.is_empty() && !low.contains(&b'-') && is_digits(step) {
-            let low = alias(band(e, low, f)?, f, nfields);
-            return range(e, low, max, step, f, nth, set);
+        if !low.is_empty() && !low.contains(&b'-') && is_digits(step) {
+            let low = alias(band(low, f)?, f, nfields);
+            return range(low, max, step, f, nth, set);
         }
-        return Err(format!(
-            "{} field: '{}' is not acceptable",
-            f.name(),
-            show(e)
-        ));
+        return Err(Bad::Unreadable);
     }
     simple(e, f, nfields, nth, set)
 }
@@ -488,45 +546,30 @@ fn step_search(t: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
 }
 
 /// A range bound: digits or a name (croniter's `_alphaconv`); `L` is refused as a bound.
-fn band(e: &[u8], b: &[u8], f: Field) -> Res<u32> {
+fn band(b: &[u8], f: Field) -> Res<u32> {
     let value = if is_digits(b) {
         number(b).map(clamp_u32)
     } else {
         name_value(b, f)
     };
-    value.ok_or_else(|| format!("{} field: range '{}' is not acceptable", f.name(), show(e)))
+    value.ok_or(Bad::Unreadable)
 }
 
 /// Expands `low-high/step` as croniter does, including wrap-around and the `a-a` quirk.
-fn range(
-    e: &[u8],
-    low: u32,
-    high: u32,
-    step: &[u8],
-    f: Field,
-    nth: u8,
-    set: &mut FieldSet,
-) -> Res<()> {
+fn range(low: u32, high: u32, step: &[u8], f: Field, nth: u8, set: &mut FieldSet) -> Res<()> {
     let (min, max) = f.range();
-    let name = f.name();
     if low.max(high) > max {
-        return Err(format!(
-            "{name} field: '{}': {} is out of range {min}-{max}",
-            show(e),
-            low.max(high)
-        ));
+        return Err(Bad::OutOfRange(low.max(high)));
     }
-    let step = number(step)
-        .filter(|&s| s > 0)
-        .ok_or_else(|| format!("{name} field: '{}': the step must be at least 1", show(e)))?;
-    let step = step.min(u64::from(u32::MAX));
+    let step = number(step).ok_or(Bad::Unreadable)?;
+    if step == 0 {
+        return Err(Bad::ZeroStep);
+    }
     // Values below the field are refused, except in `a-a`, which means the whole field anyway.
     if low < min && low != high {
-        return Err(format!(
-            "{name} field: '{}': {low} is out of range {min}-{max}",
-            show(e)
-        ));
+        return Err(Bad::OutOfRange(low));
     }
+    let step = step.min(u64::from(u32::MAX));
     let (low, high, min, max) = (
         u64::from(low),
         u64::from(high),
@@ -565,7 +608,6 @@ fn range(
 /// A single value, `*`, or a name.
 fn simple(t: &[u8], f: Field, nfields: usize, nth: u8, set: &mut FieldSet) -> Res<()> {
     let (min, max) = f.range();
-    let name = f.name();
     if t == b"*" {
         set.star = true;
         return Ok(());
@@ -579,16 +621,9 @@ fn simple(t: &[u8], f: Field, nfields: usize, nth: u8, set: &mut FieldSet) -> Re
     } else {
         name_value(t, f)
     };
-    let Some(value) = value else {
-        return Err(if t.is_empty() {
-            format!("{name} field: empty entry")
-        } else {
-            format!("{name} field: '{}' is not a number or name", show(t))
-        });
-    };
-    let value = alias(value, f, nfields);
+    let value = alias(value.ok_or(Bad::Unreadable)?, f, nfields);
     if value < min || value > max {
-        return Err(format!("{name} field: {value} is out of range {min}-{max}"));
+        return Err(Bad::OutOfRange(value));
     }
     put(set, f, value, nth);
     Ok(())

@@ -477,3 +477,71 @@ fn external_differential_corpus() {
     let path = std::env::var("CRON_DIFF_JSONL").expect("set CRON_DIFF_JSONL");
     check_corpus(Path::new(&path), 1);
 }
+
+/// CPU time of the current thread in ns (`/proc/thread-self/schedstat`), so that timings are not
+/// inflated by other processes on a busy machine; wall-clock time elsewhere.
+fn cpu_ns() -> u128 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos()))
+}
+
+/// Rough timings (CPU time per operation): `cargo test -p prefab-schemas --release --lib --
+/// --ignored cron_timing --nocapture`.
+#[test]
+#[ignore = "timing, run in release mode"]
+fn cron_timing() {
+    use std::hint::black_box;
+
+    let rounds = 500_000;
+    let t = cpu_ns();
+    for _ in 0..rounds {
+        black_box(CronExpr::parse(black_box("*/15 9-17 * * mon-fri")).unwrap());
+    }
+    println!("parse: {:.0} ns", (cpu_ns() - t) as f64 / f64::from(rounds));
+
+    let zone = Zone::get("America/New_York").unwrap();
+    let start = instant("2026-03-06T00:00:00-05:00");
+    for expr in [
+        "*/5 * * * *",
+        "0 9 * * mon-fri",
+        "0 0 1 * mon",
+        "30 2 * * *",
+    ] {
+        let cron = CronExpr::parse(expr).unwrap();
+        let rounds = 5_000;
+        let t = cpu_ns();
+        let mut total = 0;
+        for _ in 0..rounds {
+            total +=
+                black_box(cron_dates(&cron, true, &zone, black_box(start), None, 1000).unwrap())
+                    .len();
+        }
+        println!(
+            "{expr:>16}: {:.1} ns per date",
+            (cpu_ns() - t) as f64 / total as f64
+        );
+    }
+}
+
+#[test]
+#[ignore = "profiling aid"]
+fn cron_profile_every5() {
+    let zone = Zone::get("America/New_York").unwrap();
+    let start = instant("2026-03-06T00:00:00-05:00");
+    let cron = CronExpr::parse("*/5 * * * *").unwrap();
+    for _ in 0..20_000 {
+        std::hint::black_box(cron_dates(&cron, true, &zone, start, None, 1000).unwrap());
+    }
+}
+
+#[test]
+#[ignore = "profiling aid"]
+fn cron_profile_parse() {
+    for _ in 0..3_000_000 {
+        std::hint::black_box(
+            CronExpr::parse(std::hint::black_box("*/15 9-17 * * mon-fri")).unwrap(),
+        );
+    }
+}
