@@ -196,14 +196,14 @@ def validity_expression(rng: random.Random) -> str:
 
 
 def transitions(zone: str | None) -> list[tuple[int, int]]:
-    """(instant seconds, offset change seconds) of the zone's transitions, 2015-2035."""
+    """(instant seconds, offset change seconds) of the zone's transitions, 1950-2100."""
     if zone in (None, "UTC"):
         return []
     out = []
-    z = Instant.from_utc(2035, 1, 1).to_tz(zone)
+    z = Instant.from_utc(2100, 1, 1).to_tz(zone)
     while True:
         t = z.prev_transition()
-        if t is None or t.year < 2015:
+        if t is None or t.year < 1950:
             break
         after = t.offset.total("seconds")
         before = t.subtract(seconds=1).offset.total("seconds")
@@ -226,7 +226,8 @@ def start_instant(zone: str | None, rng: random.Random, trans: dict) -> dt.datet
         )
         secs = at + delta
     else:
-        secs = rng.randint(int(dt.datetime(2016, 1, 1, tzinfo=tz).timestamp()), int(dt.datetime(2034, 1, 1, tzinfo=tz).timestamp()))
+        lo, hi = (1950, 2099) if rng.random() < 0.15 else (2016, 2034)
+        secs = rng.randint(int(dt.datetime(lo, 1, 1, tzinfo=tz).timestamp()), int(dt.datetime(hi, 1, 1, tzinfo=tz).timestamp()))
         if rng.random() < 0.3:
             secs -= secs % rng.choice([60, 3600, 86400])
     micro = 0

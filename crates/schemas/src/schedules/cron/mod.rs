@@ -7,6 +7,22 @@
 //! * `parse` compiles an expression to one bitmask per field;
 //! * `next` is croniter's forward search on naive wall-clock seconds;
 //! * `cron_dates` (here) turns wall times into instants with Prefect's DST look-around.
+//!
+//! croniter behaviours kept on purpose, because Prefect's dates depend on them (schedules.md §5):
+//!
+//! * a range with equal bounds (`5-5`, `SUN-SUN`, `0-7`) is the whole field, step included;
+//! * weekday 7 is Sunday only with 5 fields, and day 0 is day 1 only with 6 fields (both are
+//!   out of range otherwise); month 0 is always refused;
+//! * a field listing every value becomes `*`, except a day field when the other day field's
+//!   text has no `*` (so `* * 1-31 * mon` with day_or fires every day);
+//! * `#k` / `L<d>` entries decide the day of week on their own: other weekdays in the list
+//!   are ignored, and with day_or croniter's day-of-month search applies them too (so
+//!   `0 0 1 * fri#3`, whose 1st is never a third Friday, fails);
+//! * with day_or, the day-of-month and day-of-week searches run separately and the earlier
+//!   wins — but if either finds nothing within 50 years, the whole step fails;
+//! * croniter's day-of-month step can jump over the first days of the next month (`1,30`
+//!   from 3 February gives 30 March), and prefers a listed day past the month's end over `L`;
+//! * numbers follow Python: Unicode decimal digits count, more than 4300 digits do not.
 
 mod next;
 mod parse;
@@ -51,6 +67,9 @@ impl CronExpr {
     /// Parses an expression with Prefect's validation rules (`validate_cron_string`): what
     /// `croniter.is_valid` accepts, except random (`R`) fields.
     ///
+    /// Prefect accepts random forms other than a bare `R` (`R/5`, `R(0-30)`), but their dates
+    /// are random; they are refused here too.
+    ///
     /// # Errors
     ///
     /// [`ScheduleError::InvalidCron`] naming the offending field and value, or
@@ -65,7 +84,7 @@ impl CronExpr {
                 expr: expr.to_owned(),
                 reason,
             }),
-            Err(Refusal::Random) => Err(ScheduleError::UnsupportedCron {
+            Err(Refusal::Unsupported) => Err(ScheduleError::UnsupportedCron {
                 expr: expr.to_owned(),
             }),
         }

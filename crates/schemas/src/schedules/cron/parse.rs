@@ -1,8 +1,8 @@
 //! Parsing croniter's dialect into bitmasks.
 //!
 //! The accepted language is exactly what `croniter.is_valid` (Prefect's vendored copy) accepts,
-//! including its quirks; see schedules.md §5. The parser never allocates for ASCII input
-//! without upper-case letters and works on bytes: non-ASCII input is first normalised the way
+//! including its quirks; see schedules.md §5. The parser works on bytes and does not allocate
+//! for ASCII expressions of up to 128 bytes: non-ASCII input is first normalised the way
 //! Python sees it (Unicode white space separates fields, Unicode decimal digits are digits,
 //! anything else can never be part of a valid field).
 
@@ -133,9 +133,10 @@ impl Spec {
 pub(super) enum Refusal {
     /// croniter's `is_valid` is false; the reason names the field and value.
     Invalid(String),
-    /// Valid for croniter but random (`R`): Prefect refuses a bare `R`, and the other random
-    /// forms cannot be reproduced.
-    Random,
+    /// A random (`R`) or hashed (`H`) field. Prefect refuses a bare `R` (and croniter refuses
+    /// `H`, having no hash id); the other random forms Prefect accepts, but their dates are
+    /// random, so they cannot be reproduced.
+    Unsupported,
 }
 
 /// Why an entry was refused; turned into a message only when the expression is refused, so
@@ -152,8 +153,6 @@ enum Bad {
     Occurrence,
     /// `?` anywhere but alone in a day field.
     Question,
-    /// `H` (croniter needs a hash id, which Prefect never passes).
-    Hashed,
     /// An `R` expression croniter's expander refuses.
     MalformedRandom,
     /// A non-ASCII character that is not a digit.
@@ -211,7 +210,8 @@ struct FieldSet {
     star: bool,
     last: bool,
     nth: [u8; 7],
-    random: bool,
+    /// A random (`R`) or hashed (`H`) field.
+    unsupported: bool,
 }
 
 /// The expression a macro stands for (croniter's aliases, matched on the whole string).
@@ -237,12 +237,18 @@ const FOREIGN: u8 = 0;
 
 /// The expression as croniter sees it after `lower()`: ASCII, lower case, Unicode white space as
 /// `' '`, Unicode decimal digits as ASCII digits, every other non-ASCII character as [`FOREIGN`].
-fn normalize(expr: &str) -> Cow<'_, [u8]> {
+/// Short ASCII expressions are lowered into `stack`, so typical ones never allocate.
+fn normalize<'a>(expr: &'a str, stack: &'a mut [u8; 128]) -> Cow<'a, [u8]> {
     if expr.is_ascii() {
-        if expr.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(expr.bytes().map(|b| b.to_ascii_lowercase()).collect())
+        let bytes = expr.as_bytes();
+        if !bytes.iter().any(u8::is_ascii_uppercase) {
+            Cow::Borrowed(bytes)
+        } else if let Some(buf) = stack.get_mut(..bytes.len()) {
+            buf.copy_from_slice(bytes);
+            buf.make_ascii_lowercase();
+            Cow::Borrowed(buf)
         } else {
-            Cow::Borrowed(expr.as_bytes())
+            Cow::Owned(bytes.to_ascii_lowercase())
         }
     } else {
         Cow::Owned(
@@ -265,7 +271,8 @@ fn normalize(expr: &str) -> Cow<'_, [u8]> {
 
 /// Compiles `expr` the way `croniter.expand` does, refusing what `croniter.is_valid` refuses.
 pub(super) fn compile(expr: &str) -> Result<Spec, Refusal> {
-    let norm = normalize(expr);
+    let mut stack = [0u8; 128];
+    let norm = normalize(expr, &mut stack);
     let text: &[u8] = macro_expansion(&norm).unwrap_or(&norm);
 
     let mut tokens: [&[u8]; 7] = [&[]; 7];
@@ -304,8 +311,8 @@ pub(super) fn compile(expr: &str) -> Result<Spec, Refusal> {
             "day-of-week field: '#' and 'L' entries cannot be mixed with plain weekdays".into(),
         ));
     }
-    if sets.iter().any(|s| s.random) {
-        return Err(Refusal::Random);
+    if sets.iter().any(|s| s.unsupported) {
+        return Err(Refusal::Unsupported);
     }
 
     let mut spec = Spec {
@@ -359,7 +366,6 @@ fn message(f: Field, bad: Bad, entry: &[u8]) -> String {
             "{name} field: '{entry}': '?' is only allowed alone, in the day-of-month or \
              day-of-week field"
         ),
-        Bad::Hashed => format!("{name} field: '{entry}': hashed (H) values are not supported"),
         Bad::MalformedRandom => format!("{name} field: '{entry}' is not a valid random (R) value"),
         Bad::Foreign => format!("{name} field: unexpected non-ASCII character"),
     }
@@ -395,9 +401,9 @@ fn parse_field<'t>(
         return Err((Bad::Foreign, tok));
     }
     if matches!(tok.first(), Some(b'h' | b'r'))
-        && let Some(random) = hash_expression(tok, f).map_err(|bad| (bad, tok))?
+        && hash_expression(tok, f).map_err(|bad| (bad, tok))?
     {
-        set.random = random;
+        set.unsupported = true;
         return Ok(());
     }
     let tok: &[u8] = if tok.contains(&b'?') {
@@ -414,25 +420,24 @@ fn parse_field<'t>(
     Ok(())
 }
 
-/// croniter's `H`/`R` expander: `^(h|r)(\(\d+-\d+\))?(/\d+)?$`. Returns `Some(true)` for a
-/// random field, an error for a hashed one (croniter needs a hash id Prefect never passes) or
-/// a malformed one, `None` when the token is not such an expression.
+/// croniter's `H`/`R` expander: `^(h|r)(\(\d+-\d+\))?(/\d+)?$`. Returns whether the token is
+/// such an expression, or an error for a random one croniter's expander refuses.
 #[cold]
-fn hash_expression(tok: &[u8], f: Field) -> Res<Option<bool>> {
+fn hash_expression(tok: &[u8], f: Field) -> Res<bool> {
     let (kind, mut rest) = match tok.split_first() {
         Some((&k @ (b'h' | b'r'), rest)) => (k, rest),
-        _ => return Ok(None),
+        _ => return Ok(false),
     };
     let mut bounds = None;
     if let Some(inner) = rest.strip_prefix(b"(") {
         let Some(close) = inner.iter().position(|&b| b == b')') else {
-            return Ok(None);
+            return Ok(false);
         };
         let Some((a, b)) = split_once(&inner[..close], b'-') else {
-            return Ok(None);
+            return Ok(false);
         };
         if !is_digits(a) || !is_digits(b) {
-            return Ok(None);
+            return Ok(false);
         }
         bounds = Some((a, b));
         rest = &inner[close + 1..];
@@ -441,11 +446,11 @@ fn hash_expression(tok: &[u8], f: Field) -> Res<Option<bool>> {
     if !rest.is_empty() {
         match rest.strip_prefix(b"/") {
             Some(d) if is_digits(d) => divisor = Some(d),
-            _ => return Ok(None),
+            _ => return Ok(false),
         }
     }
     if kind == b'h' {
-        return Err(Bad::Hashed);
+        return Ok(true);
     }
     if let Some((a, b)) = bounds
         && number(a).ok_or(Bad::MalformedRandom)? >= number(b).ok_or(Bad::MalformedRandom)?
@@ -463,7 +468,7 @@ fn hash_expression(tok: &[u8], f: Field) -> Res<Option<bool>> {
             return Err(Bad::MalformedRandom);
         }
     }
-    Ok(Some(true))
+    Ok(true)
 }
 
 /// One comma-separated entry.

@@ -139,6 +139,20 @@ fn ranges_names_steps() {
         CronExpr::parse("R * * * *"),
         Err(ScheduleError::UnsupportedCron { .. })
     ));
+    for unsupported in ["H * * * *", "r/5 * * * *", "0 R(0-5) * * *"] {
+        assert!(
+            matches!(
+                CronExpr::parse(unsupported),
+                Err(ScheduleError::UnsupportedCron { .. })
+            ),
+            "{unsupported}"
+        );
+    }
+    // Another invalid field wins, as croniter refuses the expression before Prefect looks.
+    assert!(matches!(
+        CronExpr::parse("R 24 * * *"),
+        Err(ScheduleError::InvalidCron { .. })
+    ));
     assert!(matches!(
         CronExpr::parse("* 24 * * *"),
         Err(ScheduleError::InvalidCron { .. })
@@ -164,6 +178,11 @@ proptest! {
     }
 
     #[test]
+    fn parse_never_panics_on_any_string(s in any::<String>()) {
+        let _ = CronExpr::parse(&s);
+    }
+
+    #[test]
     fn parse_never_panics_on_cron_like_text(s in "[0-9a-zA-Z*/,#?@ \\-]{0,40}") {
         let _ = CronExpr::parse(&s);
     }
@@ -171,6 +190,39 @@ proptest! {
 
 // ---------------------------------------------------------------------------------------------
 // Dates and DST
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Whatever the expression, zone and start: no panic, and the dates keep the contract.
+    #[test]
+    fn dates_keep_the_contract(
+        expr in "([0-9*/,#?L-]{1,6} ){4}[0-9a-zA-Z*/,#?-]{1,6}( [0-9*/,-]{1,4}){0,2}",
+        zone in prop::sample::select(vec![
+            "UTC", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham", "Europe/London",
+        ]),
+        start in -2_208_988_800_000_000i64..7_258_118_400_000_000,
+        span in prop::option::of(0i64..400_000_000_000),
+        n in 0usize..40,
+        day_or: bool,
+    ) {
+        let Ok(cron) = CronExpr::parse(&expr) else { return Ok(()) };
+        let zone = Zone::get(zone).unwrap();
+        let end = span.map(|s| start + s);
+        if let Ok(got) = cron_dates(&cron, day_or, &zone, start, end, n) {
+            prop_assert!(got.len() <= n);
+            let mut sorted = got.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            prop_assert_eq!(sorted.len(), got.len(), "duplicates");
+            for at in got {
+                prop_assert!(at >= start);
+                prop_assert!(end.is_none_or(|end| at <= end));
+                prop_assert_eq!(at % MICROS, 0);
+            }
+        }
+    }
+}
 
 #[test]
 fn seconds_are_the_sixth_field() {
