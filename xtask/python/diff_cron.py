@@ -133,7 +133,22 @@ def field(f: int, rng: random.Random, busy: bool) -> str:
     return ",".join(atom(f, rng) for _ in range(n))
 
 
+# Hand-picked expressions for croniter's quirks (schedules.md §5).
+QUIRKS = [
+    "0 0 1,30 * *", "0 0 31,L * *", "0 0 2-31,L * *", "0 0 1 * fri#3", "0 0 31 2 mon", "0 0 15 * fri#3",
+    "0 0 * * *,1#2", "0 0 1 * L5", "5-5 * * * *", "0 0-0/6 * * *", "0 0 * * 0-7/2", "0 0 * * 7",
+    "0 0 0 * * 0", "0 0 5-0 * * 0", "0 0 * * 7 0", "0 0 1-31 * mon", "0 0 * * sun-sat#2",
+    "0 0 1 * 0,1,2,3,4,5,6#2", "0 0 * 2 5#5", "0 0 * * L5,L6", "0 0 * * 5#1,5#3,L5", "0 0 13 * fri",
+    "0 0 * * * 0 1980-5", "0 0 1 1 * 0 2030", "0 12 * * 1#5 30 2030-2040", "0 0 29 2 * 0 2030-2099",
+    "0 0 ? * 1#2", "0 0 *,5 * mon", "0 0 */2 * mon", "50-10/7 * * * *", "0 0 28-3 * *",
+    "0 0 * nov-feb/2 *", "0 0 * * fri-tue/2", "0 0 1 Apr-Jan/3 *", "0 0 \u0663 * *", "0\u00a00 * * *",
+    "0 2 * * *", "30 2 * * *", "*/20 1-3 * * *", "0,30 0-2 * * *", "* 2 * * *", "59 1 * * * 59",
+]
+
+
 def expression(rng: random.Random) -> str:
+    if rng.random() < 0.08:
+        return rng.choice(QUIRKS)
     if rng.random() < 0.05:
         return rcase(rng.choice(MACROS), rng)
     busy = rng.random() < 0.55  # mostly time-of-day fields: many dates, exercises DST
