@@ -576,24 +576,3 @@ fn cron_timing() {
         );
     }
 }
-
-#[test]
-#[ignore = "profiling aid"]
-fn cron_profile_every5() {
-    let zone = Zone::get("America/New_York").unwrap();
-    let start = instant("2026-03-06T00:00:00-05:00");
-    let cron = CronExpr::parse("*/5 * * * *").unwrap();
-    for _ in 0..20_000 {
-        std::hint::black_box(cron_dates(&cron, true, &zone, start, None, 1000).unwrap());
-    }
-}
-
-#[test]
-#[ignore = "profiling aid"]
-fn cron_profile_parse() {
-    for _ in 0..3_000_000 {
-        std::hint::black_box(
-            CronExpr::parse(std::hint::black_box("*/15 9-17 * * mon-fri")).unwrap(),
-        );
-    }
-}
