@@ -1,7 +1,7 @@
 """Random interval-schedule cases answered by Prefect 3.9.1's own IntervalSchedule.
 
 Writes JSON lines in the conformance corpus format (tests/fixtures/conformance/README.md) to
-stdout. Run with the Prefect venv's python:  gen_interval_cases.py N SEED > cases.jsonl
+stdout. Run with the Prefect venv's python:  gen_interval_cases.py --cases N --seed S > cases.jsonl
 """
 
 import datetime
@@ -42,8 +42,14 @@ def around(rng, points, spread_hours):
 
 
 def main():
-    n_cases = int(sys.argv[1])
-    rng = random.Random(int(sys.argv[2]))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    n_cases = args.cases
+    rng = random.Random(args.seed)
     trans = {z: transitions(z, 2026) + transitions(z, 2027) for z in ZONES}
     for i in range(n_cases):
         zone = rng.choice(ZONES)

@@ -30,10 +30,11 @@ const SCHEDULE_BENCHES: &[(&str, &str, f64)] = &[
     ),
 ];
 
-
 /// Runs the throughput bench against a real server it provisions and returns its table.
 pub(crate) fn throughput(write_docs: bool) -> Result<(), String> {
-    eprintln!("xtask: running `cargo bench -p prefab-benches --bench throughput` (a real Prefect server)…");
+    eprintln!(
+        "xtask: running `cargo bench -p prefab-benches --bench throughput` (a real Prefect server)…"
+    );
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(workspace_root())
         .args(["bench", "-p", "prefab-benches", "--bench", "throughput"])
@@ -48,8 +49,14 @@ pub(crate) fn throughput(write_docs: bool) -> Result<(), String> {
         .filter(|l| l.starts_with('|'))
         .map(|l| format!("{l}\n"))
         .collect();
-    let date = Command::new("date").arg("-u").arg("+%Y-%m-%d").output().ok();
-    let date = date.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+    let date = Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output()
+        .ok();
+    let date = date
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let text = format!(
         "Measured {date}, {cores} cores, Prefect 3.9.1 with SQLite (API only) and the client on one machine.\n\n{table}"
@@ -223,7 +230,10 @@ fn replace_section(name: &str, text: &str) -> Result<(), String> {
     let path = workspace_root().join("docs/performance.md");
     let doc = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (Some(a), Some(b)) = (doc.find(&start), doc.find(&end)) else {
-        return Err(format!("{} lacks the {start} … {end} markers", path.display()));
+        return Err(format!(
+            "{} lacks the {start} … {end} markers",
+            path.display()
+        ));
     };
     let updated = format!("{}{start}\n{text}{}", &doc[..a], &doc[b..]);
     fs::write(&path, updated).map_err(|e| format!("{}: {e}", path.display()))?;

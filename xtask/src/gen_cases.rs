@@ -21,7 +21,7 @@ pub(crate) fn run(kind: &str, count: usize, seed: u64, out: &Path) -> Result<(),
     let file = File::create(out).map_err(|e| format!("--out {}: {e}", out.display()))?;
     let status = Command::new(venv.python())
         .arg(workspace_root().join("xtask/python").join(script))
-        .args([count.to_string(), seed.to_string()])
+        .args(["--cases", &count.to_string(), "--seed", &seed.to_string()])
         .stdout(Stdio::from(file))
         .status()
         .map_err(|e| format!("running {script}: {e}"))?;

@@ -93,8 +93,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::BenchCompare { throughput: true, write_docs, .. } => bench_compare::throughput(write_docs),
-        Command::BenchCompare { quick, write_docs, .. } => bench_compare::run(quick, write_docs),
+        Command::BenchCompare {
+            throughput: true,
+            write_docs,
+            ..
+        } => bench_compare::throughput(write_docs),
+        Command::BenchCompare {
+            quick, write_docs, ..
+        } => bench_compare::run(quick, write_docs),
         Command::GenScheduleCases {
             kind,
             count,

@@ -1,40 +1,239 @@
 //! Cron schedules in croniter's dialect (the one Prefect 3.9.1 vendors), with Prefect's DST rules.
+//!
+//! Parsing follows `croniter.is_valid` plus Prefect's refusal of `R`/`H` fields; date
+//! generation follows `CronSchedule._get_dates_whenever` on top of croniter's own search, quirks
+//! included (schedules.md §5). Three layers:
+//!
+//! * `parse` compiles an expression to one bitmask per field;
+//! * `next` is croniter's forward search on naive wall-clock seconds;
+//! * `cron_dates` (here) turns wall times into instants with Prefect's DST look-around.
+//!
+//! croniter behaviours kept on purpose, because Prefect's dates depend on them (schedules.md §5):
+//!
+//! * a range with equal bounds (`5-5`, `SUN-SUN`, `0-7`) is the whole field, step included;
+//! * weekday 7 is Sunday only with 5 fields, and day 0 is day 1 only with 6 fields (both are
+//!   out of range otherwise); month 0 is always refused;
+//! * a field listing every value becomes `*`, except a day field when the other day field's
+//!   text has no `*` (so `* * 1-31 * mon` with day_or fires every day);
+//! * `#k` / `L<d>` entries decide the day of week on their own: other weekdays in the list
+//!   are ignored, and with day_or croniter's day-of-month search applies them too (so
+//!   `0 0 1 * fri#3`, whose 1st is never a third Friday, fails);
+//! * with day_or, the day-of-month and day-of-week searches run separately and the earlier
+//!   wins — but if either finds nothing within 50 years, the whole step fails;
+//! * croniter's day-of-month step can jump over the first days of the next month (`1,30`
+//!   from 3 February gives 30 March), and prefers a listed day past the month's end over `L`;
+//! * numbers follow Python: Unicode decimal digits count, more than 4300 digits do not.
 
+mod next;
+mod parse;
+#[cfg(test)]
+mod tests;
+mod unicode;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::schedules::MAX_ITERATIONS;
 use crate::schedules::ScheduleError;
-use crate::schedules::zone::Zone;
+use crate::schedules::zone::{MICROS, Zone, civil_from_days};
 
-/// A parsed cron expression.
+use next::Cursor;
+use parse::{Refusal, Spec};
+
+/// A cron expression Prefect accepts, compiled for fast date generation.
+///
+/// The dialect is croniter's: 5 fields (`minute hour day-of-month month day-of-week`), 6 with
+/// seconds **last**, 7 with seconds then a year (1970–2099); macros (`@hourly`, `@daily`,
+/// `@midnight`, `@weekly`, `@monthly`, `@yearly`, `@annually`); month and weekday names; lists,
+/// ranges (wrapping around, like `FRI-MON`), steps; `L` (last day of the month) in the
+/// day-of-month field; `L<d>` (last `<d>`-day) and `<d>#<k>` (`k`-th `<d>`-day) in the
+/// day-of-week field; `?` for a whole day field.
+///
+/// ```
+/// use prefab_schemas::schedules::cron::CronExpr;
+///
+/// let expr = CronExpr::parse("*/15 9-17 * * mon-fri")?;
+/// assert_eq!(expr.as_str(), "*/15 9-17 * * mon-fri");
+/// assert!(CronExpr::parse("* 24 * * *").is_err());
+/// # Ok::<(), prefab_schemas::ScheduleError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CronExpr {
     source: String,
+    spec: Spec,
 }
 
 impl CronExpr {
-    /// The source text.
+    /// Parses an expression with Prefect's validation rules (`validate_cron_string`): what
+    /// `croniter.is_valid` accepts, except random (`R`) fields.
+    ///
+    /// Prefect accepts random forms other than a bare `R` (`R/5`, `R(0-30)`), but their dates
+    /// are random; they are refused here too.
+    ///
+    /// # Errors
+    ///
+    /// [`ScheduleError::InvalidCron`] naming the offending field and value, or
+    /// [`ScheduleError::UnsupportedCron`] for random (`R`) and hashed (`H`) fields.
+    pub fn parse(expr: &str) -> Result<CronExpr, ScheduleError> {
+        match parse::compile(expr) {
+            Ok(spec) => Ok(CronExpr {
+                source: expr.to_owned(),
+                spec,
+            }),
+            Err(Refusal::Invalid(reason)) => Err(ScheduleError::InvalidCron {
+                expr: expr.to_owned(),
+                reason,
+            }),
+            Err(Refusal::Unsupported) => Err(ScheduleError::UnsupportedCron {
+                expr: expr.to_owned(),
+            }),
+        }
+    }
+
+    /// The expression as it was given.
     pub fn as_str(&self) -> &str {
         &self.source
     }
+}
 
-    /// Parses an expression with Prefect's validation rules.
-    pub fn parse(expr: &str) -> Result<CronExpr, ScheduleError> {
-        Err(ScheduleError::InvalidCron {
-            expr: expr.to_owned(),
-            reason: "engine missing".into(),
-        })
+impl FromStr for CronExpr {
+    type Err = ScheduleError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CronExpr::parse(s)
     }
 }
 
-/// Run dates (instants, µs since the epoch) of `expr` per Prefect's `_get_dates_whenever`.
+impl fmt::Display for CronExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+/// Prefect reads at most `MAX_ITERATIONS + 2` candidates (`islice(candidates, MAX_ITERATIONS + 2)`).
+const MAX_CANDIDATES: usize = MAX_ITERATIONS + 2;
+
+/// Run dates (instants, µs since the epoch) of `expr` per Prefect's `_get_dates_whenever`, in the
+/// order Prefect yields them (not always sorted: a wall time in a DST gap lands after the
+/// wall times that follow the gap).
+///
+/// * `start` is inclusive, `end` inclusive; at most `n` dates, from at most 1002 candidates.
+/// * Wall times are resolved "compatibly": the earlier instant in a fold, shifted forward by
+///   the gap in a gap; an instant is returned once.
+/// * A start inside a fold skips the repeated wall times; a start just after a spring-forward
+///   also considers the wall times that fell into the gap (schedules.md §5).
+///
+/// # Errors
+///
+/// [`ScheduleError::CronNeverFires`] where croniter finds no match within 50 years of the
+/// candidate it is looking for (Prefect raises `CroniterBadDateError` then, even after dates
+/// were found).
+// `Schedule::dates` calls this once the wire layer lands; until then only the tests do.
 pub(crate) fn cron_dates(
     expr: &CronExpr,
-    _day_or: bool,
-    _zone: &Zone,
-    _start: i64,
-    _end: Option<i64>,
-    _n: usize,
+    day_or: bool,
+    zone: &Zone,
+    start: i64,
+    end: Option<i64>,
+    n: usize,
 ) -> Result<Vec<i64>, ScheduleError> {
-    Err(ScheduleError::InvalidCron {
+    let spec = &expr.spec;
+    let sub_second = start.rem_euclid(MICROS) != 0;
+    // croniter yields times strictly after its start, so Prefect starts it a second early —
+    // or at the start itself when that has microseconds (croniter floors them away).
+    let wall = zone.to_wall(start);
+    let mut naive = if sub_second {
+        wall
+    } else {
+        wall.saturating_sub(MICROS)
+    };
+
+    // whenever's `(start + 1 s).prev_transition()` searches whole seconds strictly before the
+    // ceiling of its argument: the last transition at or before `start` rounded up.
+    let ceil = start
+        .div_euclid(MICROS)
+        .saturating_add(i64::from(sub_second))
+        .saturating_mul(MICROS);
+    let mut lookback = None;
+    if let Some(t) = zone.transition_before(ceil) {
+        let gap = t.after - t.before;
+        let since = start.saturating_sub(t.at);
+        if (0..-gap).contains(&since) {
+            // Inside the repeated hour: start croniter after the fold's last wall time.
+            naive = t.at + t.before - MICROS;
+        } else if (0..gap).contains(&since) {
+            // Just after a gap: a second croniter, one gap earlier, contributes the wall times
+            // inside the gap (they resolve to instants after the transition).
+            lookback = Some((naive - gap, t.at + t.after));
+        }
+    }
+
+    let never = |cursor: &Cursor<'_>| ScheduleError::CronNeverFires {
         expr: expr.source.clone(),
-        reason: "engine missing".into(),
-    })
+        after: wall_string(cursor.position()),
+    };
+    let mut main = Cursor::new(spec, day_or, naive);
+    let pull_main = |cursor: &mut Cursor<'_>| match cursor.next() {
+        Some(w) => Ok(zone.localize(w.saturating_mul(MICROS))),
+        None => Err(never(cursor)),
+    };
+    // `heapq.merge` takes the lookback's first value, then the main one; after yielding a value
+    // it takes the next one from the same source only when asked for another candidate.
+    let mut look = lookback.map(|(w, gap_end)| (Cursor::new(spec, day_or, w), gap_end));
+    let mut look_head = match &mut look {
+        Some((cursor, gap_end)) => {
+            pull_lookback(cursor, *gap_end, zone).map_err(|()| never(cursor))?
+        }
+        None => None,
+    };
+    let mut main_head = pull_main(&mut main)?;
+
+    let mut out = Vec::with_capacity(n.min(MAX_CANDIDATES));
+    let mut latest = i64::MIN;
+    for taken in 1..=MAX_CANDIDATES {
+        let from_look = look_head.is_some_and(|l| l <= main_head);
+        let instant = if from_look {
+            look_head.unwrap_or(main_head)
+        } else {
+            main_head
+        };
+        if end.is_some_and(|end| instant > end) {
+            break;
+        }
+        // Candidates are almost always increasing; only wall times in a gap come out of order.
+        if instant >= start && (instant > latest || !out.contains(&instant)) {
+            out.push(instant);
+            latest = latest.max(instant);
+        }
+        if out.len() >= n || taken == MAX_CANDIDATES {
+            break;
+        }
+        if from_look {
+            if let Some((cursor, gap_end)) = &mut look {
+                look_head = pull_lookback(cursor, *gap_end, zone).map_err(|()| never(cursor))?;
+            }
+        } else {
+            main_head = pull_main(&mut main)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The lookback's next instant, `None` once its wall time reaches the end of the gap
+/// (Prefect's `takewhile(wall < gap_end)`), `Err` where croniter raises.
+fn pull_lookback(cursor: &mut Cursor<'_>, gap_end: i64, zone: &Zone) -> Result<Option<i64>, ()> {
+    let wall = cursor.next().ok_or(())?.saturating_mul(MICROS);
+    Ok((wall < gap_end).then(|| zone.localize(wall)))
+}
+
+/// A wall-clock time (seconds) as `YYYY-MM-DDTHH:MM:SS`.
+fn wall_string(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let tod = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        tod / 3600,
+        tod / 60 % 60,
+        tod % 60
+    )
 }
