@@ -120,10 +120,8 @@ pub(crate) fn interval_dates(
     let mut walls: Vec<i64> = Vec::with_capacity(n.min(MAX_ITERATIONS + 2));
     let mut counter = 0usize;
     loop {
-        if let Some(end) = end {
-            if next.wall > end.wall {
-                break;
-            }
+        if end.is_some_and(|end| next.wall > end.wall) {
+            break;
         }
         // Prefect de-duplicates with a set of datetimes that share one tzinfo, which Python
         // compares by wall clock: a second "01:30" in a fold is dropped (spec §4).
@@ -148,10 +146,8 @@ fn seek_calendar_days(zone: &Zone, anchor: Point, start: Point, days: i64) -> Po
     let mut current = anchor;
     while current.instant < start.instant {
         let mut boundary = start;
-        if let Some(t) = zone.transition_after(current.instant) {
-            if t.at < start.instant {
-                boundary = at_instant(zone, t.at);
-            }
+        if let Some(t) = zone.transition_after(current.instant).filter(|t| t.at < start.instant) {
+            boundary = at_instant(zone, t.at);
         }
         let distance = local_day(boundary.wall) - local_day(current.wall);
         let count = (distance.div_euclid(days) - 1).max(1);

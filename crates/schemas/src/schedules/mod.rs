@@ -123,7 +123,7 @@ pub(crate) fn write_rfc3339(out: &mut impl fmt::Write, instant: i64, offset: i32
     let sign = if offset < 0 { '-' } else { '+' };
     let abs = offset.unsigned_abs();
     write!(out, "{sign}{:02}:{:02}", abs / 3600, abs / 60 % 60)?;
-    if abs % 60 != 0 {
+    if !abs.is_multiple_of(60) {
         write!(out, ":{:02}", abs % 60)?;
     }
     Ok(())

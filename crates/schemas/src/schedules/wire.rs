@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::schedules::cron::{self, CronExpr};
 use crate::schedules::interval::{interval_dates, seconds_to_micros};
 use crate::schedules::rrule::{self, RRuleSet};
-use crate::schedules::zone::{self, MICROS, Zone};
+use crate::schedules::zone::{MICROS, Zone};
 use crate::schedules::{ScheduleError, ScheduledTime, default_n, now_micros, write_rfc3339};
 
 // ---------------------------------------------------------------------------------------------
@@ -742,11 +742,4 @@ fn render(zone: &Zone, instants: Vec<i64>) -> Vec<ScheduledTime> {
         out.sort_by_key(wall);
     }
     out
-}
-
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn check<T: Send + Sync>() {}
-    let _ = check::<Map<String, Value>>;
-    let _ = zone::to_timestamp;
 }
