@@ -87,3 +87,112 @@ proptest! {
         prop_assert_eq!(json, again);
     }
 }
+
+/// A cron expression of plain value lists (no ranges that cover a whole field, which croniter
+/// reads as `*`), with an independent matcher.
+#[derive(Debug, Clone)]
+struct PlainCron {
+    minutes: Vec<u8>,
+    hours: Vec<u8>,
+    days: Option<Vec<u8>>,
+    months: Option<Vec<u8>>,
+    weekdays: Option<Vec<u8>>,
+}
+
+impl PlainCron {
+    fn text(&self) -> String {
+        let list = |v: &Option<Vec<u8>>| match v {
+            None => "*".to_owned(),
+            Some(v) => v.iter().map(u8::to_string).collect::<Vec<_>>().join(","),
+        };
+        format!(
+            "{} {} {} {} {}",
+            list(&Some(self.minutes.clone())),
+            list(&Some(self.hours.clone())),
+            list(&self.days),
+            list(&self.months),
+            list(&self.weekdays)
+        )
+    }
+
+    fn matches(&self, dt: jiff::civil::DateTime, day_or: bool) -> bool {
+        let has = |v: &Option<Vec<u8>>, x: u8| v.as_ref().is_none_or(|v| v.contains(&x));
+        let dom = has(&self.days, dt.day() as u8);
+        let dow = has(&self.weekdays, dt.weekday().to_sunday_zero_offset() as u8);
+        let day = if day_or && self.days.is_some() && self.weekdays.is_some() {
+            dom || dow
+        } else {
+            dom && dow
+        };
+        dt.second() == 0
+            && self.minutes.contains(&(dt.minute() as u8))
+            && self.hours.contains(&(dt.hour() as u8))
+            && has(&self.months, dt.month() as u8)
+            && day
+    }
+}
+
+fn plain_cron() -> impl Strategy<Value = PlainCron> {
+    let some = |lo: u8, hi: u8, max: usize| {
+        prop::collection::btree_set(lo..=hi, 1..=max)
+            .prop_map(|s| s.into_iter().collect::<Vec<_>>())
+    };
+    (
+        some(0, 59, 4),
+        some(0, 23, 4),
+        prop::option::of(some(1, 28, 3)),
+        prop::option::weighted(0.3, some(1, 12, 4)),
+        prop::option::of(some(0, 6, 3)),
+    )
+        .prop_map(|(minutes, hours, days, months, weekdays)| PlainCron {
+            minutes,
+            hours,
+            days,
+            months,
+            weekdays,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Cron dates are strictly increasing instants inside `[start, end]`, and each matches the
+    /// expression on the zone's wall clock — or is the forward-shifted image of a wall time that a
+    /// spring-forward gap skipped.
+    #[test]
+    fn cron_dates_match_their_expression(cron in plain_cron(), zone in prop::sample::select(ZONES), day_or in any::<bool>(), start in instant(), span_d in 1i64..120) {
+        let text = cron.text();
+        let schedule = prefab_schemas::schedules::CronSchedule::new(&text).unwrap()
+            .with_timezone(zone).unwrap().with_day_or(day_or);
+        let end = start + SignedDuration::from_hours(24 * span_d);
+        let dates = schedule.dates(Some(50), Some(start), Some(end)).unwrap();
+        let tz = TimeZone::get(zone).unwrap();
+        for pair in dates.windows(2) {
+            prop_assert!(pair[0].timestamp() < pair[1].timestamp());
+        }
+        for d in &dates {
+            prop_assert!(d.timestamp() >= start && d.timestamp() <= end, "{d} outside the bounds");
+            let wall = d.datetime();
+            let shifted = tz.preceding(d.timestamp() + SignedDuration::from_secs(1)).next().and_then(|t| {
+                let before = tz.to_offset(t.timestamp() - SignedDuration::from_secs(1)).seconds();
+                let gap = t.offset().seconds() - before;
+                let since = (d.timestamp() - t.timestamp()).as_secs();
+                (gap > 0 && since < i64::from(gap)).then(|| wall - SignedDuration::from_secs(i64::from(gap)))
+            });
+            prop_assert!(
+                cron.matches(wall, day_or) || shifted.is_some_and(|w| cron.matches(w, day_or)),
+                "{d} does not match {text:?} (day_or {day_or}) in {zone}"
+            );
+        }
+    }
+
+    /// parse → normalise → parse is stable for cron schedules.
+    #[test]
+    fn cron_json_round_trip(cron in plain_cron(), zone in prop::option::of(prop::sample::select(ZONES)), day_or in any::<bool>()) {
+        let json = serde_json::json!({"cron": cron.text(), "timezone": zone, "day_or": day_or});
+        let once = serde_json::to_value(Schedule::from_json(&json).unwrap()).unwrap();
+        prop_assert_eq!(&once, &json);
+        let twice = serde_json::to_value(Schedule::from_json(&once).unwrap()).unwrap();
+        prop_assert_eq!(once, twice);
+    }
+}

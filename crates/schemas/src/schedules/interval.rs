@@ -146,7 +146,10 @@ fn seek_calendar_days(zone: &Zone, anchor: Point, start: Point, days: i64) -> Po
     let mut current = anchor;
     while current.instant < start.instant {
         let mut boundary = start;
-        if let Some(t) = zone.transition_after(current.instant).filter(|t| t.at < start.instant) {
+        if let Some(t) = zone
+            .transition_after(current.instant)
+            .filter(|t| t.at < start.instant)
+        {
             boundary = at_instant(zone, t.at);
         }
         let distance = local_day(boundary.wall) - local_day(current.wall);
