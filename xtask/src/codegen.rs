@@ -7,7 +7,7 @@
 //!   `Option<Option<X>>`, because Prefect tells "not sent" from "sent as null" (`exclude_unset`);
 //! * unions whose members carry a constant `type` → `#[serde(tag = "type")]` enums;
 //! * other unions → `#[serde(untagged)]` enums (shared when their variants are the same);
-//! * `number | duration string` → [`Seconds`](prefab_schemas::api::Seconds);
+//! * `number | duration string` → `prefab_schemas::api::Seconds`;
 //! * `additionalProperties` with a schema → `IndexMap<String, T>`, free-form objects →
 //!   `serde_json::Map` (parameters, job variables, schemas);
 //! * `-Input` / `-Output` twins that come out identical become one type;

@@ -5,13 +5,13 @@
 //! date for date as Prefect's scheduler does, across daylight-saving changes, in nanoseconds
 //! per date rather than microseconds.
 //!
-//! ```ignore
+//! ```
 //! use prefab_schemas::schedules::Schedule;
 //!
 //! let schedule: Schedule = serde_json::from_str(
 //!     r#"{"cron": "30 2 * * *", "timezone": "America/New_York"}"#,
 //! )?;
-//! let start = "2027-03-13T00:00:00-05:00".parse()?;
+//! let start = prefab_schemas::schedules::parse_timestamp("2027-03-13T00:00:00-05:00")?;
 //! let dates = schedule.dates(Some(3), Some(start), None)?;
 //! let shown: Vec<String> = dates.iter().map(ToString::to_string).collect();
 //! // 02:30 does not exist on 14 March 2027 in New York: Prefect runs at 03:30 instead.
@@ -24,7 +24,7 @@
 //!     ]
 //! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```ignore
+//! ```
 //!
 //! [prefab]: https://github.com/prefab-rs/prefab
 
