@@ -111,3 +111,12 @@ fn flow_and_automation_responses() {
         "actions":[{"type":"run-deployment","source":"selected","deployment_id":"91f9a6f2-8d1c-4a53-9d0e-4c5b8a1f2e3d","parameters":{"x":3},"job_variables":null,"schedule_after":0.0}],
         "actions_on_trigger":[],"actions_on_resolve":[],"id":"a1d3a6f2-8d1c-4a53-9d0e-4c5b8a1f2e3d","created":"2026-11-26T14:51:20.905285Z","updated":"2026-11-26T14:51:20.905285Z"})).unwrap();
 }
+
+#[test]
+fn models_and_schedules_are_send_and_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    check::<prefab_schemas::schedules::Schedule>();
+    check::<prefab_schemas::schedules::Zone>();
+    check::<Deployment>();
+    check::<AutomationCreate>();
+}

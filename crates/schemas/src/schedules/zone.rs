@@ -9,6 +9,7 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -22,14 +23,23 @@ pub(crate) const DAY_MICROS: i64 = 86_400 * MICROS;
 
 /// A validated time zone of a schedule.
 ///
-/// Cheap to clone (the rules are shared). `Zone` remembers the last offset span it resolved, so
-/// mapping a run of nearby wall-clock times costs a comparison each, not a search.
+/// Cheap to clone (the rules are shared), `Send` and `Sync`. Each thread remembers the last
+/// offset span it resolved for a zone, so mapping a run of nearby wall-clock times costs a
+/// comparison each, not a search.
 #[derive(Clone)]
 pub struct Zone {
     name: String,
     tz: TimeZone,
-    /// Cached span of constant offset, `[start, end)` in instant micros.
-    span: Cell<Span>,
+    /// Identifies this zone's rules in the per-thread span cache (clones share it).
+    id: u64,
+}
+
+/// Ids for the span cache; 0 means "nothing cached".
+static NEXT_ZONE_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The last span of constant offset resolved on this thread, and the zone it belongs to.
+    static SPAN_CACHE: Cell<(u64, Span)> = const { Cell::new((0, EMPTY_SPAN)) };
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -106,8 +116,17 @@ impl Zone {
         Zone {
             name,
             tz,
-            span: Cell::new(EMPTY_SPAN),
+            id: NEXT_ZONE_ID.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    /// The span cached on this thread for this zone (an empty span if none).
+    #[inline]
+    fn cached_span(&self) -> Span {
+        SPAN_CACHE.with(|c| {
+            let (id, span) = c.get();
+            if id == self.id { span } else { EMPTY_SPAN }
+        })
     }
 
     /// The zone's name as the schedule gave it (`""` for an empty timezone, treated as UTC).
@@ -123,7 +142,7 @@ impl Zone {
     /// The offset (µs) in force at an instant (µs).
     #[inline]
     pub(crate) fn offset_at(&self, instant: i64) -> i64 {
-        let span = self.span.get();
+        let span = self.cached_span();
         if instant >= span.start && instant < span.end {
             return span.offset;
         }
@@ -141,7 +160,7 @@ impl Zone {
     /// spring-forward day becomes 03:30 EDT).
     #[inline]
     pub(crate) fn localize(&self, wall: i64) -> i64 {
-        let span = self.span.get();
+        let span = self.cached_span();
         if wall >= span.wall_lo && wall < span.wall_hi {
             return wall - span.offset;
         }
@@ -153,7 +172,7 @@ impl Zone {
     /// the wall time shifted forward by the gap's length.
     #[inline]
     pub(crate) fn localize_later(&self, wall: i64) -> i64 {
-        let span = self.span.get();
+        let span = self.cached_span();
         if wall >= span.wall_lo && wall < span.wall_hi {
             return wall - span.offset;
         }
@@ -204,7 +223,7 @@ impl Zone {
             wall_lo: start.saturating_add(offset.max(prev_off)),
             wall_hi: end.saturating_add(offset.min(next_off)),
         };
-        self.span.set(span);
+        SPAN_CACHE.with(|c| c.set((self.id, span)));
         span
     }
 
