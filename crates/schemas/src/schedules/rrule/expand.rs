@@ -394,21 +394,6 @@ pub(super) struct RuleIter<'r> {
     days: Vec<i64>,
 }
 
-/// How a rule's sub-daily validity loop ends.
-fn mod_distance(value: i64, set: &[i64], base: i64, interval: i64) -> Option<(i64, i64)> {
-    let mut acc = 0;
-    let mut v = value;
-    for _ in 0..base {
-        let s = v + interval;
-        acc += s.div_euclid(base);
-        v = s.rem_euclid(base);
-        if set.contains(&v) {
-            return Some((acc, v));
-        }
-    }
-    None
-}
-
 fn contains(set: &Option<Vec<i64>>, v: i64) -> bool {
     set.as_ref().is_none_or(|s| s.contains(&v))
 }
@@ -543,49 +528,20 @@ impl<'r> RuleIter<'r> {
                 r.interval
             )));
         }
-        let never = |part: &str| {
-            IterError::Failed(format!(
-                "{part} values never occur with this INTERVAL and DTSTART, so the rule is empty"
-            ))
-        };
-        match r.freq {
-            Freq::Hourly => {
-                if let Some(h) = &r.byhour
-                    && !h.iter().any(|x| (0..24).contains(x))
-                {
-                    return Err(never("BYHOUR"));
-                }
+        if r.freq >= Freq::Hourly {
+            // dateutil searches the lattice DTSTART + k·INTERVAL for a time allowed by
+            // BYHOUR/BYMINUTE/BYSECOND and fails (on its first advance, before yielding
+            // anything) when none exists.
+            let clock = Clock::of(r);
+            let step = r.interval * r.unit_secs();
+            let g = gcd(step, 86_400);
+            let t0 = r.dtstart.div_euclid(MICROS);
+            if !clock.reachable(t0.rem_euclid(g), g) {
+                return Err(IterError::Failed(
+                    "BYHOUR/BYMINUTE/BYSECOND values never occur with this INTERVAL and DTSTART, so the rule is empty"
+                        .into(),
+                ));
             }
-            Freq::Minutely | Freq::Secondly => {
-                // A valid (hour, minute, second) must be reachable on the lattice.
-                let (_, h, m, s) = split_wall(r.dtstart);
-                let mut probe = RuleIter {
-                    r,
-                    year: 2000,
-                    month: 1,
-                    day: 1,
-                    hour: h,
-                    minute: m,
-                    second: s,
-                    weekday: 0,
-                    info: YearInfo::default(),
-                    ts_empty: false,
-                    count_left: None,
-                    done: false,
-                    min_wall: 0,
-                    buf: Vec::new(),
-                    pos: 0,
-                    days: Vec::new(),
-                };
-                probe.advance_subdaily(false).map_err(|_| {
-                    never(if r.freq == Freq::Minutely {
-                        "BYHOUR/BYMINUTE"
-                    } else {
-                        "BYHOUR/BYMINUTE/BYSECOND"
-                    })
-                })?;
-            }
-            _ => {}
         }
         Ok(())
     }
@@ -805,28 +761,8 @@ impl<'r> RuleIter<'r> {
                 self.day += interval;
                 fixday = true;
             }
-            Freq::Hourly => {
-                if filtered {
-                    // Jump to the last iteration of the day.
-                    self.hour += (23 - self.hour).div_euclid(interval) * interval;
-                }
-                let (ndays, hour) = match &r.byhour {
-                    Some(set) => mod_distance(self.hour, set, 24, interval)
-                        .ok_or_else(|| IterError::Failed("BYHOUR values never occur".into()))?,
-                    None => (
-                        (self.hour + interval).div_euclid(24),
-                        (self.hour + interval).rem_euclid(24),
-                    ),
-                };
-                self.hour = hour;
-                if ndays != 0 {
-                    self.day += ndays;
-                    fixday = true;
-                }
-                self.ts_empty = false;
-            }
-            Freq::Minutely | Freq::Secondly => {
-                fixday = self.advance_subdaily(filtered)?;
+            Freq::Hourly | Freq::Minutely | Freq::Secondly => {
+                self.advance_subdaily(filtered)?;
                 self.ts_empty = false;
             }
         }
@@ -841,79 +777,140 @@ impl<'r> RuleIter<'r> {
         Ok(())
     }
 
-    /// MINUTELY/SECONDLY advance with dateutil's bounded search for a valid time; returns
-    /// whether the day changed.
-    fn advance_subdaily(&mut self, filtered: bool) -> Result<bool, IterError> {
+    /// HOURLY/MINUTELY/SECONDLY advance: dateutil's "jump to the day's last iteration when the
+    /// day is filtered", then its search for the next lattice point whose hour/minute/second are
+    /// allowed (done here by jumping from one allowed window to the next instead of stepping).
+    fn advance_subdaily(&mut self, filtered: bool) -> Result<(), IterError> {
         let r = self.r;
-        let interval = r.interval;
-        let mut fixday = false;
-        if r.freq == Freq::Minutely {
-            if filtered {
-                self.minute +=
-                    (1439 - (self.hour * 60 + self.minute)).div_euclid(interval) * interval;
+        let step = r.interval * r.unit_secs();
+        let days = days_from_civil(self.year as i32, self.month as u8, self.day as u8);
+        let sod = self.hour * 3600 + self.minute * 60 + self.second;
+        let mut t = days * 86_400 + sod;
+        if filtered {
+            t += (86_399 - sod).div_euclid(step) * step;
+        }
+        let t = Clock::of(r).next_valid(t, step);
+        self.hour = t.rem_euclid(86_400) / 3600;
+        self.minute = t.rem_euclid(3600) / 60;
+        self.second = t.rem_euclid(60);
+        let new_days = t.div_euclid(86_400);
+        if new_days != days {
+            let first_of_month = days - (self.day - 1);
+            let dim = i64::from(days_in_month(self.year, self.month));
+            if new_days - first_of_month < dim {
+                self.day += new_days - days;
+            } else {
+                self.set_date(new_days)?;
             }
-            for _ in 0..1440 / gcd(interval, 1440) {
-                let (nhours, minute) = match &r.byminute {
-                    Some(set) => mod_distance(self.minute, set, 60, interval)
-                        .ok_or_else(|| IterError::Failed("BYMINUTE values never occur".into()))?,
-                    None => (
-                        (self.minute + interval).div_euclid(60),
-                        (self.minute + interval).rem_euclid(60),
-                    ),
-                };
-                self.minute = minute;
-                let h = self.hour + nhours;
-                let div = h.div_euclid(24);
-                self.hour = h.rem_euclid(24);
-                if div != 0 {
-                    self.day += div;
-                    fixday = true;
-                }
-                if contains(&r.byhour, self.hour) {
-                    return Ok(fixday);
-                }
+        }
+        Ok(())
+    }
+}
+
+/// The times of day a sub-daily rule may stop at: BYHOUR (HOURLY and finer), BYMINUTE
+/// (MINUTELY and finer), BYSECOND (SECONDLY), values outside the clock ignored.
+struct Clock<'r> {
+    hours: Option<&'r [i64]>,
+    minutes: Option<&'r [i64]>,
+    seconds: Option<&'r [i64]>,
+}
+
+/// The smallest allowed value ≥ `v` below `max` (`None` set: every value).
+fn next_in(set: Option<&[i64]>, v: i64, max: i64) -> Option<i64> {
+    match set {
+        None => (v < max).then_some(v),
+        Some(s) => s.iter().copied().find(|&x| x >= v && x < max),
+    }
+}
+
+impl<'r> Clock<'r> {
+    fn of(r: &'r Rule) -> Clock<'r> {
+        Clock {
+            hours: r.byhour.as_deref(),
+            minutes: if r.freq >= Freq::Minutely {
+                r.byminute.as_deref()
+            } else {
+                None
+            },
+            seconds: if r.freq >= Freq::Secondly {
+                r.bysecond.as_deref()
+            } else {
+                None
+            },
+        }
+    }
+
+    #[inline]
+    fn allowed(&self, sod: i64) -> bool {
+        let ok = |set: Option<&[i64]>, v: i64| set.is_none_or(|s| s.contains(&v));
+        ok(self.hours, sod / 3600) && ok(self.minutes, sod / 60 % 60) && ok(self.seconds, sod % 60)
+    }
+
+    /// The first allowed second of day at or after `sod`.
+    fn next_allowed(&self, sod: i64) -> Option<i64> {
+        let (h, m, s) = (sod / 3600, sod / 60 % 60, sod % 60);
+        let first_m = next_in(self.minutes, 0, 60)?;
+        let first_s = next_in(self.seconds, 0, 60)?;
+        let h2 = next_in(self.hours, h, 24)?;
+        if h2 > h {
+            return Some(h2 * 3600 + first_m * 60 + first_s);
+        }
+        if let Some(m2) = next_in(self.minutes, m, 60) {
+            if m2 > m {
+                return Some(h * 3600 + m2 * 60 + first_s);
             }
-            Err(IterError::Failed(
-                "invalid combination of INTERVAL and BYHOUR: the rule is empty".into(),
-            ))
-        } else {
-            if filtered {
-                self.second += (86_399 - (self.hour * 3600 + self.minute * 60 + self.second))
-                    .div_euclid(interval)
-                    * interval;
+            if let Some(s2) = next_in(self.seconds, s, 60) {
+                return Some(h * 3600 + m * 60 + s2);
             }
-            for _ in 0..86_400 / gcd(interval, 86_400) {
-                let (nminutes, second) = match &r.bysecond {
-                    Some(set) => mod_distance(self.second, set, 60, interval)
-                        .ok_or_else(|| IterError::Failed("BYSECOND values never occur".into()))?,
-                    None => (
-                        (self.second + interval).div_euclid(60),
-                        (self.second + interval).rem_euclid(60),
-                    ),
-                };
-                self.second = second;
-                let m = self.minute + nminutes;
-                let div = m.div_euclid(60);
-                self.minute = m.rem_euclid(60);
-                if div != 0 {
-                    let h = self.hour + div;
-                    let div = h.div_euclid(24);
-                    self.hour = h.rem_euclid(24);
-                    if div != 0 {
-                        self.day += div;
-                        fixday = true;
-                    }
-                }
-                if contains(&r.byhour, self.hour)
-                    && contains(&r.byminute, self.minute)
-                    && contains(&r.bysecond, self.second)
-                {
-                    return Ok(fixday);
-                }
+            if let Some(m3) = next_in(self.minutes, m + 1, 60) {
+                return Some(h * 3600 + m3 * 60 + first_s);
             }
-            Err(IterError::Failed(
-                "invalid combination of INTERVAL, BYHOUR and BYMINUTE: the rule is empty".into(),
-            ))
+        }
+        let h3 = next_in(self.hours, h + 1, 24)?;
+        Some(h3 * 3600 + first_m * 60 + first_s)
+    }
+
+    /// Whether some allowed second of day is congruent to `r0` modulo `g` (the lattice's
+    /// positions within a day).
+    fn reachable(&self, r0: i64, g: i64) -> bool {
+        let mut x = match self.next_allowed(0) {
+            Some(x) => x,
+            None => return false,
+        };
+        loop {
+            if x.rem_euclid(g) == r0 {
+                return true;
+            }
+            let y = x + 1 + (r0 - (x + 1)).rem_euclid(g);
+            if y >= 86_400 {
+                return false;
+            }
+            x = if self.allowed(y) {
+                y
+            } else {
+                match self.next_allowed(y) {
+                    Some(x) => x,
+                    None => return false,
+                }
+            };
+        }
+    }
+
+    /// The first lattice point `t + k·step` (k ≥ 1, wall seconds) at an allowed time of day.
+    /// The lattice must reach an allowed time ([`Clock::reachable`]).
+    fn next_valid(&self, t: i64, step: i64) -> i64 {
+        let mut c = t + step;
+        loop {
+            let sod = c.rem_euclid(86_400);
+            if self.allowed(sod) {
+                return c;
+            }
+            let day0 = c - sod;
+            let target = match self.next_allowed(sod) {
+                Some(x) => day0 + x,
+                None => day0 + 86_400 + self.next_allowed(0).unwrap_or(0),
+            };
+            c += (target - c + step - 1).div_euclid(step) * step;
         }
     }
 }
@@ -981,30 +978,19 @@ pub(super) fn never_matches(r: &Rule) -> bool {
         Freq::Secondly => 1,
         _ => r.timeset.len(),
     } as i64;
-    if !r.bysetpos.is_empty() && per_day > 0 {
-        let max_days = match r.freq {
-            Freq::Yearly => 366,
-            Freq::Monthly => 31,
-            Freq::Weekly => 7,
-            _ => 1,
-        };
-        let reachable = r.bysetpos.iter().any(|&pos| {
-            let pos = i64::from(pos);
-            let daypos = if pos < 0 { pos } else { pos - 1 }.div_euclid(per_day);
-            (0..max_days).contains(&daypos) || (-max_days..0).contains(&daypos)
-        });
-        if !reachable {
-            return true;
-        }
-    }
+    // With BYSETPOS, how many days a period can hold matters; otherwise any day will do.
+    let want_max = !r.bysetpos.is_empty() && per_day > 0;
+    let mut max_days = 0i64;
     // Every combination of leap year, weekday of January 1st and (for week numbers) leapness
     // of the previous year occurs in any 400-year window; Easter dates are enumerated.
     let mut seen: Vec<(bool, i64, bool)> = Vec::new();
-    let months: &[i64] = if r.freq == Freq::Monthly && !r.bynweekday.is_empty() {
+    let per_month = r.freq == Freq::Monthly && !r.bynweekday.is_empty();
+    let months: &[i64] = if per_month {
         &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
     } else {
         &[1]
     };
+    let mut pass = [false; 373];
     for year in 2001..2401 {
         let key = (
             is_leap(year),
@@ -1020,8 +1006,8 @@ pub(super) fn never_matches(r: &Rule) -> bool {
             if info.rebuild(r, year, month).is_err() {
                 return false;
             }
-            let (lo, hi) = if months.len() > 1 {
-                let mr = &info.tables().mrange;
+            let mr = info.tables().mrange;
+            let (lo, hi) = if per_month {
                 (
                     i64::from(mr[month as usize - 1]),
                     i64::from(mr[month as usize]),
@@ -1031,12 +1017,12 @@ pub(super) fn never_matches(r: &Rule) -> bool {
             } else {
                 (0, info.yearlen)
             };
+            // Easter falls on a Sunday between March 22 and April 25.
             let eydays: Vec<i64> = if r.byeaster.is_empty() {
                 vec![0]
-            } else if info.leap {
-                (81..=115).collect()
             } else {
-                (80..=114).collect()
+                let range = if info.leap { 81..=115 } else { 80..=114 };
+                range.filter(|&e| info.wday(e) == 6).collect()
             };
             for eyday in eydays {
                 if !r.byeaster.is_empty() {
@@ -1049,13 +1035,47 @@ pub(super) fn never_matches(r: &Rule) -> bool {
                     }
                     info.eastermask = mask;
                 }
-                if (lo..hi).any(|i| info.day_ok(r, i)) {
+                pass.fill(false);
+                let mut any = false;
+                for i in lo..hi {
+                    pass[i as usize] = info.day_ok(r, i);
+                    any |= pass[i as usize];
+                }
+                if !any {
+                    continue;
+                }
+                if !want_max {
                     return false;
                 }
+                let count = |a: i64, b: i64| {
+                    pass[a as usize..b as usize].iter().filter(|&&p| p).count() as i64
+                };
+                let most = match r.freq {
+                    Freq::Yearly => count(0, info.yearlen),
+                    Freq::Monthly if per_month => count(lo, hi),
+                    Freq::Monthly => (0..12)
+                        .map(|m| count(i64::from(mr[m]), i64::from(mr[m + 1])))
+                        .max()
+                        .unwrap_or(0),
+                    Freq::Weekly => (0..info.yearlen)
+                        .map(|a| count(a, a + 7))
+                        .max()
+                        .unwrap_or(0),
+                    _ => 1,
+                };
+                max_days = max_days.max(most);
             }
         }
     }
-    true
+    if max_days == 0 {
+        return true;
+    }
+    let reachable = r.bysetpos.iter().any(|&pos| {
+        let pos = i64::from(pos);
+        let daypos = if pos < 0 { pos } else { pos - 1 }.div_euclid(per_day);
+        (0..max_days).contains(&daypos) || (-max_days..0).contains(&daypos)
+    });
+    !reachable
 }
 
 fn days_in_month(y: i64, m: i64) -> u8 {

@@ -34,6 +34,7 @@ mod expand;
 mod parse;
 mod pyparse;
 mod rule;
+mod tzstr;
 
 use crate::schedules::ScheduleError;
 use crate::schedules::zone::{DAY_MICROS, Zone};

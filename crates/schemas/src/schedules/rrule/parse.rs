@@ -4,6 +4,7 @@
 //! [`super::rule`].
 
 use super::pyparse::{PyDateTime, Today, parse_datetime, py_int, py_isspace};
+use super::tzstr::{Gettz, gettz};
 
 /// Recurrence frequency, ordered as dateutil numbers them (YEARLY = 0 … SECONDLY = 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,27 +61,6 @@ pub(super) struct Source {
     pub exrules: Vec<RuleArgs>,
     pub rdates: Vec<PyDateTime>,
     pub exdates: Vec<PyDateTime>,
-}
-
-/// How to resolve `TZID=` parameters: whether `dateutil.tz.gettz(name)` finds a zone. A TZID
-/// only decides whether a DTSTART/EXDATE is time-zone aware (Prefect relabels every value to
-/// the schedule's zone, spec §6.2), which matters for dateutil's UNTIL consistency check.
-fn gettz_finds(name: &str) -> bool {
-    let name = name.strip_prefix(':').unwrap_or(name);
-    if name.is_empty() {
-        // gettz("") is the local zone.
-        return true;
-    }
-    let known = |n: &str| {
-        jiff::tz::TimeZone::get(n)
-            .ok()
-            .is_some_and(|tz| tz.iana_name().is_some_and(|found| found == n))
-    };
-    if known(name) || known(&name.replace(' ', "_")) || name == "GMT" || name == "UTC" {
-        return true;
-    }
-    // A name with a digit is tried as a POSIX TZ string (`EST5EDT`, `UTC+3`).
-    name.bytes().any(|b| b.is_ascii_digit()) && jiff::tz::TimeZone::posix(name).is_ok()
 }
 
 /// `re.findall('TZID=(?P<name>[^:]+):', s)` on the original (not upper-cased) string, keyed by
@@ -211,7 +191,15 @@ fn parse_date_values(
             let key = parm.rsplit("TZID=").next().unwrap_or_default();
             // A name the regex did not capture (e.g. lower-case `tzid=`) is silently ignored.
             if let Some((_, name)) = tzids.iter().find(|(k, _)| k == key) {
-                tz_aware = gettz_finds(name);
+                tz_aware = match gettz(name) {
+                    Gettz::Zone => true,
+                    Gettz::Unknown => false,
+                    Gettz::Fails => {
+                        return Err(format!(
+                            "TZID {name:?} makes dateutil fail; use a tz database name such as America/New_York"
+                        ));
+                    }
+                };
             }
             continue;
         }

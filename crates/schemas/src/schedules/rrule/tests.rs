@@ -650,3 +650,199 @@ fn rrule_timing() {
     );
     eprintln!("parse: {t:?}");
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Rule-shaped text: property names, parts, numbers and separators in any order.
+    fn rule_like() -> impl Strategy<Value = String> {
+        let atoms = prop::sample::select(vec![
+            "DTSTART:",
+            "DTSTART;TZID=America/New_York:",
+            "RRULE:",
+            "EXRULE:",
+            "RDATE:",
+            "EXDATE:",
+            "FREQ=",
+            "YEARLY",
+            "MONTHLY",
+            "WEEKLY",
+            "DAILY",
+            "HOURLY",
+            "MINUTELY",
+            "SECONDLY",
+            "INTERVAL=",
+            "COUNT=",
+            "UNTIL=",
+            "WKST=",
+            "BYDAY=",
+            "BYMONTH=",
+            "BYMONTHDAY=",
+            "BYYEARDAY=",
+            "BYWEEKNO=",
+            "BYHOUR=",
+            "BYMINUTE=",
+            "BYSECOND=",
+            "BYSETPOS=",
+            "BYEASTER=",
+            "MO",
+            "+2TU",
+            "-1FR",
+            "SU(+3)",
+            "20260308T023000",
+            "20260101",
+            "Z",
+            "T",
+            "2026-03-08",
+            "09:30",
+            "JAN",
+            "PM",
+            "0",
+            "1",
+            "-1",
+            "7",
+            "13",
+            "53",
+            "366",
+            "400",
+            "99999999999",
+            ";",
+            ",",
+            "=",
+            ":",
+            "\n",
+            " ",
+            "+",
+            "-",
+            ".",
+            "(",
+            ")",
+        ]);
+        prop::collection::vec(atoms, 0..24).prop_map(|v| v.concat())
+    }
+
+    /// Valid-looking rules with extreme values in every part.
+    fn structured_rule() -> impl Strategy<Value = String> {
+        let freq = prop::sample::select(vec![
+            "YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY",
+        ]);
+        let num = prop::sample::select(vec![
+            -400i64, -366, -53, -31, -5, -1, 0, 1, 2, 3, 5, 12, 13, 23, 24, 29, 30, 31, 52, 53, 59,
+            60, 100, 366, 1000,
+        ]);
+        let part = prop::sample::select(vec![
+            "INTERVAL",
+            "COUNT",
+            "BYMONTH",
+            "BYMONTHDAY",
+            "BYYEARDAY",
+            "BYWEEKNO",
+            "BYHOUR",
+            "BYMINUTE",
+            "BYSECOND",
+            "BYSETPOS",
+            "BYEASTER",
+            "BYDAY",
+            "WKST",
+            "UNTIL",
+        ]);
+        let dtstart = prop::sample::select(vec![
+            "",
+            "DTSTART:20200101T000000\n",
+            "DTSTART:20260307T023000\n",
+            "DTSTART:20261231T235959\n",
+        ]);
+        (
+            dtstart,
+            freq,
+            prop::collection::vec((part, prop::collection::vec(num, 1..4)), 0..5),
+        )
+            .prop_map(|(d, f, parts)| {
+                let mut s = format!("{d}RRULE:FREQ={f}");
+                for (p, vals) in parts {
+                    let v: Vec<String> = match p {
+                        "INTERVAL" | "COUNT" => vec![vals[0].abs().max(1).to_string()],
+                        "BYDAY" => vals
+                            .iter()
+                            .map(|v| {
+                                if *v == 0 {
+                                    "MO".to_owned()
+                                } else {
+                                    format!("{v}TU")
+                                }
+                            })
+                            .collect(),
+                        "WKST" => vec!["SU".to_owned()],
+                        "UNTIL" => vec!["20270101T000000".to_owned()],
+                        _ => vals.iter().map(i64::to_string).collect(),
+                    };
+                    s.push_str(&format!(";{p}={}", v.join(",")));
+                }
+                s
+            })
+    }
+
+    pub(super) fn structured_rule_pub() -> impl Strategy<Value = String> {
+        structured_rule()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn structured_rules_expand_quickly(s in structured_rule(), zone in 0usize..4, start in 0i64..400) {
+            if let Ok(set) = RRuleSet::parse(&s) {
+                let zone = Zone::get(["UTC", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham"][zone]).unwrap();
+                let start = ts("2025-01-01T00:00:00Z") + start * 5 * DAY_MICROS;
+                let t = std::time::Instant::now();
+                let _ = rrule_dates(&set, &zone, start, None, 5);
+                let _ = rrule_dates(&set, &zone, start, Some(start + 30 * DAY_MICROS), 1000);
+                prop_assert!(t.elapsed() < std::time::Duration::from_secs(2), "{s:?} took {:?}", t.elapsed());
+            }
+        }
+
+        #[test]
+        fn parsing_arbitrary_text_never_panics(s in any::<String>()) {
+            let _ = RRuleSet::parse(&s);
+        }
+
+        #[test]
+        fn rule_like_text_parses_and_expands_without_panicking(s in rule_like(), zone in 0usize..4, start in 0i64..400) {
+            if let Ok(set) = RRuleSet::parse(&s) {
+                let zone = Zone::get(["UTC", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham"][zone]).unwrap();
+                let start = ts("2025-01-01T00:00:00Z") + start * 5 * DAY_MICROS;
+                let t = std::time::Instant::now();
+                let _ = rrule_dates(&set, &zone, start, None, 5);
+                let _ = rrule_dates(&set, &zone, start, Some(start + 30 * DAY_MICROS), 1000);
+                prop_assert!(t.elapsed() < std::time::Duration::from_secs(2), "{s:?} took {:?}", t.elapsed());
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "diagnostic"]
+fn zz_slowest_structured() {
+    use proptest::strategy::{Strategy, ValueTree};
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut worst: Vec<(std::time::Duration, String)> = Vec::new();
+    for _ in 0..20000 {
+        let s = props::structured_rule_pub()
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        if let Ok(set) = RRuleSet::parse(&s) {
+            let zone = Zone::get("America/New_York").unwrap();
+            let start = ts("2026-06-01T00:00:00Z");
+            let t = std::time::Instant::now();
+            let r = rrule_dates(&set, &zone, start, None, 5).map(|v| v.len());
+            let _ = rrule_dates(&set, &zone, start, Some(start + 30 * DAY_MICROS), 1000);
+            worst.push((t.elapsed(), format!("{s:?} {r:?}")));
+        }
+    }
+    worst.sort();
+    for (t, s) in worst.iter().rev().take(15) {
+        eprintln!("{t:?} {s}");
+    }
+}
