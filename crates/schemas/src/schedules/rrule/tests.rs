@@ -1,0 +1,848 @@
+//! Tests: the conformance corpus, differential-test files produced by real Prefect
+//! (`xtask/python/diff_rrule.py`), behaviour unit tests, and robustness properties.
+
+use super::*;
+
+fn ts(s: &str) -> i64 {
+    s.parse::<jiff::Timestamp>()
+        .unwrap_or_else(|e| panic!("bad timestamp {s:?}: {e}"))
+        .as_microsecond()
+}
+
+fn rfc(zone: &Zone, instant: i64) -> String {
+    let ts = jiff::Timestamp::from_microsecond(instant).unwrap();
+    ts.to_zoned_datetime(zone.time_zone().clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+/// Dates of `rule` in `tz` from `start` (RFC 3339), sorted as `get_dates` returns them.
+fn dates(rule: &str, tz: &str, start: &str, end: Option<&str>, n: usize) -> Vec<String> {
+    let set = RRuleSet::parse(rule).unwrap_or_else(|e| panic!("{rule:?}: {e}"));
+    let zone = Zone::get(tz).unwrap();
+    let mut out = rrule_dates(&set, &zone, ts(start), end.map(ts), n)
+        .unwrap_or_else(|e| panic!("{rule:?}: {e}"));
+    out.sort_unstable();
+    out.into_iter().map(|i| rfc(&zone, i)).collect()
+}
+
+/// Parses as of the case's `now` (the local time Prefect validated it at), if recorded.
+fn parse_case(rule: &str, case: &serde_json::Value) -> Result<RRuleSet, ScheduleError> {
+    let Some(now) = case.get("now").and_then(|v| v.as_str()) else {
+        return RRuleSet::parse(rule);
+    };
+    let dt: jiff::civil::DateTime = now.parse().expect("now is a civil date-time");
+    let wall = crate::schedules::zone::wall_from_fields(
+        i32::from(dt.year()),
+        dt.month() as u8,
+        dt.day() as u8,
+        dt.hour() as u8,
+        dt.minute() as u8,
+        dt.second() as u8,
+    );
+    let today = Today {
+        year: i32::from(dt.year()),
+        month: dt.month() as u8,
+        day: dt.day() as u8,
+    };
+    // The generator runs with TZ=UTC, so local and UTC clocks agree.
+    RRuleSet::parse_at(
+        rule,
+        today,
+        Now {
+            local: wall,
+            utc: wall,
+        },
+    )
+}
+
+/// One line of a corpus-format file, checked. Returns `Err(description)` on a mismatch.
+fn check_case(case: &serde_json::Value, post_2037: &[&str]) -> Result<(), String> {
+    let id = case["id"].as_str().unwrap_or("?");
+    if case["kind"] == "rrule_parse" {
+        let rule = case["rrule"].as_str().ok_or("no rrule")?;
+        let valid = case["valid"].as_bool().ok_or("no valid")?;
+        return match (parse_case(rule, case), valid) {
+            (Ok(_), true) | (Err(_), false) => Ok(()),
+            (Ok(_), false) => Err(format!("{id}: {rule:?} accepted, Prefect refuses it")),
+            (Err(e), true) => Err(format!("{id}: {rule:?} refused ({e}), Prefect accepts it")),
+        };
+    }
+    let schedule = &case["schedule"];
+    let rule = schedule["rrule"].as_str().ok_or("no rrule")?;
+    let tz = schedule
+        .get("timezone")
+        .and_then(|t| t.as_str())
+        .unwrap_or("UTC");
+    if case.get("error").is_some() {
+        if case["phase"] == "validate" {
+            if Zone::get(tz).is_err() {
+                // A bad timezone is the caller's to refuse (Zone::get), not the rule parser's.
+                return Ok(());
+            }
+            return match parse_case(rule, case) {
+                Err(_) => Ok(()),
+                Ok(_) => Err(format!(
+                    "{id}: {rule:?} was accepted but Prefect refuses it"
+                )),
+            };
+        }
+        let set = parse_case(rule, case).map_err(|e| format!("{id}: refused at parse: {e}"))?;
+        let zone = Zone::get(tz).map_err(|e| format!("{id}: {e}"))?;
+        let start = ts(case["start"].as_str().ok_or("no start")?);
+        let end = case["end"].as_str().map(ts);
+        let n = case["n"]
+            .as_u64()
+            .map(|n| n as usize)
+            .unwrap_or(if end.is_some() { 1000 } else { 1 });
+        return match rrule_dates(&set, &zone, start, end, n) {
+            Err(_) => Ok(()),
+            Ok(d) => Err(format!(
+                "{id}: expected a get_dates failure, got {} dates",
+                d.len()
+            )),
+        };
+    }
+    let set = parse_case(rule, case).map_err(|e| format!("{id}: refused: {e}"))?;
+    let zone = Zone::get(tz).map_err(|e| format!("{id}: {e}"))?;
+    let start = ts(case["start"].as_str().ok_or("no start")?);
+    let end = case["end"].as_str().map(ts);
+    let n = case["n"]
+        .as_u64()
+        .map(|n| n as usize)
+        .unwrap_or(if end.is_some() { 1000 } else { 1 });
+    let mut got = rrule_dates(&set, &zone, start, end, n).map_err(|e| format!("{id}: {e}"))?;
+    got.sort_unstable();
+    let expected: Vec<i64> = case["expected"]
+        .as_array()
+        .ok_or("no expected")?
+        .iter()
+        .map(|v| ts(v.as_str().unwrap_or_default()))
+        .collect();
+    if post_2037.contains(&id) {
+        // Prefect (dateutil) reads wall clocks after 2037 as standard time; we use the real
+        // rules. Our dates are Prefect's wall clocks (standard-time reading) with the real
+        // offset, and at least one date differs.
+        if got.len() != expected.len() {
+            return Err(format!(
+                "{id}: {} dates, Prefect has {}",
+                got.len(),
+                expected.len()
+            ));
+        }
+        let mut differs = false;
+        for (&g, &e) in got.iter().zip(&expected) {
+            if g == e {
+                continue;
+            }
+            let year = crate::schedules::zone::civil_from_days(e.div_euclid(DAY_MICROS)).0;
+            let jan = zone.offset_at(crate::schedules::zone::wall_from_fields(
+                year, 1, 15, 0, 0, 0,
+            ));
+            let jul = zone.offset_at(crate::schedules::zone::wall_from_fields(
+                year, 7, 15, 0, 0, 0,
+            ));
+            let standard = jan.min(jul);
+            // Prefect's wall clock is its instant read at standard time; we read it with DST.
+            let fixed = localize_dateutil(&zone, e + standard);
+            if year < 2038 || g != fixed || (e - g).abs() != jan.max(jul) - standard {
+                return Err(format!(
+                    "{id}: {} is not {}'s wall clock with real DST",
+                    rfc(&zone, g),
+                    rfc(&zone, e)
+                ));
+            }
+            differs = true;
+        }
+        return if differs {
+            Ok(())
+        } else {
+            Err(format!("{id}: listed as post-2037 but matches Prefect"))
+        };
+    }
+    if got != expected {
+        let show = |v: &[i64]| v.iter().map(|&i| rfc(&zone, i)).collect::<Vec<_>>();
+        return Err(format!(
+            "{id}: {rule:?} tz={tz} start={} end={:?} n={n}\n  got      {:?}\n  expected {:?}",
+            case["start"],
+            case["end"],
+            show(&got),
+            show(&expected)
+        ));
+    }
+    Ok(())
+}
+
+fn run_file(text: &str, kind_filter: bool, post_2037: &[&str]) -> (usize, Vec<String>) {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let case: serde_json::Value = serde_json::from_str(line).expect("corpus line is JSON");
+        if kind_filter && case["kind"] != "rrule" {
+            continue;
+        }
+        checked += 1;
+        if let Err(e) = check_case(&case, post_2037) {
+            failures.push(e);
+        }
+    }
+    (checked, failures)
+}
+
+/// Corpus cases whose Prefect answer reflects dateutil's missing DST rules after 2037 (spec §6):
+/// yearly 23:30 rules in Australia/Lord_Howe (rrule-0038) and America/New_York (rrule-0047)
+/// whose dates from 2038 on come out 30 min / 1 h late in Prefect.
+const CORPUS_POST_2037: &[&str] = &["rrule-0038", "rrule-0047"];
+
+#[test]
+fn conformance_corpus() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/conformance/schedules.jsonl"
+    );
+    let text = std::fs::read_to_string(path).expect("conformance corpus");
+    let (checked, failures) = run_file(&text, true, CORPUS_POST_2037);
+    assert_eq!(checked, 72);
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn differential_sample() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/rrule_diff.jsonl");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let (checked, failures) = run_file(&text, false, &[]);
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Runs a differential file produced by `xtask/python/diff_rrule.py`:
+/// `RRULE_DIFF_FILE=/path/cases.jsonl cargo test -p prefab-schemas rrule_diff_file`.
+#[test]
+fn rrule_diff_file() {
+    let Ok(path) = std::env::var("RRULE_DIFF_FILE") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("RRULE_DIFF_FILE readable");
+    let (checked, failures) = run_file(&text, false, &[]);
+    eprintln!("{checked} cases, {} failures", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} failed:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+// Expected values below are Prefect 3.9.1's answers (`sorted(_get_dates_generator(...))`).
+
+#[test]
+fn hourly_over_spring_forward_skips_the_missing_hour() {
+    assert_eq!(
+        dates(
+            "DTSTART:20260307T230000\nRRULE:FREQ=HOURLY",
+            "America/New_York",
+            "2026-03-08T04:00:00Z",
+            None,
+            6
+        ),
+        [
+            "2026-03-07T23:00:00-05:00",
+            "2026-03-08T00:00:00-05:00",
+            "2026-03-08T01:00:00-05:00",
+            // Wall 02:00 does not exist: dateutil reads it as 01:00 EST again, a duplicate.
+            "2026-03-08T03:00:00-04:00",
+            "2026-03-08T04:00:00-04:00",
+            "2026-03-08T05:00:00-04:00",
+        ]
+    );
+}
+
+#[test]
+fn hourly_over_fall_back_fires_once_in_the_repeated_hour() {
+    assert_eq!(
+        dates(
+            "DTSTART:20261031T230000\nRRULE:FREQ=HOURLY",
+            "America/New_York",
+            "2026-11-01T03:00:00Z",
+            None,
+            6
+        ),
+        [
+            "2026-10-31T23:00:00-04:00",
+            "2026-11-01T00:00:00-04:00",
+            "2026-11-01T01:00:00-04:00",
+            "2026-11-01T02:00:00-05:00",
+            "2026-11-01T03:00:00-05:00",
+            "2026-11-01T04:00:00-05:00",
+        ]
+    );
+}
+
+#[test]
+fn daily_at_a_gap_time_moves_back_by_the_gap() {
+    // dateutil gives a nonexistent wall time the offset after the transition (spec §6 DST).
+    assert_eq!(
+        dates(
+            "DTSTART:20260301T023000\nRRULE:FREQ=DAILY",
+            "America/New_York",
+            "2026-03-06T12:00:00Z",
+            None,
+            4
+        ),
+        [
+            "2026-03-07T02:30:00-05:00",
+            "2026-03-08T01:30:00-05:00",
+            "2026-03-09T02:30:00-04:00",
+            "2026-03-10T02:30:00-04:00"
+        ]
+    );
+    assert_eq!(
+        dates(
+            "DTSTART:20261001T021500\nRRULE:FREQ=DAILY",
+            "Australia/Lord_Howe",
+            "2026-10-02T12:00:00Z",
+            None,
+            4
+        ),
+        [
+            "2026-10-03T02:15:00+10:30",
+            "2026-10-04T01:45:00+10:30",
+            "2026-10-05T02:15:00+11:00",
+            "2026-10-06T02:15:00+11:00"
+        ]
+    );
+}
+
+#[test]
+fn count_is_counted_from_dtstart() {
+    let none: [&str; 0] = [];
+    assert_eq!(
+        dates(
+            "DTSTART:20200101T000000\nRRULE:FREQ=DAILY;COUNT=10",
+            "UTC",
+            "2026-01-01T00:00:00Z",
+            None,
+            5
+        ),
+        none
+    );
+    assert_eq!(
+        dates(
+            "DTSTART:20260101T090000\nRRULE:FREQ=WEEKLY;COUNT=10",
+            "Europe/London",
+            "2026-02-01T00:00:00Z",
+            None,
+            100
+        ),
+        [
+            "2026-02-05T09:00:00+00:00",
+            "2026-02-12T09:00:00+00:00",
+            "2026-02-19T09:00:00+00:00",
+            "2026-02-26T09:00:00+00:00",
+            "2026-03-05T09:00:00+00:00",
+        ]
+    );
+}
+
+#[test]
+fn exdate_and_exrule_remove_occurrences() {
+    assert_eq!(
+        dates(
+            "DTSTART:20260302T090000\nRRULE:FREQ=DAILY\nEXDATE:20260303T090000,20260305T090000",
+            "Europe/London",
+            "2026-03-02T00:00:00Z",
+            None,
+            4
+        ),
+        [
+            "2026-03-02T09:00:00+00:00",
+            "2026-03-04T09:00:00+00:00",
+            "2026-03-06T09:00:00+00:00",
+            "2026-03-07T09:00:00+00:00"
+        ]
+    );
+    assert_eq!(
+        dates(
+            "DTSTART:20260302T090000\nRRULE:FREQ=DAILY\nEXRULE:FREQ=WEEKLY;BYDAY=SA,SU",
+            "Europe/London",
+            "2026-03-05T00:00:00Z",
+            None,
+            4
+        ),
+        [
+            "2026-03-05T09:00:00+00:00",
+            "2026-03-06T09:00:00+00:00",
+            "2026-03-09T09:00:00+00:00",
+            "2026-03-10T09:00:00+00:00"
+        ]
+    );
+    assert_eq!(
+        dates(
+            "RDATE:20260105T090000,20260101T090000\nRDATE:20260103T090000",
+            "UTC",
+            "2026-01-02T00:00:00Z",
+            None,
+            5
+        ),
+        ["2026-01-03T09:00:00+00:00", "2026-01-05T09:00:00+00:00"]
+    );
+}
+
+#[test]
+fn bysetpos_picks_the_last_weekday() {
+    assert_eq!(
+        dates(
+            "DTSTART:20260101T170000\nRRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+            "America/New_York",
+            "2026-01-01T00:00:00Z",
+            None,
+            4
+        ),
+        [
+            "2026-01-30T17:00:00-05:00",
+            "2026-02-27T17:00:00-05:00",
+            "2026-03-31T17:00:00-04:00",
+            "2026-04-30T17:00:00-04:00"
+        ]
+    );
+}
+
+#[test]
+fn byweekno_follows_wkst() {
+    assert_eq!(
+        dates(
+            "DTSTART:20260101T080000\nRRULE:FREQ=YEARLY;BYWEEKNO=1;BYDAY=SU,MO;WKST=SU",
+            "UTC",
+            "2026-01-01T00:00:00Z",
+            None,
+            6
+        ),
+        [
+            "2026-01-04T08:00:00+00:00",
+            "2026-01-05T08:00:00+00:00",
+            "2027-01-03T08:00:00+00:00",
+            "2027-01-04T08:00:00+00:00",
+            "2028-01-02T08:00:00+00:00",
+            "2028-01-03T08:00:00+00:00",
+        ]
+    );
+    assert_eq!(
+        dates(
+            "DTSTART:20260101T080000\nRRULE:FREQ=YEARLY;BYWEEKNO=53;BYDAY=TH",
+            "UTC",
+            "2026-01-01T00:00:00Z",
+            None,
+            2
+        ),
+        ["2026-12-31T08:00:00+00:00", "2032-12-30T08:00:00+00:00"]
+    );
+}
+
+#[test]
+fn tzid_and_z_are_relabelled_to_the_schedule_zone() {
+    let want = ["2026-01-05T09:00:00-05:00", "2026-01-06T09:00:00-05:00"];
+    assert_eq!(
+        dates(
+            "DTSTART;TZID=Asia/Tokyo:20260105T090000\nRRULE:FREQ=DAILY",
+            "America/New_York",
+            "2026-01-05T00:00:00Z",
+            None,
+            2
+        ),
+        want
+    );
+    assert_eq!(
+        dates(
+            "DTSTART:20260105T090000Z\nRRULE:FREQ=DAILY;UNTIL=20260106T090000Z",
+            "America/New_York",
+            "2026-01-05T00:00:00Z",
+            None,
+            5
+        ),
+        want
+    );
+}
+
+#[test]
+fn start_end_n_and_the_candidate_cap() {
+    // No DTSTART: anchored at 2020-01-01T00:00 in the schedule's zone.
+    assert_eq!(
+        dates(
+            "FREQ=MINUTELY;INTERVAL=5",
+            "America/New_York",
+            "2026-11-26T00:00:03Z",
+            None,
+            3
+        ),
+        [
+            "2026-11-25T19:05:00-05:00",
+            "2026-11-25T19:10:00-05:00",
+            "2026-11-25T19:15:00-05:00"
+        ]
+    );
+    assert_eq!(
+        dates(
+            "DTSTART:20260101T000000\nRRULE:FREQ=DAILY",
+            "UTC",
+            "2026-01-01T00:00:00Z",
+            Some("2026-01-03T00:00:00Z"),
+            1000
+        ),
+        [
+            "2026-01-01T00:00:00+00:00",
+            "2026-01-02T00:00:00+00:00",
+            "2026-01-03T00:00:00+00:00"
+        ]
+    );
+    // n = 0 still yields the first date (Prefect checks n after adding it).
+    assert_eq!(
+        dates(
+            "DTSTART:20260101T000000\nRRULE:FREQ=DAILY",
+            "UTC",
+            "2026-01-01T00:00:00Z",
+            None,
+            0
+        ),
+        ["2026-01-01T00:00:00+00:00"]
+    );
+    let many = dates(
+        "DTSTART:20260101T000000\nRRULE:FREQ=MINUTELY",
+        "UTC",
+        "2026-01-01T00:00:00Z",
+        None,
+        5000,
+    );
+    assert_eq!(
+        (many.len(), many[0].as_str(), many[1001].as_str()),
+        (
+            1002,
+            "2026-01-01T00:00:00+00:00",
+            "2026-01-01T16:41:00+00:00"
+        )
+    );
+}
+
+#[test]
+fn rules_that_never_match_end_quickly() {
+    let none: [&str; 0] = [];
+    for rule in [
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+        "FREQ=MINUTELY;BYMONTH=4;BYMONTHDAY=31",
+        "FREQ=DAILY;BYSETPOS=2",
+        "FREQ=WEEKLY;BYMONTH=13",
+        "FREQ=HOURLY;BYYEARDAY=367",
+    ] {
+        let t = std::time::Instant::now();
+        assert_eq!(
+            dates(rule, "UTC", "2026-01-01T00:00:00Z", None, 5),
+            none,
+            "{rule}"
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_millis(200),
+            "{rule} took {:?}",
+            t.elapsed()
+        );
+    }
+}
+
+#[test]
+fn errors_say_what_to_fix() {
+    let err = RRuleSet::parse("FREQ=FOO").unwrap_err().to_string();
+    assert!(
+        err.contains("invalid FREQ \"FOO\": expected one of YEARLY"),
+        "{err}"
+    );
+    assert!(matches!(
+        RRuleSet::parse(&"FREQ=DAILY;".repeat(700)),
+        Err(ScheduleError::RRuleTooLong { len: 7700 })
+    ));
+    for bad in [
+        "",
+        "RRULE:FREQ=DAILY\nEXDATE:notadate",
+        "FREQ=DAILY;BYHOUR=24",
+        "FREQ=DAILY;BYSETPOS=0",
+        "FREQ=DAILY;COUNT=x",
+    ] {
+        assert!(
+            matches!(
+                RRuleSet::parse(bad),
+                Err(ScheduleError::InvalidRRule { .. })
+            ),
+            "{bad:?}"
+        );
+    }
+    // A TZID-aware DTSTART needs a UTC UNTIL (dateutil's rule).
+    assert!(
+        RRuleSet::parse(
+            "DTSTART;TZID=America/New_York:20260101T000000\nRRULE:FREQ=DAILY;UNTIL=20260201T000000"
+        )
+        .is_err()
+    );
+    // Valid for Prefect, but its get_dates fails: UNTIL in UTC while the default DTSTART is floating.
+    let set = RRuleSet::parse("FREQ=DAILY;UNTIL=20260201T000000Z").unwrap();
+    let err = rrule_dates(&set, &Zone::utc(), ts("2026-01-01T00:00:00Z"), None, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("UNTIL"), "{err}");
+    assert_eq!(set.as_str(), "FREQ=DAILY;UNTIL=20260201T000000Z");
+}
+
+/// Release-mode timings of the two speed targets:
+/// `cargo test --release -p prefab-schemas --lib rrule_timing -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing; run in release mode"]
+fn rrule_timing() {
+    fn median(mut f: impl FnMut() -> usize, runs: usize) -> (std::time::Duration, usize) {
+        let mut times = Vec::with_capacity(runs);
+        let mut got = 0;
+        for _ in 0..runs {
+            let t = std::time::Instant::now();
+            got = std::hint::black_box(f());
+            times.push(t.elapsed());
+        }
+        times.sort_unstable();
+        (times[runs / 2], got)
+    }
+    let ny = Zone::get("America/New_York").unwrap();
+    let weekly =
+        RRuleSet::parse("DTSTART:20260101T000000\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR").unwrap();
+    let start = ts("2026-03-06T00:00:00-05:00");
+    let (t, got) = median(
+        || rrule_dates(&weekly, &ny, start, None, 1000).unwrap().len(),
+        2001,
+    );
+    eprintln!(
+        "weekly MO,WE,FR x{got}: {t:?} total, {:.1} ns/date",
+        t.as_nanos() as f64 / got as f64
+    );
+    let minutely = RRuleSet::parse("FREQ=MINUTELY;INTERVAL=5").unwrap();
+    let start = ts("2026-11-26T00:00:00Z");
+    let (t, got) = median(
+        || rrule_dates(&minutely, &ny, start, None, 1).unwrap().len(),
+        20001,
+    );
+    eprintln!("minutely/5 first date ({got}): {t:?}");
+    let (t, _) = median(
+        || {
+            RRuleSet::parse("DTSTART:20260101T000000\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR")
+                .map(|_| 1)
+                .unwrap()
+        },
+        2001,
+    );
+    eprintln!("parse: {t:?}");
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Rule-shaped text: property names, parts, numbers and separators in any order.
+    fn rule_like() -> impl Strategy<Value = String> {
+        let atoms = prop::sample::select(vec![
+            "DTSTART:",
+            "DTSTART;TZID=America/New_York:",
+            "RRULE:",
+            "EXRULE:",
+            "RDATE:",
+            "EXDATE:",
+            "FREQ=",
+            "YEARLY",
+            "MONTHLY",
+            "WEEKLY",
+            "DAILY",
+            "HOURLY",
+            "MINUTELY",
+            "SECONDLY",
+            "INTERVAL=",
+            "COUNT=",
+            "UNTIL=",
+            "WKST=",
+            "BYDAY=",
+            "BYMONTH=",
+            "BYMONTHDAY=",
+            "BYYEARDAY=",
+            "BYWEEKNO=",
+            "BYHOUR=",
+            "BYMINUTE=",
+            "BYSECOND=",
+            "BYSETPOS=",
+            "BYEASTER=",
+            "MO",
+            "+2TU",
+            "-1FR",
+            "SU(+3)",
+            "20260308T023000",
+            "20260101",
+            "Z",
+            "T",
+            "2026-03-08",
+            "09:30",
+            "JAN",
+            "PM",
+            "0",
+            "1",
+            "-1",
+            "7",
+            "13",
+            "53",
+            "366",
+            "400",
+            "99999999999",
+            ";",
+            ",",
+            "=",
+            ":",
+            "\n",
+            " ",
+            "+",
+            "-",
+            ".",
+            "(",
+            ")",
+        ]);
+        prop::collection::vec(atoms, 0..24).prop_map(|v| v.concat())
+    }
+
+    /// Valid-looking rules with extreme values in every part.
+    fn structured_rule() -> impl Strategy<Value = String> {
+        let freq = prop::sample::select(vec![
+            "YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY",
+        ]);
+        let num = prop::sample::select(vec![
+            -400i64, -366, -53, -31, -5, -1, 0, 1, 2, 3, 5, 12, 13, 23, 24, 29, 30, 31, 52, 53, 59,
+            60, 100, 366, 1000,
+        ]);
+        let part = prop::sample::select(vec![
+            "INTERVAL",
+            "COUNT",
+            "BYMONTH",
+            "BYMONTHDAY",
+            "BYYEARDAY",
+            "BYWEEKNO",
+            "BYHOUR",
+            "BYMINUTE",
+            "BYSECOND",
+            "BYSETPOS",
+            "BYEASTER",
+            "BYDAY",
+            "WKST",
+            "UNTIL",
+        ]);
+        let dtstart = prop::sample::select(vec![
+            "",
+            "DTSTART:20200101T000000\n",
+            "DTSTART:20260307T023000\n",
+            "DTSTART:20261231T235959\n",
+        ]);
+        (
+            dtstart,
+            freq,
+            prop::collection::vec((part, prop::collection::vec(num, 1..4)), 0..5),
+        )
+            .prop_map(|(d, f, parts)| {
+                let mut s = format!("{d}RRULE:FREQ={f}");
+                for (p, vals) in parts {
+                    let v: Vec<String> = match p {
+                        "INTERVAL" | "COUNT" => vec![vals[0].abs().max(1).to_string()],
+                        "BYDAY" => vals
+                            .iter()
+                            .map(|v| {
+                                if *v == 0 {
+                                    "MO".to_owned()
+                                } else {
+                                    format!("{v}TU")
+                                }
+                            })
+                            .collect(),
+                        "WKST" => vec!["SU".to_owned()],
+                        "UNTIL" => vec!["20270101T000000".to_owned()],
+                        _ => vals.iter().map(i64::to_string).collect(),
+                    };
+                    s.push_str(&format!(";{p}={}", v.join(",")));
+                }
+                s
+            })
+    }
+
+    pub(super) fn structured_rule_pub() -> impl Strategy<Value = String> {
+        structured_rule()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn structured_rules_expand_quickly(s in structured_rule(), zone in 0usize..4, start in 0i64..400) {
+            if let Ok(set) = RRuleSet::parse(&s) {
+                let zone = Zone::get(["UTC", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham"][zone]).unwrap();
+                let start = ts("2025-01-01T00:00:00Z") + start * 5 * DAY_MICROS;
+                let t = std::time::Instant::now();
+                let _ = rrule_dates(&set, &zone, start, None, 5);
+                let _ = rrule_dates(&set, &zone, start, Some(start + 30 * DAY_MICROS), 1000);
+                prop_assert!(t.elapsed() < std::time::Duration::from_secs(2), "{s:?} took {:?}", t.elapsed());
+            }
+        }
+
+        #[test]
+        fn parsing_arbitrary_text_never_panics(s in any::<String>()) {
+            let _ = RRuleSet::parse(&s);
+        }
+
+        #[test]
+        fn rule_like_text_parses_and_expands_without_panicking(s in rule_like(), zone in 0usize..4, start in 0i64..400) {
+            if let Ok(set) = RRuleSet::parse(&s) {
+                let zone = Zone::get(["UTC", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham"][zone]).unwrap();
+                let start = ts("2025-01-01T00:00:00Z") + start * 5 * DAY_MICROS;
+                let t = std::time::Instant::now();
+                let _ = rrule_dates(&set, &zone, start, None, 5);
+                let _ = rrule_dates(&set, &zone, start, Some(start + 30 * DAY_MICROS), 1000);
+                prop_assert!(t.elapsed() < std::time::Duration::from_secs(2), "{s:?} took {:?}", t.elapsed());
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "diagnostic"]
+fn zz_slowest_structured() {
+    use proptest::strategy::{Strategy, ValueTree};
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut worst: Vec<(std::time::Duration, String)> = Vec::new();
+    for _ in 0..20000 {
+        let s = props::structured_rule_pub()
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
+        if let Ok(set) = RRuleSet::parse(&s) {
+            let zone = Zone::get("America/New_York").unwrap();
+            let start = ts("2026-06-01T00:00:00Z");
+            let t = std::time::Instant::now();
+            let r = rrule_dates(&set, &zone, start, None, 5).map(|v| v.len());
+            let _ = rrule_dates(&set, &zone, start, Some(start + 30 * DAY_MICROS), 1000);
+            worst.push((t.elapsed(), format!("{s:?} {r:?}")));
+        }
+    }
+    worst.sort();
+    for (t, s) in worst.iter().rev().take(15) {
+        eprintln!("{t:?} {s}");
+    }
+}
