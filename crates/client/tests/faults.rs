@@ -260,3 +260,11 @@ async fn an_unreachable_server_says_so_and_names_the_url() {
         "{err}"
     );
 }
+
+#[test]
+fn clients_are_send_and_sync() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<PrefectClient>();
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<ClientError>();
+}
