@@ -48,6 +48,8 @@ ZONES = [
     "America/Sao_Paulo",
     "Asia/Kolkata",
     "UTC",
+    "Europe/Dublin",
+    "Africa/Casablanca",
 ]
 FREQS = ["YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY"]
 DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
@@ -134,7 +136,7 @@ def random_rule(freq, dtstart, allow_count=True):
     parts = [("FREQ", freq)]
     r = random.random
     if r() < 0.4:
-        interval = random.choice([1, 2, 3, 4, 5, 6, 7, 10, 12, 13, 15, 24, 25, 30, 45, 60, 90])
+        interval = random.choice([1, 2, 3, 4, 5, 6, 7, 10, 12, 13, 15, 24, 25, 30, 45, 60, 90, 0])
         if freq in ("YEARLY",):
             interval = random.choice([1, 2, 3])
         parts.append(("INTERVAL", str(interval)))

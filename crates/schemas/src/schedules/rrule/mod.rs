@@ -25,11 +25,12 @@
 //! * `INTERVAL` ≤ 0 (accepted by dateutil, which then loops forever or fails while iterating) is
 //!   reported as an error when dates are computed.
 //!
-//! DST resolution is dateutil's, which differs from the interval/cron engines in gaps: a wall time
-//! in a fold takes the first (daylight) instant, a wall time in a gap takes the offset after the
-//! transition, i.e. it moves *back* by the gap (02:30 on a New York spring-forward day becomes
-//! 01:30 EST — and then coincides with the real 01:30 and is de-duplicated).
+//! DST resolution is dateutil's ([`duzone`]), which differs from the interval/cron engines in gaps:
+//! a wall time in a fold takes the first (daylight) instant, a wall time in a gap takes the offset
+//! after the transition, i.e. it moves *back* by the gap (02:30 on a New York spring-forward day
+//! becomes 01:30 EST — and then coincides with the real 01:30 and is de-duplicated).
 
+mod duzone;
 mod expand;
 mod parse;
 mod pyparse;
@@ -284,16 +285,6 @@ impl Stream<'_> {
     }
 }
 
-/// dateutil's wall-clock → instant mapping (`tzfile.utcoffset` with fold=0): the first instant in
-/// a fold, the offset after the transition in a gap (which moves the wall clock back by the gap).
-#[inline]
-fn localize_dateutil(zone: &Zone, wall: i64) -> i64 {
-    let instant = zone.localize(wall);
-    let back = zone.to_wall(instant);
-    // zone.localize shifts gap times forward; dateutil's offset moves them back as far.
-    instant - (back - wall)
-}
-
 /// The earliest wall clock whose instant can be ≥ `start`: `start` plus the smallest offset in
 /// force around it (offsets never change by more than a day).
 fn window_start(zone: &Zone, start: i64) -> i64 {
@@ -361,6 +352,7 @@ pub(crate) fn rrule_dates(
     })();
     let mut stream = stream.map_err(|IterError::Failed(e)| failed(e))?;
 
+    let reader = duzone::DuZone::new(zone);
     let mut out: Vec<i64> = Vec::with_capacity(n.clamp(1, MAX_ITERATIONS + 2));
     let mut max_seen = i64::MIN;
     let mut counter = 0usize;
@@ -370,7 +362,7 @@ pub(crate) fn rrule_dates(
             Ok(None) => break,
             Err(IterError::Failed(e)) => return Err(failed(e)),
         };
-        let instant = localize_dateutil(zone, wall);
+        let instant = reader.localize(wall);
         if instant < start {
             continue;
         }

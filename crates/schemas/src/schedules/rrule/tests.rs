@@ -144,7 +144,7 @@ fn check_case(case: &serde_json::Value, post_2037: &[&str]) -> Result<(), String
             ));
             let standard = jan.min(jul);
             // Prefect's wall clock is its instant read at standard time; we read it with DST.
-            let fixed = localize_dateutil(&zone, e + standard);
+            let fixed = duzone::DuZone::new(&zone).localize(e + standard);
             if year < 2038 || g != fixed || (e - g).abs() != jan.max(jul) - standard {
                 return Err(format!(
                     "{id}: {} is not {}'s wall clock with real DST",
