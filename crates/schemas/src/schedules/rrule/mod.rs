@@ -188,7 +188,7 @@ impl RRuleSet {
 
 /// A source of wall-clock candidates in dateutil's order.
 enum Gen<'a> {
-    Rule(RuleIter<'a>),
+    Rule(Box<RuleIter<'a>>),
     Dates(&'a [i64]),
 }
 
@@ -268,8 +268,9 @@ impl<'a> Merge<'a> {
     }
 }
 
+/// The candidates of the whole set: one rule alone (the common case, no merging), or a merge.
 enum Stream<'a> {
-    Single(RuleIter<'a>),
+    Single(Box<RuleIter<'a>>),
     Set(Merge<'a>),
     Empty,
 }
@@ -335,16 +336,16 @@ pub(crate) fn rrule_dates(
     let simple = plan.rdates.is_empty() && plan.exdates.is_empty() && plan.exrules.is_empty();
     let stream = (|| -> Result<Stream<'_>, IterError> {
         Ok(match (simple, plan.rrules.as_slice()) {
-            (true, [only]) => Stream::Single(iter(only)?),
+            (true, [only]) => Stream::Single(Box::new(iter(only)?)),
             (true, []) => Stream::Empty,
             _ => {
                 let mut incl = vec![Gen::Dates(&plan.rdates[after(&plan.rdates)..])];
                 for p in &plan.rrules {
-                    incl.push(Gen::Rule(iter(p)?));
+                    incl.push(Gen::Rule(Box::new(iter(p)?)));
                 }
                 let mut excl = vec![Gen::Dates(&plan.exdates[after(&plan.exdates)..])];
                 for p in &plan.exrules {
-                    excl.push(Gen::Rule(iter(p)?));
+                    excl.push(Gen::Rule(Box::new(iter(p)?)));
                 }
                 Stream::Set(Merge::new(incl, excl)?)
             }
