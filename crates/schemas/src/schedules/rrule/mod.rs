@@ -7,25 +7,33 @@
 //!   names, `dateutil.parser` date values, and the checks `rrule(...)` makes when it is built.
 //!   Parsing is zone-free: every date value keeps its wall clock, and whether it had a TZID or
 //!   `Z` only matters for dateutil's "UNTIL must be UTC when DTSTART is aware" rule.
-//! * **Expansion** ([`rrule_dates`]) follows `rrule._iter` period by period, merges rules, RDATEs,
+//! * **Expansion** (`rrule_dates`) follows `rrule._iter` period by period, merges rules, RDATEs,
 //!   EXRULEs and EXDATEs like `rruleset`, and applies Prefect's `_get_dates_generator`: every
 //!   value is relabelled to the schedule's zone keeping its wall clock (TZID and `Z` are
 //!   effectively ignored, spec §6.2), a missing DTSTART means 2020-01-01T00:00 in that zone,
 //!   dates are kept from `start` on (inclusive), stop after `end`, are de-duplicated, and at most
 //!   1002 candidates are examined.
 //!
-//! Differences from Prefect, on purpose:
+//! Prefect walks every period from DTSTART; this engine jumps straight to the period around
+//! `start` when that cannot change the result (no COUNT, no failure that depends on the year),
+//! and counts the occurrences of skipped days arithmetically for sub-daily COUNT rules, so a
+//! `FREQ=MINUTELY` rule anchored in 2020 costs about a microsecond instead of seconds. Rules that
+//! provably never match end at once (dateutil iterates until year 9999).
+//!
+//! Differences from Prefect, on purpose (each one where Prefect itself is broken):
 //!
 //! * dateutil's time-zone reader knows no daylight-saving rules after 2037 (it assumes standard
 //!   time), so Prefect's dates after 2037 in DST zones are off by the DST offset; this engine uses
 //!   the real rules (spec §6, conformance README).
-//! * Prefect walks every period from DTSTART; this engine jumps straight to the period around
-//!   `start` when that cannot change the result (no COUNT, no period-dependent failure), so a
-//!   `FREQ=MINUTELY` rule anchored in 2020 costs microseconds instead of seconds.
-//! * `INTERVAL` ≤ 0 (accepted by dateutil, which then loops forever or fails while iterating) is
-//!   reported as an error when dates are computed.
+//! * A negative `INTERVAL` (accepted by dateutil, which then walks backwards and fails) is an
+//!   error when dates are computed, even where Prefect would first return some dates.
+//!   `INTERVAL=0` is reproduced (the period repeats; Prefect de-duplicates), except that where
+//!   Prefect would loop forever this engine reports an error.
+//! * Where dateutil fills missing date parts from "today" or checks a rule without DTSTART against
+//!   the current hour, "now" is taken when [`RRuleSet::parse`] runs (Prefect re-parses on every
+//!   call). Non-ASCII digits, which Python's `int()` accepts, are refused.
 //!
-//! DST resolution is dateutil's ([`duzone`]), which differs from the interval/cron engines in gaps:
+//! DST resolution is dateutil's (module `duzone`), which differs from the interval/cron engines in gaps:
 //! a wall time in a fold takes the first (daylight) instant, a wall time in a gap takes the offset
 //! after the transition, i.e. it moves *back* by the gap (02:30 on a New York spring-forward day
 //! becomes 01:30 EST — and then coincides with the real 01:30 and is de-duplicated).
@@ -314,8 +322,11 @@ fn planned_iter(p: &Planned, from: i64) -> Result<RuleIter<'_>, IterError> {
 }
 
 /// Run dates (instants, µs since the epoch) per Prefect's `RRuleSchedule._get_dates_generator`,
-/// in the order the generator yields them (wall-clock order; `get_dates` sorts them, which only
-/// matters around DST gaps).
+/// in the order the generator yields them: wall-clock order, which is instant order except next to
+/// a DST gap (dateutil reads a gap time as the hour before it). `get_dates` returns them sorted.
+///
+/// Fails with [`ScheduleError::InvalidRRule`] where Prefect's `get_dates` raises for a rule it
+/// accepted (e.g. `UNTIL=…Z` without DTSTART: the default DTSTART is floating).
 // Called by the schedule wire layer (`Schedule::dates`), which lives on the main branch.
 #[allow(dead_code)]
 pub(crate) fn rrule_dates(
