@@ -366,7 +366,8 @@ pub(crate) fn rrule_dates(
 
     let reader = duzone::DuZone::new(zone);
     let mut out: Vec<i64> = Vec::with_capacity(n.clamp(1, MAX_ITERATIONS + 2));
-    let mut max_seen = i64::MIN;
+    let mut keys: Vec<i64> = Vec::with_capacity(out.capacity());
+    let mut max_key = i64::MIN;
     let mut counter = 0usize;
     loop {
         let wall = match stream.next() {
@@ -381,17 +382,21 @@ pub(crate) fn rrule_dates(
         if end.is_some_and(|e| instant > e) {
             break;
         }
-        // Instants follow wall-clock order except around gaps (never by more than a day), so
-        // a duplicate can only be among the last few dates.
-        let dup = instant <= max_seen
-            && out
+        // Prefect keeps a set of datetimes in the schedule's zone, and Python compares those by
+        // wall clock, ignoring `fold`: two instants with the same local time (the two passes of
+        // a fold) count as one (spec §6.3). Keys follow generation order except around
+        // transitions (never by more than a day), so a duplicate is among the last few dates.
+        let key = zone.to_wall(instant);
+        let dup = key <= max_key
+            && keys
                 .iter()
                 .rev()
-                .take_while(|&&d| d > instant - 2 * DAY_MICROS)
-                .any(|&d| d == instant);
+                .take_while(|&&k| k > key - 2 * DAY_MICROS)
+                .any(|&k| k == key);
         if !dup {
             out.push(instant);
-            max_seen = max_seen.max(instant);
+            keys.push(key);
+            max_key = max_key.max(key);
         }
         if out.len() >= n || counter > MAX_ITERATIONS {
             break;
