@@ -422,9 +422,9 @@ pub(super) struct RuleIter<'r> {
 }
 
 /// A repeating (INTERVAL=0) period is replayed at most this often: Prefect examines at most
-/// 1002 candidates at or after its start, so needing more replays means every candidate is
-/// before the start, and Prefect would loop forever.
-const MAX_REPLAYS: usize = 1003;
+/// 1002 candidates at or after its start (dateutil's cache looks ten further), so needing more
+/// replays means every candidate is before the start, and Prefect would loop forever.
+const MAX_REPLAYS: usize = 1002 + 10 + 1;
 
 fn contains(set: &Option<Vec<i64>>, v: i64) -> bool {
     set.as_ref().is_none_or(|s| s.contains(&v))
@@ -558,9 +558,10 @@ impl<'r> RuleIter<'r> {
         if let Err(e) = &r.subset {
             return Err(IterError::Failed(e.clone()));
         }
-        if r.interval < 0 {
+        if r.interval < 0 && r.freq >= Freq::Hourly {
+            // dateutil walks backwards and fails, or (on filtered days) loops forever.
             return Err(IterError::Failed(format!(
-                "INTERVAL={} runs backwards: dateutil accepts it but then fails; use a positive INTERVAL",
+                "INTERVAL={} runs backwards: dateutil accepts it but then fails or never ends; use a positive INTERVAL",
                 r.interval
             )));
         }
@@ -755,12 +756,14 @@ impl<'r> RuleIter<'r> {
         self.period_items.clear();
         let (start, end) = match r.freq {
             Freq::Yearly => (0, self.info.yearlen),
+            // A negative INTERVAL leaves months ≤ 0, which Python's slicing aliases to other
+            // months or fails on.
             Freq::Monthly => {
-                let mr = &self.info.tables().mrange;
-                (
-                    i64::from(mr[self.month as usize - 1]),
-                    i64::from(mr[self.month as usize]),
-                )
+                mrange_slice(&self.info.tables().mrange, self.month).ok_or_else(|| {
+                    IterError::Failed(
+                        "a negative INTERVAL runs past January (dateutil fails)".into(),
+                    )
+                })?
             }
             Freq::Weekly => {
                 let mut i = days_from_civil(self.year as i32, self.month as u8, self.day as u8)
@@ -879,6 +882,11 @@ impl<'r> RuleIter<'r> {
                 if self.year > 9999 {
                     self.done = true;
                     return Ok(());
+                }
+                if self.year < 1 {
+                    return Err(IterError::Failed(
+                        "a negative INTERVAL runs past year 1 (dateutil fails)".into(),
+                    ));
                 }
                 self.rebuild_now()?;
             }

@@ -341,7 +341,16 @@ pub(crate) fn rrule_dates(
         reason: format!("Prefect accepts this rule but fails to compute its dates: {reason}"),
     };
     let plan = set.plan.as_ref().map_err(|e| failed(e.clone()))?;
-    let from = window_start(zone, start);
+    // A rule whose iteration can fail part-way (a negative or zero INTERVAL, BY parts that
+    // fail in some years only) is walked exactly as dateutil walks it, from DTSTART, including
+    // the cached iterator's look-ahead: `rrulestr(..., cache=True)` fetches candidates ten at a
+    // time, so a failure within the next ten candidates surfaces before Prefect stops.
+    let exact = plan.rrules.iter().chain(&plan.exrules).any(|p| !p.skip_ok);
+    let from = if exact {
+        i64::MIN
+    } else {
+        window_start(zone, start)
+    };
     let iter = |p| planned_iter(p, from);
     let after = |dates: &[i64]| dates.partition_point(|&d| d < from);
     let simple = plan.rdates.is_empty() && plan.exdates.is_empty() && plan.exrules.is_empty();
@@ -369,8 +378,23 @@ pub(crate) fn rrule_dates(
     let mut keys: Vec<i64> = Vec::with_capacity(out.capacity());
     let mut max_key = i64::MIN;
     let mut counter = 0usize;
+    let mut ahead: std::collections::VecDeque<i64> = std::collections::VecDeque::new();
     loop {
-        let wall = match stream.next() {
+        let next = if exact {
+            if ahead.is_empty() {
+                for _ in 0..10 {
+                    match stream.next() {
+                        Ok(Some(w)) => ahead.push_back(w),
+                        Ok(None) => break,
+                        Err(IterError::Failed(e)) => return Err(failed(e)),
+                    }
+                }
+            }
+            Ok(ahead.pop_front())
+        } else {
+            stream.next()
+        };
+        let wall = match next {
             Ok(Some(w)) => w,
             Ok(None) => break,
             Err(IterError::Failed(e)) => return Err(failed(e)),

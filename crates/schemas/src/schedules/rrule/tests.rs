@@ -667,6 +667,33 @@ fn interval_zero_repeats_the_first_period() {
 }
 
 #[test]
+fn negative_interval_fails_within_dateutils_look_ahead() {
+    // dateutil walks backwards and fails; its cached iterator fetches ten candidates at a time,
+    // so even n=1 fails (Prefect 3.9.1 raises for all of these).
+    for (rule, n) in [
+        ("DTSTART:20270415T090000\nRRULE:FREQ=MONTHLY;INTERVAL=-3", 1),
+        (
+            "DTSTART:20270115T090000\nRRULE:FREQ=DAILY;INTERVAL=-1;BYHOUR=9,10",
+            2,
+        ),
+        (
+            "DTSTART:20270115T090000\nRRULE:FREQ=YEARLY;INTERVAL=-1;BYMONTH=1,6",
+            2,
+        ),
+        (
+            "DTSTART:20270120T090000\nRRULE:FREQ=WEEKLY;INTERVAL=-1;BYDAY=MO,FR",
+            1,
+        ),
+    ] {
+        let set = RRuleSet::parse(rule).unwrap();
+        assert!(
+            rrule_dates(&set, &Zone::utc(), ts("2026-01-01T00:00:00Z"), None, n).is_err(),
+            "{rule}"
+        );
+    }
+}
+
+#[test]
 fn errors_say_what_to_fix() {
     let err = RRuleSet::parse("FREQ=FOO").unwrap_err().to_string();
     assert!(
