@@ -704,6 +704,12 @@ impl<'r> RuleIter<'r> {
     /// INTERVAL=0: dateutil yields the same period again (counting it toward COUNT).
     fn replay(&mut self, items: &[i64]) -> Result<(), IterError> {
         self.replays += 1;
+        if self.replays > MAX_REPLAYS && self.count_left.is_some() {
+            // Prefect has seen nothing at or after its start in a thousand repeats, so none of
+            // the remaining repeats (COUNT makes them finite) yields anything either.
+            self.done = true;
+            return Ok(());
+        }
         if items.is_empty() || self.replays > MAX_REPLAYS {
             return Err(IterError::Failed(
                 "INTERVAL=0 repeats the same period forever and it never reaches the requested start \
