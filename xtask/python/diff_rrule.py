@@ -48,6 +48,8 @@ ZONES = [
     "America/Sao_Paulo",
     "Asia/Kolkata",
     "UTC",
+    "Europe/Dublin",
+    "Africa/Casablanca",
 ]
 FREQS = ["YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY"]
 DAYS = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
@@ -91,7 +93,15 @@ def transitions(zone, year):
 TRANSITIONS = {z: [t for y in range(2025, 2029) for t in transitions(z, y)] for z in ZONES}
 
 
-def fmt_wall(d):
+def fmt_wall(d, style=None):
+    """A wall clock in one of the forms dateutil's parser reads."""
+    style = style if style is not None else random.choices(["basic", "iso", "date", "frac"], weights=[20, 2, 1, 1])[0]
+    if style == "iso":
+        return d.strftime("%Y-%m-%dT%H:%M:%S")
+    if style == "date":
+        return d.strftime("%Y%m%d")
+    if style == "frac":
+        return d.strftime("%Y%m%dT%H%M%S") + random.choice([".5", ".25", ".000001"])
     return d.strftime("%Y%m%dT%H%M%S")
 
 
@@ -126,7 +136,7 @@ def random_rule(freq, dtstart, allow_count=True):
     parts = [("FREQ", freq)]
     r = random.random
     if r() < 0.4:
-        interval = random.choice([1, 2, 3, 4, 5, 6, 7, 10, 12, 13, 15, 24, 25, 30, 45, 60, 90])
+        interval = random.choice([1, 2, 3, 4, 5, 6, 7, 10, 12, 13, 15, 24, 25, 30, 45, 60, 90, 0])
         if freq in ("YEARLY",):
             interval = random.choice([1, 2, 3])
         parts.append(("INTERVAL", str(interval)))
@@ -171,7 +181,7 @@ def random_rule(freq, dtstart, allow_count=True):
         parts.append(("COUNT", str(random.choice([1, 2, 3, 5, 10, 30, 100, 500, 5000]))))
     elif limit < 0.4 and dtstart is not None:
         until = dtstart[0] + dt.timedelta(hours=random.randrange(1, 24 * 400))
-        until_s = fmt_wall(until) + ("Z" if dtstart[1] else "")
+        until_s = fmt_wall(until, random.choice(["basic", "basic", "basic", "date"])) + ("Z" if dtstart[1] else "")
         parts.append(("UNTIL", until_s))
     random.shuffle(parts)
     body = ";".join(f"{rand_case(None, k)}={rand_case(None, v)}" for k, v in parts)
@@ -195,9 +205,9 @@ def random_schedule():
         if kind == "floating":
             lines.append(f"DTSTART:{fmt_wall(anchor)}")
         elif kind == "z":
-            lines.append(f"DTSTART:{fmt_wall(anchor)}Z")
+            lines.append(f"DTSTART:{fmt_wall(anchor, 'basic')}Z")
         else:
-            lines.append(f"DTSTART;TZID={random.choice(ZONES + ['Asia/Tokyo', 'Europe/Berlin'])}:{fmt_wall(anchor)}")
+            lines.append(f"DTSTART;TZID={random.choice(ZONES + ['Asia/Tokyo', 'Europe/Berlin'])}:{fmt_wall(anchor, 'basic')}")
     prefix = r() < 0.7 or kind != "none"
     rule = random_rule(freq, dtstart)
     lines.append(("RRULE:" if prefix else "") + rule)
@@ -209,7 +219,10 @@ def random_schedule():
     if r() < 0.2:
         vals = [base + dt.timedelta(hours=random.randrange(0, 24 * 60)) for _ in range(random.randint(1, 4))]
         z = "Z" if r() < 0.3 else ""
-        lines.append("RDATE:" + ",".join(fmt_wall(v) + z for v in vals))
+        if z:
+            lines.append("RDATE:" + ",".join(fmt_wall(v, "basic") + z for v in vals))
+        else:
+            lines.append(random.choice(["RDATE:", "RDATE;VALUE=DATE-TIME:"]) + ",".join(fmt_wall(v) for v in vals))
     if r() < 0.25:
         # Exclusions near the start of the rule, some exactly on occurrences.
         vals = [base + dt.timedelta(days=random.randrange(0, 40), hours=random.choice([0, 0, 1, 3])) for _ in range(random.randint(1, 4))]
@@ -217,7 +230,7 @@ def random_schedule():
         if r() < 0.2:
             lines.append("EXDATE;TZID=America/New_York:" + ",".join(fmt_wall(v) for v in vals))
         else:
-            lines.append("EXDATE:" + ",".join(fmt_wall(v) + z for v in vals))
+            lines.append("EXDATE:" + ",".join(fmt_wall(v, "basic") + z for v in vals))
     if len(lines) > 1 and r() < 0.3:
         random.shuffle(lines)
     text = ("\n" if r() < 0.8 else " ").join(lines)
@@ -234,7 +247,9 @@ def random_schedule():
     end = None
     if r() < 0.35:
         end = start + dt.timedelta(minutes=random.choice([0, 1, 30, 60, 180, 1440, 7 * 1440, 40 * 1440]))
-    n = random.choice([None, 1, 2, 3, 5, 10, 24, 50]) if end is None or r() < 0.3 else None
+    n = random.choice([None, 1, 2, 3, 5, 10, 24, 50, 0, 1500]) if end is None or r() < 0.3 else None
+    if n == 1500 and freq in ("YEARLY", "MONTHLY"):
+        n = 24
     tz = zone if r() < 0.9 else None
     return text, tz, start, end, n
 
@@ -291,7 +306,41 @@ def date_case(i, text, tz, start, end, n, prefix="diff"):
 ALPHABET = "=;:,-+TZ0123456789 \nABCDEFGHIJKLMNOPQRSTUVWXYZabcdefz()/._#"
 
 
+def mutate_part(s):
+    """Structural edits that usually keep the string valid."""
+    lines = s.split("\n")
+    k = random.randrange(len(lines))
+    line = lines[k]
+    head, sep, body = line.rpartition(":") if ":" in line and not line.startswith("DTSTART") else ("", "", line)
+    parts = body.split(";")
+    op = random.random()
+    if op < 0.25 and len(parts) > 1:
+        del parts[random.randrange(len(parts))]
+    elif op < 0.45:
+        parts.append(random.choice([
+            "BYSETPOS=1", "BYSETPOS=-1", "WKST=SU", "INTERVAL=2", "COUNT=3", "BYMONTHDAY=-1", "BYMONTHDAY=0",
+            "BYDAY=+1MO", "BYDAY=-1SU", "BYDAY=MO(+2)", "BYMONTH=2", "BYYEARDAY=-1", "BYWEEKNO=1", "BYEASTER=0",
+            "BYHOUR=0", "BYMINUTE=30", "BYSECOND=0", "UNTIL=20270101", "BYMONTH=13", "BYHOUR=24", "COUNT=0",
+            "INTERVAL=0", "BYSETPOS=400", "BYDAY=0MO", "BYWEEKNO=0", "BYYEARDAY=0", "BYMONTHDAY=32",
+        ]))
+    elif op < 0.6:
+        random.shuffle(parts)
+    elif op < 0.75:
+        lines.insert(k + 1, random.choice(["EXDATE:20260304T090000", "RDATE:20260305T120000", "EXRULE:FREQ=DAILY;INTERVAL=3",
+                                           "RRULE:FREQ=WEEKLY", "DTSTART:20260101T000000", "EXDATE;VALUE=DATE:20260305"]))
+    elif op < 0.85:
+        line = line.lower()
+        lines[k] = line
+        return "\n".join(lines)
+    else:
+        return random.choice([" ", "  ", "\n", "\t"]).join(lines)
+    lines[k] = head + sep + ";".join(parts)
+    return "\n".join(lines)
+
+
 def mutate(s):
+    if random.random() < 0.5:
+        return mutate_part(s)
     s = list(s)
     for _ in range(1 if random.random() < 0.7 else random.randint(2, 3)):
         op = random.random()

@@ -11,6 +11,26 @@ use super::parse::Freq;
 use super::rule::{Rule, split_wall};
 use crate::schedules::zone::{MICROS, civil_from_days, days_from_civil, weekday_sun0};
 
+#[cfg(test)]
+thread_local! {
+    /// Tests set this to expand exactly like dateutil, without skipping periods, so the
+    /// shortcuts can be checked against the plain walk.
+    pub(super) static NO_SHORTCUTS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the period-skipping shortcuts are enabled (always, outside tests).
+#[inline]
+pub(super) fn shortcuts() -> bool {
+    #[cfg(test)]
+    {
+        !NO_SHORTCUTS.with(std::cell::Cell::get)
+    }
+    #[cfg(not(test))]
+    {
+        true
+    }
+}
+
 /// Last day dateutil can represent (9999-12-31), in days since 1970-01-01.
 const MAX_DAY: i64 = days_from_civil(9999, 12, 31);
 
@@ -392,7 +412,19 @@ pub(super) struct RuleIter<'r> {
     buf: Vec<i64>,
     pos: usize,
     days: Vec<i64>,
+    /// Whether the first (DTSTART) period has been expanded.
+    started: bool,
+    /// INTERVAL=0: the occurrences (≥ DTSTART) of the last period, and whether advancing left
+    /// the state unchanged, in which case dateutil repeats that period forever.
+    repeat: Option<Vec<i64>>,
+    period_items: Vec<i64>,
+    replays: usize,
 }
+
+/// A repeating (INTERVAL=0) period is replayed at most this often: Prefect examines at most
+/// 1002 candidates at or after its start (dateutil's cache looks ten further), so needing more
+/// replays means every candidate is before the start, and Prefect would loop forever.
+const MAX_REPLAYS: usize = 1002 + 10 + 1;
 
 fn contains(set: &Option<Vec<i64>>, v: i64) -> bool {
     set.as_ref().is_none_or(|s| s.contains(&v))
@@ -427,6 +459,10 @@ impl<'r> RuleIter<'r> {
             buf: Vec::new(),
             pos: 0,
             days: Vec::new(),
+            started: false,
+            repeat: None,
+            period_items: Vec::new(),
+            replays: 0,
         };
         it.preflight()?;
         it.set_date(days)?;
@@ -444,7 +480,7 @@ impl<'r> RuleIter<'r> {
         skip_ok: bool,
     ) -> Result<RuleIter<'r>, IterError> {
         let mut it = RuleIter::new(r, target)?;
-        if !skip_ok || r.count.is_some() || target <= r.dtstart {
+        if !skip_ok || r.count.is_some() || target <= r.dtstart || !shortcuts() {
             return Ok(it);
         }
         let interval = r.interval;
@@ -522,9 +558,10 @@ impl<'r> RuleIter<'r> {
         if let Err(e) = &r.subset {
             return Err(IterError::Failed(e.clone()));
         }
-        if r.interval <= 0 {
+        if r.interval < 0 && r.freq >= Freq::Hourly {
+            // dateutil walks backwards and fails, or (on filtered days) loops forever.
             return Err(IterError::Failed(format!(
-                "INTERVAL={} never advances: dateutil accepts it but then loops forever or fails; use a positive INTERVAL",
+                "INTERVAL={} runs backwards: dateutil accepts it but then fails or never ends; use a positive INTERVAL",
                 r.interval
             )));
         }
@@ -601,8 +638,91 @@ impl<'r> RuleIter<'r> {
             }
             self.buf.clear();
             self.pos = 0;
+            if let Some(items) = self.repeat.take() {
+                self.replay(&items)?;
+                self.repeat = Some(items);
+                continue;
+            }
+            if self.started
+                && self.count_left.is_some()
+                && self.r.freq >= Freq::Hourly
+                && shortcuts()
+            {
+                while self.skip_counted_day()? {}
+                if self.done {
+                    return Ok(None);
+                }
+            }
             self.period()?;
+            self.started = true;
         }
+    }
+
+    /// COUNT rules count every occurrence from DTSTART, so a sub-daily rule far from its
+    /// DTSTART would expand millions of periods only to count them. Skips, in one step, the
+    /// periods of the current day whose occurrences all lie before `min_wall` (counting them
+    /// arithmetically), or the whole day when the day filters exclude it, provided UNTIL and
+    /// COUNT cannot end the rule in between; the state becomes the one dateutil reaches.
+    /// Returns whether anything was skipped.
+    fn skip_counted_day(&mut self) -> Result<bool, IterError> {
+        let r = self.r;
+        let Some(left) = self.count_left.filter(|_| r.interval > 0) else {
+            return Ok(false);
+        };
+        let days = days_from_civil(self.year as i32, self.month as u8, self.day as u8);
+        let day_end = (days + 1) * 86_400;
+        let step = r.interval * r.unit_secs();
+        let t = days * 86_400 + self.hour * 3600 + self.minute * 60 + self.second;
+        let clock = Clock::of(r);
+        let lim = if self.info.day_ok(r, days - self.info.yearordinal) {
+            // A period's occurrences stay within its hour/minute/second.
+            let unit = r.unit_secs();
+            let lim = day_end.min(self.min_wall.div_euclid(MICROS).div_euclid(unit) * unit);
+            if lim <= t || r.until.is_some_and(|u| u < lim.saturating_mul(MICROS)) {
+                return Ok(false);
+            }
+            let items = clock.count_in(t, lim, step) * per_period(r);
+            if items >= left {
+                return Ok(false);
+            }
+            self.count_left = Some(left - items);
+            lim
+        } else {
+            // dateutil jumps over a filtered day, which yields nothing.
+            day_end
+        };
+        let last = t + (lim - 1 - t).div_euclid(step) * step;
+        let next = clock.next_valid(last, step);
+        self.hour = next.rem_euclid(86_400) / 3600;
+        self.minute = next.rem_euclid(3600) / 60;
+        self.second = next.rem_euclid(60);
+        self.ts_empty = false;
+        self.set_date(next.div_euclid(86_400))?;
+        Ok(!self.done)
+    }
+
+    /// INTERVAL=0: dateutil yields the same period again (counting it toward COUNT).
+    fn replay(&mut self, items: &[i64]) -> Result<(), IterError> {
+        self.replays += 1;
+        if self.replays > MAX_REPLAYS && self.count_left.is_some() {
+            // Prefect has seen nothing at or after its start in a thousand repeats, so none of
+            // the remaining repeats (COUNT makes them finite) yields anything either.
+            self.done = true;
+            return Ok(());
+        }
+        if items.is_empty() || self.replays > MAX_REPLAYS {
+            return Err(IterError::Failed(
+                "INTERVAL=0 repeats the same period forever and it never reaches the requested start \
+                 (Prefect would loop forever); use a positive INTERVAL"
+                    .into(),
+            ));
+        }
+        for &res in items {
+            if !self.emit(res) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// `until` / DTSTART / COUNT handling of one candidate; `false` ends the rule.
@@ -613,6 +733,9 @@ impl<'r> RuleIter<'r> {
             return false;
         }
         if res >= self.r.dtstart {
+            if self.r.interval == 0 {
+                self.period_items.push(res);
+            }
             if let Some(c) = &mut self.count_left {
                 *c -= 1;
                 if *c < 0 {
@@ -630,14 +753,23 @@ impl<'r> RuleIter<'r> {
     /// Expands the current period into the buffer, then advances to the next period.
     fn period(&mut self) -> Result<(), IterError> {
         let r = self.r;
+        if self.day < 1 {
+            // Only INTERVAL=0 WEEKLY can step back before the 1st; dateutil's date() fails.
+            return Err(IterError::Failed(
+                "INTERVAL=0 steps before the first of the month (dateutil fails)".into(),
+            ));
+        }
+        self.period_items.clear();
         let (start, end) = match r.freq {
             Freq::Yearly => (0, self.info.yearlen),
+            // A negative INTERVAL leaves months ≤ 0, which Python's slicing aliases to other
+            // months or fails on.
             Freq::Monthly => {
-                let mr = &self.info.tables().mrange;
-                (
-                    i64::from(mr[self.month as usize - 1]),
-                    i64::from(mr[self.month as usize]),
-                )
+                mrange_slice(&self.info.tables().mrange, self.month).ok_or_else(|| {
+                    IterError::Failed(
+                        "a negative INTERVAL runs past January (dateutil fails)".into(),
+                    )
+                })?
             }
             Freq::Weekly => {
                 let mut i = days_from_civil(self.year as i32, self.month as u8, self.day as u8)
@@ -717,7 +849,32 @@ impl<'r> RuleIter<'r> {
                 }
             }
         }
-        self.advance(filtered)
+        if r.interval != 0 {
+            return self.advance(filtered);
+        }
+        let before = (
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+        );
+        self.advance(filtered)?;
+        if !self.done
+            && before
+                == (
+                    self.year,
+                    self.month,
+                    self.day,
+                    self.hour,
+                    self.minute,
+                    self.second,
+                )
+        {
+            self.repeat = Some(std::mem::take(&mut self.period_items));
+        }
+        Ok(())
     }
 
     /// dateutil's "Handle frequency and interval" step.
@@ -731,6 +888,11 @@ impl<'r> RuleIter<'r> {
                 if self.year > 9999 {
                     self.done = true;
                     return Ok(());
+                }
+                if self.year < 1 {
+                    return Err(IterError::Failed(
+                        "a negative INTERVAL runs past year 1 (dateutil fails)".into(),
+                    ));
                 }
                 self.rebuild_now()?;
             }
@@ -786,6 +948,17 @@ impl<'r> RuleIter<'r> {
         let days = days_from_civil(self.year as i32, self.month as u8, self.day as u8);
         let sod = self.hour * 3600 + self.minute * 60 + self.second;
         let mut t = days * 86_400 + sod;
+        if step == 0 {
+            // INTERVAL=0: dateutil divides by the interval on a filtered day and otherwise stays
+            // put (its search only succeeds if the current time is allowed).
+            return if !filtered && Clock::of(r).allowed(sod) {
+                Ok(())
+            } else {
+                Err(IterError::Failed(
+                    "INTERVAL=0 cannot move to another time (dateutil fails)".into(),
+                ))
+            };
+        }
         if filtered {
             t += (86_399 - sod).div_euclid(step) * step;
         }
@@ -805,6 +978,27 @@ impl<'r> RuleIter<'r> {
         }
         Ok(())
     }
+}
+
+/// How many occurrences one period of a sub-daily rule yields (its time set, or the distinct
+/// BYSETPOS picks from it).
+fn per_period(r: &Rule) -> i64 {
+    let times = match r.freq {
+        Freq::Secondly => 1,
+        _ => r.subset.as_ref().map_or(0, Vec::len) as i64,
+    };
+    if r.bysetpos.is_empty() || times == 0 {
+        return times;
+    }
+    let mut picked: Vec<i64> = Vec::new();
+    for &pos in &r.bysetpos {
+        let pos = i64::from(pos);
+        let p = if pos < 0 { pos } else { pos - 1 };
+        if py_index(p.div_euclid(times), 1).is_some() && !picked.contains(&p.rem_euclid(times)) {
+            picked.push(p.rem_euclid(times));
+        }
+    }
+    picked.len() as i64
 }
 
 /// The times of day a sub-daily rule may stop at: BYHOUR (HOURLY and finer), BYMINUTE
@@ -894,6 +1088,47 @@ impl<'r> Clock<'r> {
                 }
             };
         }
+    }
+
+    /// An end `e > sod` such that every second of day in `[sod, e)` is allowed (`sod` must be).
+    fn allowed_until(&self, sod: i64) -> i64 {
+        let run = |set: &[i64], from: i64| {
+            let mut v = from;
+            while set.contains(&(v + 1)) {
+                v += 1;
+            }
+            v + 1
+        };
+        let (h, m, s) = (sod / 3600, sod / 60 % 60, sod % 60);
+        match (self.hours, self.minutes, self.seconds) {
+            (_, _, Some(secs)) => sod - s + run(secs, s).min(60),
+            (_, Some(mins), None) => h * 3600 + run(mins, m).min(60) * 60,
+            (Some(hours), None, None) => run(hours, h).min(24) * 3600,
+            (None, None, None) => 86_400,
+        }
+    }
+
+    /// How many lattice points `t + k·step` (k ≥ 0) before `end` fall on allowed times of day
+    /// (`t` and `end` in the same day, `end` at most its end).
+    fn count_in(&self, t: i64, end: i64, step: i64) -> i64 {
+        let day0 = t - t.rem_euclid(86_400);
+        let mut c = t;
+        let mut n = 0;
+        while c < end {
+            let sod = c - day0;
+            if self.allowed(sod) {
+                let lim = (day0 + self.allowed_until(sod)).min(end);
+                let k = (lim - 1 - c).div_euclid(step) + 1;
+                n += k;
+                c += k * step;
+            } else {
+                let Some(next) = self.next_allowed(sod) else {
+                    break;
+                };
+                c += (day0 + next - c + step - 1).div_euclid(step) * step;
+            }
+        }
+        n
     }
 
     /// The first lattice point `t + k·step` (k ≥ 1, wall seconds) at an allowed time of day.

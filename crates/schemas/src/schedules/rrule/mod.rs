@@ -7,29 +7,38 @@
 //!   names, `dateutil.parser` date values, and the checks `rrule(...)` makes when it is built.
 //!   Parsing is zone-free: every date value keeps its wall clock, and whether it had a TZID or
 //!   `Z` only matters for dateutil's "UNTIL must be UTC when DTSTART is aware" rule.
-//! * **Expansion** ([`rrule_dates`]) follows `rrule._iter` period by period, merges rules, RDATEs,
+//! * **Expansion** (`rrule_dates`) follows `rrule._iter` period by period, merges rules, RDATEs,
 //!   EXRULEs and EXDATEs like `rruleset`, and applies Prefect's `_get_dates_generator`: every
 //!   value is relabelled to the schedule's zone keeping its wall clock (TZID and `Z` are
 //!   effectively ignored, spec §6.2), a missing DTSTART means 2020-01-01T00:00 in that zone,
 //!   dates are kept from `start` on (inclusive), stop after `end`, are de-duplicated, and at most
 //!   1002 candidates are examined.
 //!
-//! Differences from Prefect, on purpose:
+//! Prefect walks every period from DTSTART; this engine jumps straight to the period around
+//! `start` when that cannot change the result (no COUNT, no failure that depends on the year),
+//! and counts the occurrences of skipped days arithmetically for sub-daily COUNT rules, so a
+//! `FREQ=MINUTELY` rule anchored in 2020 costs about a microsecond instead of seconds. Rules that
+//! provably never match end at once (dateutil iterates until year 9999).
+//!
+//! Differences from Prefect, on purpose (each one where Prefect itself is broken):
 //!
 //! * dateutil's time-zone reader knows no daylight-saving rules after 2037 (it assumes standard
 //!   time), so Prefect's dates after 2037 in DST zones are off by the DST offset; this engine uses
 //!   the real rules (spec §6, conformance README).
-//! * Prefect walks every period from DTSTART; this engine jumps straight to the period around
-//!   `start` when that cannot change the result (no COUNT, no period-dependent failure), so a
-//!   `FREQ=MINUTELY` rule anchored in 2020 costs microseconds instead of seconds.
-//! * `INTERVAL` ≤ 0 (accepted by dateutil, which then loops forever or fails while iterating) is
-//!   reported as an error when dates are computed.
+//! * A negative `INTERVAL` (accepted by dateutil, which then walks backwards and fails) is an
+//!   error when dates are computed, even where Prefect would first return some dates.
+//!   `INTERVAL=0` is reproduced (the period repeats; Prefect de-duplicates), except that where
+//!   Prefect would loop forever this engine reports an error.
+//! * Where dateutil fills missing date parts from "today" or checks a rule without DTSTART against
+//!   the current hour, "now" is taken when [`RRuleSet::parse`] runs (Prefect re-parses on every
+//!   call). Non-ASCII digits, which Python's `int()` accepts, are refused.
 //!
-//! DST resolution is dateutil's, which differs from the interval/cron engines in gaps: a wall time
-//! in a fold takes the first (daylight) instant, a wall time in a gap takes the offset after the
-//! transition, i.e. it moves *back* by the gap (02:30 on a New York spring-forward day becomes
-//! 01:30 EST — and then coincides with the real 01:30 and is de-duplicated).
+//! DST resolution is dateutil's (module `duzone`), which differs from the interval/cron engines in gaps:
+//! a wall time in a fold takes the first (daylight) instant, a wall time in a gap takes the offset
+//! after the transition, i.e. it moves *back* by the gap (02:30 on a New York spring-forward day
+//! becomes 01:30 EST — and then coincides with the real 01:30 and is de-duplicated).
 
+mod duzone;
 mod expand;
 mod parse;
 mod pyparse;
@@ -187,7 +196,7 @@ impl RRuleSet {
 
 /// A source of wall-clock candidates in dateutil's order.
 enum Gen<'a> {
-    Rule(RuleIter<'a>),
+    Rule(Box<RuleIter<'a>>),
     Dates(&'a [i64]),
 }
 
@@ -267,8 +276,9 @@ impl<'a> Merge<'a> {
     }
 }
 
+/// The candidates of the whole set: one rule alone (the common case, no merging), or a merge.
 enum Stream<'a> {
-    Single(RuleIter<'a>),
+    Single(Box<RuleIter<'a>>),
     Set(Merge<'a>),
     Empty,
 }
@@ -282,16 +292,6 @@ impl Stream<'_> {
             Stream::Empty => Ok(None),
         }
     }
-}
-
-/// dateutil's wall-clock → instant mapping (`tzfile.utcoffset` with fold=0): the first instant in
-/// a fold, the offset after the transition in a gap (which moves the wall clock back by the gap).
-#[inline]
-fn localize_dateutil(zone: &Zone, wall: i64) -> i64 {
-    let instant = zone.localize(wall);
-    let back = zone.to_wall(instant);
-    // zone.localize shifts gap times forward; dateutil's offset moves them back as far.
-    instant - (back - wall)
 }
 
 /// The earliest wall clock whose instant can be ≥ `start`: `start` plus the smallest offset in
@@ -315,15 +315,18 @@ fn window_start(zone: &Zone, start: i64) -> i64 {
 /// The iterator of one planned rule, started near the `from` wall clock.
 fn planned_iter(p: &Planned, from: i64) -> Result<RuleIter<'_>, IterError> {
     let mut it = RuleIter::starting_near(&p.rule, from, p.skip_ok)?;
-    if p.never {
+    if p.never && expand::shortcuts() {
         it.finish();
     }
     Ok(it)
 }
 
 /// Run dates (instants, µs since the epoch) per Prefect's `RRuleSchedule._get_dates_generator`,
-/// in the order the generator yields them (wall-clock order; `get_dates` sorts them, which only
-/// matters around DST gaps).
+/// in the order the generator yields them: wall-clock order, which is instant order except next to
+/// a DST gap (dateutil reads a gap time as the hour before it). `get_dates` returns them sorted.
+///
+/// Fails with [`ScheduleError::InvalidRRule`] where Prefect's `get_dates` raises for a rule it
+/// accepted (e.g. `UNTIL=…Z` without DTSTART: the default DTSTART is floating).
 // Called by the schedule wire layer (`Schedule::dates`), which lives on the main branch.
 #[allow(dead_code)]
 pub(crate) fn rrule_dates(
@@ -338,22 +341,31 @@ pub(crate) fn rrule_dates(
         reason: format!("Prefect accepts this rule but fails to compute its dates: {reason}"),
     };
     let plan = set.plan.as_ref().map_err(|e| failed(e.clone()))?;
-    let from = window_start(zone, start);
+    // A rule whose iteration can fail part-way (a negative or zero INTERVAL, BY parts that
+    // fail in some years only) is walked exactly as dateutil walks it, from DTSTART, including
+    // the cached iterator's look-ahead: `rrulestr(..., cache=True)` fetches candidates ten at a
+    // time, so a failure within the next ten candidates surfaces before Prefect stops.
+    let exact = plan.rrules.iter().chain(&plan.exrules).any(|p| !p.skip_ok);
+    let from = if exact {
+        i64::MIN
+    } else {
+        window_start(zone, start)
+    };
     let iter = |p| planned_iter(p, from);
     let after = |dates: &[i64]| dates.partition_point(|&d| d < from);
     let simple = plan.rdates.is_empty() && plan.exdates.is_empty() && plan.exrules.is_empty();
     let stream = (|| -> Result<Stream<'_>, IterError> {
         Ok(match (simple, plan.rrules.as_slice()) {
-            (true, [only]) => Stream::Single(iter(only)?),
+            (true, [only]) => Stream::Single(Box::new(iter(only)?)),
             (true, []) => Stream::Empty,
             _ => {
                 let mut incl = vec![Gen::Dates(&plan.rdates[after(&plan.rdates)..])];
                 for p in &plan.rrules {
-                    incl.push(Gen::Rule(iter(p)?));
+                    incl.push(Gen::Rule(Box::new(iter(p)?)));
                 }
                 let mut excl = vec![Gen::Dates(&plan.exdates[after(&plan.exdates)..])];
                 for p in &plan.exrules {
-                    excl.push(Gen::Rule(iter(p)?));
+                    excl.push(Gen::Rule(Box::new(iter(p)?)));
                 }
                 Stream::Set(Merge::new(incl, excl)?)
             }
@@ -361,33 +373,54 @@ pub(crate) fn rrule_dates(
     })();
     let mut stream = stream.map_err(|IterError::Failed(e)| failed(e))?;
 
+    let reader = duzone::DuZone::new(zone);
     let mut out: Vec<i64> = Vec::with_capacity(n.clamp(1, MAX_ITERATIONS + 2));
-    let mut max_seen = i64::MIN;
+    let mut keys: Vec<i64> = Vec::with_capacity(out.capacity());
+    let mut max_key = i64::MIN;
     let mut counter = 0usize;
+    let mut ahead: std::collections::VecDeque<i64> = std::collections::VecDeque::new();
     loop {
-        let wall = match stream.next() {
+        let next = if exact {
+            if ahead.is_empty() {
+                for _ in 0..10 {
+                    match stream.next() {
+                        Ok(Some(w)) => ahead.push_back(w),
+                        Ok(None) => break,
+                        Err(IterError::Failed(e)) => return Err(failed(e)),
+                    }
+                }
+            }
+            Ok(ahead.pop_front())
+        } else {
+            stream.next()
+        };
+        let wall = match next {
             Ok(Some(w)) => w,
             Ok(None) => break,
             Err(IterError::Failed(e)) => return Err(failed(e)),
         };
-        let instant = localize_dateutil(zone, wall);
+        let instant = reader.localize(wall);
         if instant < start {
             continue;
         }
         if end.is_some_and(|e| instant > e) {
             break;
         }
-        // Instants follow wall-clock order except around gaps (never by more than a day), so
-        // a duplicate can only be among the last few dates.
-        let dup = instant <= max_seen
-            && out
+        // Prefect keeps a set of datetimes in the schedule's zone, and Python compares those by
+        // wall clock, ignoring `fold`: two instants with the same local time (the two passes of
+        // a fold) count as one (spec §6.3). Keys follow generation order except around
+        // transitions (never by more than a day), so a duplicate is among the last few dates.
+        let key = zone.to_wall(instant);
+        let dup = key <= max_key
+            && keys
                 .iter()
                 .rev()
-                .take_while(|&&d| d > instant - 2 * DAY_MICROS)
-                .any(|&d| d == instant);
+                .take_while(|&&k| k > key - 2 * DAY_MICROS)
+                .any(|&k| k == key);
         if !dup {
             out.push(instant);
-            max_seen = max_seen.max(instant);
+            keys.push(key);
+            max_key = max_key.max(key);
         }
         if out.len() >= n || counter > MAX_ITERATIONS {
             break;
