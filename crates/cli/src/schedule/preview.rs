@@ -26,12 +26,10 @@ pub(crate) fn run(args: &PreviewArgs) -> Result<(), Failure> {
         Some(s) => Some(parse_timestamp(s).map_err(|e| Failure::Input(format!("--end: {e}")))?),
         None => None,
     };
-    if let Some(end) = end {
-        if end < start {
-            return Err(Failure::Input(format!(
-                "--end ({end}) is before --start ({start}): no date can lie between them"
-            )));
-        }
+    if let Some(end) = end.filter(|end| *end < start) {
+        return Err(Failure::Input(format!(
+            "--end ({end}) is before --start ({start}): no date can lie between them"
+        )));
     }
     let schedule = build_schedule(args, start)?;
     let n = args.n.or(if end.is_some() {
@@ -270,7 +268,7 @@ fn offset_text(offset: Offset) -> String {
     let sign = if s < 0 { '-' } else { '+' };
     let a = s.unsigned_abs();
     let mut text = format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60);
-    if a % 60 != 0 {
+    if !a.is_multiple_of(60) {
         let _ = write!(text, ":{:02}", a % 60);
     }
     text
