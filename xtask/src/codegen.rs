@@ -455,7 +455,7 @@ impl<'a> Generator<'a> {
                 ),
                 (false, true) => ("#[serde(default)]\n".to_owned(), format!("Option<{ty}>")),
             };
-            let _ = write!(fields, "{fdoc}{rename}{attr}pub {field}: {full_ty},\n");
+            let _ = writeln!(fields, "{fdoc}{rename}{attr}pub {field}: {full_ty},");
             if is_required && !nullable {
                 ctor_args.push(format!("{field}: {full_ty}"));
                 ctor_fields.push(field.clone());
@@ -498,10 +498,10 @@ impl<'a> Generator<'a> {
         if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
             return Ok((self.ref_type(r), false));
         }
-        if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-            if let [one] = all.as_slice() {
-                return self.type_of(one, ctx);
-            }
+        if let Some(all) = schema.get("allOf").and_then(Value::as_array)
+            && let [one] = all.as_slice()
+        {
+            return self.type_of(one, ctx);
         }
         if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
             let nullable = any
@@ -592,12 +592,12 @@ impl<'a> Generator<'a> {
         self.enqueue(name);
         // A map schema is an alias: use what it stands for, so unions of it and the same map
         // written inline collapse into one type.
-        if let Some(schema) = self.schemas.get(name) {
-            if schema.get("properties").is_none() && schema.get("enum").is_none() {
-                if let Ok(ty) = self.object_type(schema, &rust_name(name), "Value") {
-                    return ty;
-                }
-            }
+        if let Some(schema) = self.schemas.get(name)
+            && schema.get("properties").is_none()
+            && schema.get("enum").is_none()
+            && let Ok(ty) = self.object_type(schema, &rust_name(name), "Value")
+        {
+            return ty;
         }
         rust_name(name)
     }

@@ -130,10 +130,9 @@ fn bump_manifest(path: &Path, version: &str) -> Result<String, String> {
         } else if trimmed.starts_with("prefab-")
             && trimmed.contains("path =")
             && trimmed.contains("version = \"=")
+            && let (Some(a), Some(b)) = (line.find("version = \"="), line.rfind('"'))
         {
-            if let (Some(a), Some(b)) = (line.find("version = \"="), line.rfind('"')) {
-                line = format!("{}version = \"={version}{}", &line[..a], &line[b..]);
-            }
+            line = format!("{}version = \"={version}{}", &line[..a], &line[b..]);
         }
         out.push_str(&line);
         out.push('\n');
