@@ -854,7 +854,7 @@ mod props {
     }
 
     /// Valid-looking rules with extreme values in every part.
-    fn structured_rule() -> impl Strategy<Value = String> {
+    pub(super) fn structured_rule() -> impl Strategy<Value = String> {
         let freq = prop::sample::select(vec![
             "YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY", "MINUTELY", "SECONDLY",
         ]);
@@ -917,10 +917,6 @@ mod props {
                 }
                 s
             })
-    }
-
-    pub(super) fn structured_rule_pub() -> impl Strategy<Value = String> {
-        structured_rule()
     }
 
     /// Expansion budget per property case (generous for unoptimised builds).
@@ -996,14 +992,16 @@ mod props {
     }
 }
 
+/// Lists the slowest generated rules (expansion cost hunting):
+/// `cargo test --release -p prefab-schemas --lib slowest_structured_rules -- --ignored --nocapture`.
 #[test]
 #[ignore = "diagnostic"]
-fn zz_slowest_structured() {
+fn slowest_structured_rules() {
     use proptest::strategy::{Strategy, ValueTree};
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let mut worst: Vec<(std::time::Duration, String)> = Vec::new();
     for _ in 0..20000 {
-        let s = props::structured_rule_pub()
+        let s = props::structured_rule()
             .new_tree(&mut runner)
             .unwrap()
             .current();
@@ -1022,9 +1020,10 @@ fn zz_slowest_structured() {
     }
 }
 
+/// Costs of COUNT rules that must be counted from an old DTSTART (`--ignored --nocapture`).
 #[test]
 #[ignore = "diagnostic"]
-fn zz_count_costs() {
+fn count_rule_costs() {
     let ny = Zone::get("America/New_York").unwrap();
     for rule in [
         "DTSTART:20200101T000000\nRRULE:FREQ=MINUTELY;COUNT=100000000",
