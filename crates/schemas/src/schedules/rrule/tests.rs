@@ -925,7 +925,12 @@ mod props {
 
     proptest! {
         // Thorough in release builds, a quick pass in debug ones.
-        #![proptest_config(ProptestConfig { cases: if cfg!(debug_assertions) { 250 } else { 2000 }, ..ProptestConfig::default() })]
+        // (No failure-persistence files: failures print the minimal input instead.)
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(debug_assertions) { 250 } else { 2000 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
 
         /// Fast-forwarding, COUNT skipping and the never-matches check change nothing.
         #[test]
