@@ -371,6 +371,27 @@ SNIPPETS = [
 ]
 
 
+DATE_ATOMS = [
+    "2026", "20260308", "202603081230", "20260308123045", "26", "03", "08", "8", "12", "31", "30", "29", "0930",
+    "093000", "093000.5", "1999", "T", "-", "/", ".", ":", ",", "Z", "UTC", "GMT", "EST", "CET", "+", "+05:30",
+    "-0800", "+3", "AM", "PM", "A", "P", "JAN", "JANUARY", "FEB", "SEPT", "MON", "MONDAY", "SUN", "H", "M", "S",
+    "1.5", "12.25", "ST", "ND", "TH", "OF", "AT", "(", ")", "X", "NAN", "INF", "00", "60", "24", "9999", "10000",
+]
+
+
+def random_date_text():
+    """A rule whose DTSTART / UNTIL / EXDATE value is a random date-like token soup."""
+    value = "".join(random.choice(DATE_ATOMS) for _ in range(random.randint(1, 6)))
+    return random.choice([
+        f"DTSTART:{value}\nRRULE:FREQ=DAILY",
+        f"RRULE:FREQ=DAILY;UNTIL={value}",
+        f"DTSTART:20260101T000000\nRRULE:FREQ=DAILY;UNTIL={value}",
+        f"RRULE:FREQ=DAILY\nEXDATE:{value}",
+        f"RRULE:FREQ=DAILY\nRDATE:{value}",
+        f"DTSTART;TZID=America/New_York:{value}\nRRULE:FREQ=DAILY",
+    ])
+
+
 def random_text():
     return "".join(random.choice(SNIPPETS) for _ in range(random.randint(1, 8)))
 
@@ -405,8 +426,17 @@ def main():
         corpus.append(text)
         stats["errors" if "error" in case else "dates"] += 1
         out.write(json.dumps(case) + "\n")
+    if not corpus:
+        # Parse-only run: mutate freshly generated rules.
+        corpus = [random_schedule()[0] for _ in range(500)]
     for j in range(args.parse):
-        text = mutate(random.choice(corpus)) if corpus and random.random() < 0.7 else random_text()
+        roll = random.random()
+        if roll < 0.55:
+            text = mutate(random.choice(corpus))
+        elif roll < 0.85:
+            text = random_date_text()
+        else:
+            text = random_text()
         now = now_str()
         ok = validity(text)
         stats["parse"] += 1

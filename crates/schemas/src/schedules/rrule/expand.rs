@@ -414,6 +414,8 @@ pub(super) struct RuleIter<'r> {
     days: Vec<i64>,
     /// Whether the first (DTSTART) period has been expanded.
     started: bool,
+    /// A day (days since 1970-01-01) known not to be skippable (COUNT runs out in it).
+    no_skip_day: i64,
     /// INTERVAL=0: the occurrences (≥ DTSTART) of the last period, and whether advancing left
     /// the state unchanged, in which case dateutil repeats that period forever.
     repeat: Option<Vec<i64>>,
@@ -460,6 +462,7 @@ impl<'r> RuleIter<'r> {
             pos: 0,
             days: Vec::new(),
             started: false,
+            no_skip_day: i64::MIN,
             repeat: None,
             period_items: Vec::new(),
             replays: 0,
@@ -670,6 +673,9 @@ impl<'r> RuleIter<'r> {
             return Ok(false);
         };
         let days = days_from_civil(self.year as i32, self.month as u8, self.day as u8);
+        if days == self.no_skip_day {
+            return Ok(false);
+        }
         let day_end = (days + 1) * 86_400;
         let step = r.interval * r.unit_secs();
         let t = days * 86_400 + self.hour * 3600 + self.minute * 60 + self.second;
@@ -683,6 +689,7 @@ impl<'r> RuleIter<'r> {
             }
             let items = clock.count_in(t, lim, step) * per_period(r);
             if items >= left {
+                self.no_skip_day = days;
                 return Ok(false);
             }
             self.count_left = Some(left - items);

@@ -25,8 +25,9 @@
 //! * dateutil's time-zone reader knows no daylight-saving rules after 2037 (it assumes standard
 //!   time), so Prefect's dates after 2037 in DST zones are off by the DST offset; this engine uses
 //!   the real rules (spec §6, conformance README).
-//! * A negative `INTERVAL` (accepted by dateutil, which then walks backwards and fails) is an
-//!   error when dates are computed, even where Prefect would first return some dates.
+//! * A negative `INTERVAL` is reproduced for YEARLY…DAILY (dateutil walks backwards and fails,
+//!   within its ten-candidate look-ahead); for HOURLY and finer, where dateutil can also loop
+//!   forever, it is an error when dates are computed.
 //!   `INTERVAL=0` is reproduced (the period repeats; Prefect de-duplicates), except that where
 //!   Prefect would loop forever this engine reports an error.
 //! * Where dateutil fills missing date parts from "today" or checks a rule without DTSTART against
