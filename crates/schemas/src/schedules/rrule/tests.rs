@@ -736,52 +736,6 @@ fn errors_say_what_to_fix() {
     assert_eq!(set.as_str(), "FREQ=DAILY;UNTIL=20260201T000000Z");
 }
 
-/// Release-mode timings of the two speed targets:
-/// `cargo test --release -p prefab-schemas --lib rrule_timing -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing; run in release mode"]
-fn rrule_timing() {
-    fn median(mut f: impl FnMut() -> usize, runs: usize) -> (std::time::Duration, usize) {
-        let mut times = Vec::with_capacity(runs);
-        let mut got = 0;
-        for _ in 0..runs {
-            let t = std::time::Instant::now();
-            got = std::hint::black_box(f());
-            times.push(t.elapsed());
-        }
-        times.sort_unstable();
-        (times[runs / 2], got)
-    }
-    let ny = Zone::get("America/New_York").unwrap();
-    let weekly =
-        RRuleSet::parse("DTSTART:20260101T000000\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR").unwrap();
-    let start = ts("2026-03-06T00:00:00-05:00");
-    let (t, got) = median(
-        || rrule_dates(&weekly, &ny, start, None, 1000).unwrap().len(),
-        2001,
-    );
-    eprintln!(
-        "weekly MO,WE,FR x{got}: {t:?} total, {:.1} ns/date",
-        t.as_nanos() as f64 / got as f64
-    );
-    let minutely = RRuleSet::parse("FREQ=MINUTELY;INTERVAL=5").unwrap();
-    let start = ts("2026-11-26T00:00:00Z");
-    let (t, got) = median(
-        || rrule_dates(&minutely, &ny, start, None, 1).unwrap().len(),
-        20001,
-    );
-    eprintln!("minutely/5 first date ({got}): {t:?}");
-    let (t, _) = median(
-        || {
-            RRuleSet::parse("DTSTART:20260101T000000\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE,FR")
-                .map(|_| 1)
-                .unwrap()
-        },
-        2001,
-    );
-    eprintln!("parse: {t:?}");
-}
-
 mod props {
     use super::*;
     use proptest::prelude::*;
@@ -994,53 +948,5 @@ mod props {
                 prop_assert!(t.elapsed() < LIMIT, "{s:?} took {:?}", t.elapsed());
             }
         }
-    }
-}
-
-/// Lists the slowest generated rules (expansion cost hunting):
-/// `cargo test --release -p prefab-schemas --lib slowest_structured_rules -- --ignored --nocapture`.
-#[test]
-#[ignore = "diagnostic"]
-fn slowest_structured_rules() {
-    use proptest::strategy::{Strategy, ValueTree};
-    let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let mut worst: Vec<(std::time::Duration, String)> = Vec::new();
-    for _ in 0..20000 {
-        let s = props::structured_rule()
-            .new_tree(&mut runner)
-            .unwrap()
-            .current();
-        if let Ok(set) = RRuleSet::parse(&s) {
-            let zone = Zone::get("America/New_York").unwrap();
-            let start = ts("2026-06-01T00:00:00Z");
-            let t = std::time::Instant::now();
-            let r = rrule_dates(&set, &zone, start, None, 5).map(|v| v.len());
-            let _ = rrule_dates(&set, &zone, start, Some(start + 30 * DAY_MICROS), 1000);
-            worst.push((t.elapsed(), format!("{s:?} {r:?}")));
-        }
-    }
-    worst.sort();
-    for (t, s) in worst.iter().rev().take(15) {
-        eprintln!("{t:?} {s}");
-    }
-}
-
-/// Costs of COUNT rules that must be counted from an old DTSTART (`--ignored --nocapture`).
-#[test]
-#[ignore = "diagnostic"]
-fn count_rule_costs() {
-    let ny = Zone::get("America/New_York").unwrap();
-    for rule in [
-        "DTSTART:20200101T000000\nRRULE:FREQ=MINUTELY;COUNT=100000000",
-        "DTSTART:20200101T000000\nRRULE:FREQ=MINUTELY;INTERVAL=7;BYHOUR=9,10;COUNT=100000000",
-        "DTSTART:20200101T000000\nRRULE:FREQ=SECONDLY;COUNT=1000000000",
-        "RRULE:FREQ=SECONDLY;COUNT=58823;BYSECOND=31",
-        "DTSTART:20200101T000000\nRRULE:FREQ=HOURLY;COUNT=100000000",
-        "DTSTART:20200101T000000\nRRULE:FREQ=DAILY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;BYMINUTE=0,30;COUNT=100000000",
-    ] {
-        let set = RRuleSet::parse(rule).unwrap();
-        let t = std::time::Instant::now();
-        let got = rrule_dates(&set, &ny, ts("2026-11-26T00:00:00Z"), None, 10).unwrap();
-        eprintln!("{:?} {} {rule:?}", t.elapsed(), got.len());
     }
 }
