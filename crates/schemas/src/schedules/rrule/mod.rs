@@ -328,7 +328,6 @@ fn planned_iter(p: &Planned, from: i64) -> Result<RuleIter<'_>, IterError> {
 ///
 /// Fails with [`ScheduleError::InvalidRRule`] where Prefect's `get_dates` raises for a rule it
 /// accepted (e.g. `UNTIL=…Z` without DTSTART: the default DTSTART is floating).
-// Called by the schedule wire layer (`Schedule::dates`), which lives on the main branch.
 pub(crate) fn rrule_dates(
     set: &RRuleSet,
     zone: &Zone,
