@@ -14,9 +14,9 @@ strings: whether Prefect's validation (``dateutil.rrule.rrulestr``) accepts them
 
 Run with Prefect's interpreter, then feed the file to the Rust test:
 
-    /root/.cache/prefab/prefect-3.9.1/bin/python xtask/python/diff_rrule.py \\
+    /root/.cache/prefab/prefect-3.9.1/bin/python xtask/python/gen_rrule_cases.py \\
         --cases 3000 --parse 3000 --seed 1 --out /tmp/rrule_diff.jsonl
-    RRULE_DIFF_FILE=/tmp/rrule_diff.jsonl cargo test -p prefab-schemas rrule_diff_file
+    RRULE_DIFF_FILE=/tmp/rrule_diff.jsonl cargo test -p prefab-schemas differential_sample
 
 Dates after 2036 are avoided: dateutil has no DST rules past 2037 and prefab computes those
 dates correctly instead (a documented difference).
