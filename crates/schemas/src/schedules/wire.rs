@@ -408,16 +408,23 @@ fn yes() -> bool {
     true
 }
 
+impl TryFrom<CronWire> for CronSchedule {
+    type Error = ScheduleError;
+
+    fn try_from(wire: CronWire) -> Result<Self, ScheduleError> {
+        let schedule = CronSchedule::new(&wire.cron)?.with_day_or(wire.day_or);
+        match &wire.timezone {
+            Some(tz) => schedule.with_timezone(tz),
+            None => Ok(schedule),
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for CronSchedule {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let wire = CronWire::deserialize(d)?;
-        let mut schedule = CronSchedule::new(&wire.cron)
-            .map_err(D::Error::custom)?
-            .with_day_or(wire.day_or);
-        if let Some(tz) = &wire.timezone {
-            schedule = schedule.with_timezone(tz).map_err(D::Error::custom)?;
-        }
-        Ok(schedule)
+        CronWire::deserialize(d)?
+            .try_into()
+            .map_err(D::Error::custom)
     }
 }
 
@@ -506,12 +513,18 @@ struct RRuleWire {
     timezone: Option<String>,
 }
 
+impl TryFrom<RRuleWire> for RRuleSchedule {
+    type Error = ScheduleError;
+
+    fn try_from(wire: RRuleWire) -> Result<Self, ScheduleError> {
+        RRuleSchedule::new(&wire.rrule)?.with_timezone(wire.timezone.as_deref().unwrap_or("UTC"))
+    }
+}
+
 impl<'de> Deserialize<'de> for RRuleSchedule {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let wire = RRuleWire::deserialize(d)?;
-        let schedule = RRuleSchedule::new(&wire.rrule).map_err(D::Error::custom)?;
-        schedule
-            .with_timezone(wire.timezone.as_deref().unwrap_or("UTC"))
+        RRuleWire::deserialize(d)?
+            .try_into()
             .map_err(D::Error::custom)
     }
 }
@@ -564,21 +577,14 @@ impl Schedule {
                 .map_err(invalid)?
                 .try_into()
                 .map(Schedule::Interval),
-            ["cron"] => {
-                let wire = CronWire::deserialize(value).map_err(invalid)?;
-                let mut s = CronSchedule::new(&wire.cron)?.with_day_or(wire.day_or);
-                if let Some(tz) = &wire.timezone {
-                    s = s.with_timezone(tz)?;
-                }
-                Ok(Schedule::Cron(s))
-            }
-            ["rrule"] => {
-                let wire = RRuleWire::deserialize(value).map_err(invalid)?;
-                Ok(Schedule::RRule(
-                    RRuleSchedule::new(&wire.rrule)?
-                        .with_timezone(wire.timezone.as_deref().unwrap_or("UTC"))?,
-                ))
-            }
+            ["cron"] => CronWire::deserialize(value)
+                .map_err(invalid)?
+                .try_into()
+                .map(Schedule::Cron),
+            ["rrule"] => RRuleWire::deserialize(value)
+                .map_err(invalid)?
+                .try_into()
+                .map(Schedule::RRule),
             [] => Err(ScheduleError::InvalidSchedule {
                 reason: "a schedule needs exactly one of the keys interval, cron or rrule".into(),
             }),
