@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use crate::Secret;
 use crate::error::ClientError;
 use crate::retry::RetryConfig;
-use crate::secret::Secret;
 
 /// The API URL when `PREFECT_API_URL` is unset (a local Prefect server's default).
 pub const DEFAULT_API_URL: &str = "http://127.0.0.1:4200/api";

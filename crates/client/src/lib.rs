@@ -35,13 +35,12 @@ mod error;
 pub mod local_server;
 pub mod request;
 mod retry;
-mod secret;
 
 pub use client::{
     ApiResponse, ClientStats, MAX_PAGE, PrefectClient, SlaApplyResult, StatsSnapshot, Upserted,
 };
 pub use config::{API_VERSION, Auth, ClientConfig, DEFAULT_API_URL};
 pub use error::{ClientError, ValidationIssue};
+pub use prefab_schemas::Secret;
 pub use prefab_schemas::api;
 pub use retry::{BackoffConfig, RetryConfig};
-pub use secret::Secret;

@@ -493,7 +493,7 @@ pub fn read_work_queue_by_name(pool: &str, name: &str) -> ApiRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use crate::Secret;
 
     fn config(auth: Auth) -> ClientConfig {
         ClientConfig::new("http://127.0.0.1:4200/api")

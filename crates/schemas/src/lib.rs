@@ -31,5 +31,7 @@
 pub mod api;
 mod error;
 pub mod schedules;
+mod secret;
 
 pub use error::ScheduleError;
+pub use secret::Secret;

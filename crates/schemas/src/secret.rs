@@ -1,4 +1,4 @@
-//! Secrets that never show up in `Debug`, `Display`, logs or errors.
+//! Secrets that never show up in `Debug`, `Display`, logs or errors (shared by the client and storage crates).
 
 use std::fmt;
 
