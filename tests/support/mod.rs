@@ -3,3 +3,4 @@
 #![allow(dead_code)]
 
 pub mod prefect;
+pub mod storage_suite;
