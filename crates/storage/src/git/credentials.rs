@@ -9,7 +9,9 @@ use crate::urls::{quote, unquote};
 use crate::value::{BlockDocument, SecretBlock, SettingValue};
 
 /// Credentials of a [`GitRepository`](super::GitRepository), in the shapes Prefect accepts.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// `Debug` shows the keys and the username only: every other value may be a secret.
+#[derive(Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub enum GitCredentials {
     /// No credentials (anonymous clone).
@@ -21,6 +23,34 @@ pub enum GitCredentials {
     /// A saved credentials block (`github-credentials`, `gitlab-credentials`, …); written into
     /// the pull step as a placeholder, its fields used when pulling.
     Block(BlockDocument),
+}
+
+impl std::fmt::Debug for GitCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |fields: &IndexMap<String, SettingValue>| {
+            fields
+                .iter()
+                .map(|(k, v)| match (k.as_str(), v) {
+                    ("username", SettingValue::Plain(serde_json::Value::String(u))) => {
+                        format!("{k}: {u:?}")
+                    }
+                    _ => format!("{k}: ***"),
+                })
+                .collect::<Vec<_>>()
+        };
+        match self {
+            GitCredentials::None => f.write_str("None"),
+            GitCredentials::Fields(fields) => {
+                f.debug_tuple("Fields").field(&redacted(fields)).finish()
+            }
+            GitCredentials::Block(b) => f
+                .debug_struct("Block")
+                .field("slug", &b.slug)
+                .field("name", &b.name)
+                .field("fields", &redacted(&b.fields))
+                .finish(),
+        }
+    }
 }
 
 impl GitCredentials {
@@ -229,6 +259,69 @@ pub(crate) fn format_userinfo(
         },
         GitProvider::GitHub | GitProvider::Generic | GitProvider::Auto => quote(token),
     }))
+}
+
+/// The userinfo of the Prefect integrations' credential blocks, which format git URLs
+/// themselves (`format_git_credentials`, storage.md §3.3.1): `github-credentials`,
+/// `gitlab-credentials`, `bitbucket-credentials`. `None` for any other credentials.
+pub(crate) fn formatter_userinfo(
+    netloc: &str,
+    credentials: &GitCredentials,
+) -> Option<Result<Secret, StorageError>> {
+    let GitCredentials::Block(block) = credentials else {
+        return None;
+    };
+    let field = |key: &str| {
+        block
+            .fields
+            .get(key)
+            .filter(|v| v.is_truthy())
+            .and_then(SettingValue::as_secret_text)
+    };
+    let missing = |what: &str| {
+        Some(Err(StorageError::invalid(format!(
+            "the `{}` block `{}` has no {what}: it cannot authenticate a git clone",
+            block.slug,
+            block.name.as_deref().unwrap_or("(unsaved)")
+        ))))
+    };
+    match block.slug.as_str() {
+        "github-credentials" => match field("token") {
+            Some(token) => Some(Ok(token)),
+            None => missing("`token`"),
+        },
+        "gitlab-credentials" => match field("token") {
+            Some(token) => {
+                let t = token.expose();
+                Some(Ok(if t.starts_with("oauth2:") || t.contains(':') {
+                    token
+                } else {
+                    Secret::new(format!("oauth2:{t}"))
+                }))
+            }
+            None => missing("`token`"),
+        },
+        "bitbucket-credentials" => {
+            let Some(token) = field("token").or_else(|| field("password")) else {
+                return missing("`token` or `password`");
+            };
+            let username = field("username");
+            Some(Ok(match username {
+                Some(user) => Secret::new(format!(
+                    "{}:{}",
+                    quote(user.expose()),
+                    quote(token.expose())
+                )),
+                None if netloc.contains("bitbucketserver") => {
+                    return Some(Err(StorageError::invalid(
+                        "Username is required for BitBucket Server authentication.",
+                    )));
+                }
+                None => Secret::new(format!("x-token-auth:{}", quote(token.expose()))),
+            }))
+        }
+        _ => None,
+    }
 }
 
 /// A userinfo string split for an HTTP Basic credential callback: username and password,

@@ -37,7 +37,7 @@ pub(crate) const GIT_CLONE_STEP: &str = "prefect.deployments.steps.git_clone";
 /// );
 /// # Ok::<(), prefab_storage::StorageError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GitRepository {
     url: String,
     credentials: GitCredentials,
@@ -53,7 +53,7 @@ pub struct GitRepository {
 }
 
 /// Builds a [`GitRepository`]; see [`GitRepository::builder`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct GitRepositoryBuilder {
     url: String,
@@ -275,13 +275,34 @@ impl GitRepository {
             return Ok(Secret::new(self.url.clone()));
         }
         let parsed = urlparse(&self.url);
-        let userinfo =
-            credentials::format_userinfo(parsed.netloc, &self.credentials, self.provider)?;
+        if let Some(userinfo) = self.formatter_userinfo(parsed.netloc) {
+            // The integrations' formatters insert credentials whatever the scheme.
+            let netloc = format!("{}@{}", userinfo?.expose(), parsed.netloc);
+            return Ok(Secret::new(parsed.unparse_with(&netloc, parsed.path)));
+        }
+        let userinfo = self.userinfo(parsed.netloc)?;
         if parsed.scheme != "https" {
             return Ok(Secret::new(self.url.clone()));
         }
         let netloc = format!("{}@{}", userinfo.expose(), parsed.netloc);
         Ok(Secret::new(parsed.unparse_with(&netloc, parsed.path)))
+    }
+
+    /// A credentials block of a Prefect git integration formats its own userinfo, unless the
+    /// caller named a provider.
+    fn formatter_userinfo(&self, netloc: &str) -> Option<Result<Secret, StorageError>> {
+        if self.provider != GitProvider::Auto {
+            return None;
+        }
+        credentials::formatter_userinfo(netloc, &self.credentials)
+    }
+
+    /// The userinfo for `netloc`: the block's formatter, else Prefect's legacy rules (§3.3.2).
+    fn userinfo(&self, netloc: &str) -> Result<Secret, StorageError> {
+        match self.formatter_userinfo(netloc) {
+            Some(userinfo) => userinfo,
+            None => credentials::format_userinfo(netloc, &self.credentials, self.provider),
+        }
     }
 
     /// Prefect's `_git_config` argv fragment (§3.4): `["-c", "url.<base with auth>.insteadOf=<base>"]`
@@ -292,8 +313,7 @@ impl GitRepository {
         }
         let parsed = urlparse(&self.url);
         let base_without_auth = parsed.unparse_with(parsed.netloc, "");
-        let userinfo =
-            credentials::format_userinfo(parsed.netloc, &self.credentials, self.provider)?;
+        let userinfo = self.userinfo(parsed.netloc)?;
         let base_with_auth =
             parsed.unparse_with(&format!("{}@{}", userinfo.expose(), parsed.netloc), "");
         Ok(vec![
@@ -310,8 +330,7 @@ impl GitRepository {
     pub(crate) fn basic_credentials(&self) -> Result<Option<(String, Secret)>, StorageError> {
         let parsed = urlparse(&self.url);
         if !self.credentials.is_empty() {
-            let userinfo =
-                credentials::format_userinfo(parsed.netloc, &self.credentials, self.provider)?;
+            let userinfo = self.userinfo(parsed.netloc)?;
             return Ok(Some(credentials::userinfo_to_pair(&userinfo)));
         }
         Ok(parsed.userinfo().map(|(user, pass)| {
@@ -394,6 +413,35 @@ impl GitRepository {
             crate::urls::strip_auth(&self.url),
             keys.join(", ")
         ))
+    }
+}
+
+impl std::fmt::Debug for GitRepository {
+    /// The URL without credentials; credentials by key only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitRepository")
+            .field("url", &crate::urls::strip_auth(&self.url))
+            .field("credentials", &self.credentials)
+            .field("provider", &self.provider)
+            .field("name", &self.name)
+            .field("branch", &self.branch)
+            .field("commit_sha", &self.commit_sha)
+            .field("include_submodules", &self.include_submodules)
+            .field("directories", &self.directories)
+            .field("pull_interval", &self.pull_interval)
+            .field("base_path", &self.base_path)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for GitRepositoryBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitRepositoryBuilder")
+            .field("url", &crate::urls::strip_auth(&self.url))
+            .field("credentials", &self.credentials)
+            .field("branch", &self.branch)
+            .field("commit_sha", &self.commit_sha)
+            .finish_non_exhaustive()
     }
 }
 

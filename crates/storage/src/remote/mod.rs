@@ -38,7 +38,7 @@ pub(crate) const PULL_FROM_REMOTE_STEP: &str = "prefect.deployments.steps.pull_f
 /// );
 /// # Ok::<(), prefab_storage::StorageError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RemoteStorage {
     url: String,
     settings: IndexMap<String, SettingValue>,
@@ -126,6 +126,18 @@ impl RemoteStorage {
     /// (unknown ones reported), then the standard environment variables.
     pub fn object_store_config(&self) -> Result<ObjectStoreConfig, StorageError> {
         ObjectStoreConfig::from_storage(&self.url, &self.settings)
+    }
+}
+
+impl std::fmt::Debug for RemoteStorage {
+    /// Settings are shown by key only: their values may be secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteStorage")
+            .field("url", &crate::urls::strip_auth(&self.url))
+            .field("settings", &self.settings.keys().collect::<Vec<_>>())
+            .field("pull_interval", &self.pull_interval)
+            .field("base_path", &self.base_path)
+            .finish()
     }
 }
 
