@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 a run that failed part-way, 2 bad input (a flag, a file, a line).
 
 mod schedule;
+mod storage;
 
 use std::process::ExitCode;
 
@@ -12,6 +13,9 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "prefab", version, about, long_about = None)]
 struct Cli {
+    /// Log more (-v: info, -vv: debug). Warnings are always shown.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -21,6 +25,9 @@ enum Command {
     /// Compute deployment schedules' run dates (interval, cron, rrule) as Prefect 3.9.1 does.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
+    /// Describe and pull deployment storage (git, object stores, local paths) as Prefect does.
+    #[command(subcommand)]
+    Storage(storage::StorageCommand),
 }
 
 /// A failure, with the exit code it maps to.
@@ -41,10 +48,28 @@ impl Failure {
     }
 }
 
+/// Library warnings and logs go to stderr; secrets are never logged by the libraries.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(verbose > 1)
+        .without_time()
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let result = match cli.command {
         Command::Schedule(cmd) => schedule::run(cmd),
+        Command::Storage(cmd) => storage::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

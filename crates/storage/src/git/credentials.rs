@@ -121,13 +121,13 @@ impl GitCredentials {
 
     /// Prefect's constructor check (§3.1 rule 1; a `{username, token}` map fails too — Q13).
     pub(crate) fn validate(&self) -> Result<(), StorageError> {
-        if let GitCredentials::Fields(_) = self {
-            if self.truthy("username") && !(self.truthy("access_token") || self.truthy("password"))
-            {
-                return Err(StorageError::invalid(
-                    "If a username is provided, an access token or password must also be provided.",
-                ));
-            }
+        if matches!(self, GitCredentials::Fields(_))
+            && self.truthy("username")
+            && !(self.truthy("access_token") || self.truthy("password"))
+        {
+            return Err(StorageError::invalid(
+                "If a username is provided, an access token or password must also be provided.",
+            ));
         }
         Ok(())
     }
@@ -140,10 +140,8 @@ impl GitCredentials {
                 if key == "username" {
                     continue;
                 }
-                if let Some(s) = value.as_secret_text() {
-                    if !s.expose().is_empty() {
-                        out.push(s.expose().to_owned());
-                    }
+                if let Some(s) = value.as_secret_text().filter(|s| !s.expose().is_empty()) {
+                    out.push(s.expose().to_owned());
                 }
             }
         }

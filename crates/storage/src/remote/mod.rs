@@ -44,6 +44,7 @@ pub struct RemoteStorage {
     settings: IndexMap<String, SettingValue>,
     pull_interval: Option<u64>,
     base_path: PathBuf,
+    destination: Option<PathBuf>,
 }
 
 impl RemoteStorage {
@@ -55,7 +56,16 @@ impl RemoteStorage {
             settings: IndexMap::new(),
             pull_interval: Some(DEFAULT_PULL_INTERVAL),
             base_path: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            destination: None,
         }
+    }
+
+    /// Pulls into `dir` itself instead of `<base path>/<netloc>/<path>` (the objects keep their
+    /// paths relative to the prefix). The pull step is unaffected.
+    #[must_use]
+    pub fn with_destination(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.destination = Some(dir.into());
+        self
     }
 
     /// Adds an fsspec-style setting (`key`, `secret`, `client_kwargs`, …).
@@ -119,7 +129,16 @@ impl RemoteStorage {
     /// Settings holding a plain-text secret that Prefect would write into the deployment as
     /// is (Q7); prefab warns about each when building a pull step.
     pub fn plain_secret_settings(&self) -> Vec<String> {
+        let gcs = matches!(urlparse(&self.url).scheme.as_str(), "gs" | "gcs");
         SettingValue::plain_secret_keys(&self.settings)
+            .into_iter()
+            // A GCS `token` is usually a key file's path (or `anon`, `google_default`), not a secret.
+            .filter(|key| {
+                !(gcs
+                    && key == "token"
+                    && matches!(self.settings.get("token"), Some(SettingValue::Plain(serde_json::Value::String(t))) if !t.trim_start().starts_with('{')))
+            })
+            .collect()
     }
 
     /// The object-store configuration a pull uses: the settings mapped to object_store keys
@@ -154,6 +173,9 @@ impl RunnerStorage for RemoteStorage {
     }
 
     fn destination(&self) -> PathBuf {
+        if let Some(dir) = &self.destination {
+            return dir.clone();
+        }
         let remote = self.remote_path();
         if remote == "." {
             self.base_path.clone()
