@@ -121,7 +121,9 @@ impl RunnerStorage for BlockStorage {
 }
 
 /// Prefect's adapter empties the destination (unlinking symlinks without following them) and
-/// then copies the block's directory into it.
+/// copies the block's directory into it: the destination ends as an exact copy. prefab reaches
+/// the same state by syncing — unchanged files are left alone, so the report says what changed —
+/// and checks the source before touching anything, so a failing pull leaves the old copy.
 fn copy_block_directory(source: &Path, destination: &Path) -> Result<PullReport, StorageError> {
     if !source.is_dir() {
         return Err(StorageError::io(
@@ -129,62 +131,95 @@ fn copy_block_directory(source: &Path, destination: &Path) -> Result<PullReport,
             source,
             std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                "the block's basepath is not a directory",
+                "the local-file-system block's basepath is not a directory",
             ),
         ));
     }
+    let wanted = list_files(source)?;
     let fresh = !destination.exists();
-    if fresh {
-        std::fs::create_dir_all(destination)
-            .map_err(|e| StorageError::io("creating", destination, e))?;
-    } else {
-        for entry in std::fs::read_dir(destination)
-            .map_err(|e| StorageError::io("reading", destination, e))?
-        {
-            let entry = entry.map_err(|e| StorageError::io("reading", destination, e))?;
+    std::fs::create_dir_all(destination)
+        .map_err(|e| StorageError::io("creating", destination, e))?;
+    let existing = list_files(destination)?;
+    let mut report = PullReport::new(destination.to_path_buf());
+    report.fresh = fresh;
+    for rel in existing.keys() {
+        if !wanted.contains_key(rel) {
+            let path = destination.join(rel);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StorageError::io("removing", &path, e)),
+            }
+            report.removed.push(rel.clone());
+        }
+    }
+    for rel in wanted.keys() {
+        let src = source.join(rel);
+        let dst = destination.join(rel);
+        let same = existing.contains_key(rel)
+            && std::fs::read(&src).map_err(|e| StorageError::io("reading", &src, e))?
+                == std::fs::read(&dst).map_err(|e| StorageError::io("reading", &dst, e))?;
+        if same {
+            report.unchanged += 1;
+            continue;
+        }
+        if let Some(parent) = dst.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| StorageError::io("creating", parent, e))?;
+        }
+        // Replace, never write through: a read-only file (git packs) or a symlink is unlinked,
+        // and a concurrent pull never sees a half-written file.
+        let parent = dst.parent().unwrap_or(destination);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".prefab-tmp")
+            .tempfile_in(parent)
+            .map_err(|e| StorageError::io("creating a temporary file in", parent, e))?;
+        let mut input =
+            std::fs::File::open(&src).map_err(|e| StorageError::io("reading", &src, e))?;
+        let bytes = std::io::copy(&mut input, tmp.as_file_mut())
+            .map_err(|e| StorageError::io("copying", &src, e))?;
+        tmp.persist(&dst)
+            .map_err(|e| StorageError::io("renaming into", &dst, e.error))?;
+        report.bytes_downloaded += bytes;
+        if existing.contains_key(rel) {
+            report.updated.push(rel.clone());
+        } else {
+            report.added.push(rel.clone());
+        }
+    }
+    Ok(report)
+}
+
+/// Regular files under `root` (symlinks to directories are not followed), relative `/` paths
+/// in sorted order.
+fn list_files(root: &Path) -> Result<std::collections::BTreeMap<String, u64>, StorageError> {
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        out: &mut std::collections::BTreeMap<String, u64>,
+    ) -> Result<(), StorageError> {
+        for entry in std::fs::read_dir(dir).map_err(|e| StorageError::io("reading", dir, e))? {
+            let entry = entry.map_err(|e| StorageError::io("reading", dir, e))?;
             let path = entry.path();
             let file_type = entry
                 .file_type()
                 .map_err(|e| StorageError::io("reading", &path, e))?;
-            let result = if file_type.is_dir() {
-                std::fs::remove_dir_all(&path)
+            if file_type.is_dir() {
+                walk(root, &path, out)?;
             } else {
-                std::fs::remove_file(&path)
-            };
-            result.map_err(|e| StorageError::io("removing", &path, e))?;
+                let rel = path
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                out.insert(rel, len);
+            }
         }
+        Ok(())
     }
-    let mut report = PullReport::new(destination.to_path_buf());
-    report.fresh = fresh;
-    copy_tree(source, destination, "", &mut report)?;
-    Ok(report)
-}
-
-fn copy_tree(
-    from: &Path,
-    to: &Path,
-    rel: &str,
-    report: &mut PullReport,
-) -> Result<(), StorageError> {
-    for entry in std::fs::read_dir(from).map_err(|e| StorageError::io("reading", from, e))? {
-        let entry = entry.map_err(|e| StorageError::io("reading", from, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let rel_path = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
-        let src = entry.path();
-        let dst = to.join(&name);
-        if src.is_dir() {
-            std::fs::create_dir_all(&dst).map_err(|e| StorageError::io("creating", &dst, e))?;
-            copy_tree(&src, &dst, &rel_path, report)?;
-        } else {
-            let bytes =
-                std::fs::copy(&src, &dst).map_err(|e| StorageError::io("copying", &src, e))?;
-            report.bytes_downloaded += bytes;
-            report.added.push(rel_path);
-        }
+    let mut out = std::collections::BTreeMap::new();
+    if root.is_dir() {
+        walk(root, root, &mut out)?;
     }
-    Ok(())
+    Ok(out)
 }
