@@ -544,7 +544,8 @@ pub(crate) struct Mirror {
 
 impl Mirror {
     /// Prefect's message, `Failed to pull contents from remote storage '<url>' to '<dest>'`,
-    /// then `. <hint>` when one applies, then `. Cause: <what failed>`; credentials removed.
+    /// then `. <hint>` when one applies, then ` Cause: <what failed>` (`. Cause: …` without a
+    /// hint); credentials removed.
     fn error(&self, failure: &Failure, secrets: &[String]) -> StorageError {
         let cause = failure.text();
         let mut message = format!(
@@ -555,8 +556,10 @@ impl Mirror {
         if let Some(hint) = error_hint(&cause) {
             message.push_str(". ");
             message.push_str(hint);
+            message.push_str(" Cause: ");
+        } else {
+            message.push_str(". Cause: ");
         }
-        message.push_str(". Cause: ");
         message.push_str(&cause);
         StorageError::Remote {
             message: strip_auth_in_text(&message, secrets),
@@ -751,6 +754,209 @@ mod tests {
             ),
             Some(HINT_BUCKET)
         );
+    }
+
+    /// An in-memory store that counts LIST and GET requests and can fail GETs of one key.
+    #[derive(Debug, Default)]
+    struct Counting {
+        inner: object_store::memory::InMemory,
+        lists: AtomicU64,
+        gets: AtomicU64,
+        fail_get: std::sync::Mutex<Option<String>>,
+    }
+
+    impl std::fmt::Display for Counting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Counting")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Counting {
+        async fn put_opts(
+            &self,
+            location: &ObjectPath,
+            payload: object_store::PutPayload,
+            opts: object_store::PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            self.inner.put_opts(location, payload, opts).await
+        }
+
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjectPath,
+            opts: object_store::PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+            self.inner.put_multipart_opts(location, opts).await
+        }
+
+        async fn get_opts(
+            &self,
+            location: &ObjectPath,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            self.gets.fetch_add(1, Ordering::SeqCst);
+            if self.fail_get.lock().unwrap().as_deref() == Some(location.as_ref()) {
+                return Err(object_store::Error::Generic {
+                    store: "Counting",
+                    source: "Connection reset by peer".into(),
+                });
+            }
+            self.inner.get_opts(location, options).await
+        }
+
+        fn delete_stream(
+            &self,
+            locations: futures::stream::BoxStream<'static, object_store::Result<ObjectPath>>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectPath>> {
+            self.inner.delete_stream(locations)
+        }
+
+        fn list(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.lists.fetch_add(1, Ordering::SeqCst);
+            self.inner.list(prefix)
+        }
+
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> object_store::Result<object_store::ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+
+        async fn copy_opts(
+            &self,
+            from: &ObjectPath,
+            to: &ObjectPath,
+            options: object_store::CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    fn mirror(store: Arc<Counting>, destination: &Path, delete_stale: bool) -> Mirror {
+        Mirror {
+            store,
+            prefix: ObjectPath::from("code"),
+            destination: destination.to_path_buf(),
+            url: "memory://code".into(),
+            delete_stale,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn warm_pull_of_2000_objects_is_one_list_and_no_get() {
+        const N: u64 = 2_000;
+        let store = Arc::new(Counting::default());
+        for i in 0..N {
+            store
+                .put(
+                    &ObjectPath::from(format!("code/pkg{}/m{i}.py", i % 40)),
+                    format!("v = {i}\n").into(),
+                )
+                .await
+                .unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("code");
+        let m = mirror(Arc::clone(&store), &dest, false);
+
+        let started = std::time::Instant::now();
+        let cold = m.run(&PullOptions::default()).await.unwrap();
+        let cold_time = started.elapsed();
+        assert_eq!(cold.added.len() as u64, N);
+        assert_eq!(store.lists.load(Ordering::SeqCst), 1);
+        assert_eq!(store.gets.load(Ordering::SeqCst), N);
+
+        let started = std::time::Instant::now();
+        let warm = m.run(&PullOptions::default()).await.unwrap();
+        let warm_time = started.elapsed();
+        assert_eq!(store.lists.load(Ordering::SeqCst), 2, "one LIST");
+        assert_eq!(store.gets.load(Ordering::SeqCst), N, "no GET");
+        assert_eq!(warm.unchanged, N);
+        assert_eq!(warm.bytes_downloaded, 0);
+        eprintln!(
+            "in-memory store, {N} objects: cold pull {cold_time:.2?}, warm pull {warm_time:.2?}"
+        );
+        assert!(
+            warm_time < std::time::Duration::from_secs(2),
+            "warm pull took {warm_time:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_download_leaves_no_partial_file_and_keeps_the_others() {
+        let store = Arc::new(Counting::default());
+        for name in ["a.py", "b.py", "c.py", "d.py"] {
+            store
+                .put(&ObjectPath::from(format!("code/{name}")), "x".into())
+                .await
+                .unwrap();
+        }
+        *store.fail_get.lock().unwrap() = Some("code/c.py".into());
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("code");
+        let m = mirror(Arc::clone(&store), &dest, false);
+        let failure = m
+            .run(&PullOptions::default().with_concurrency(1))
+            .await
+            .unwrap_err();
+        let err = m.error(&failure, &[]);
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("Failed to pull contents from remote storage 'memory://code' to '"),
+            "{msg}"
+        );
+        assert!(msg.contains("Connection reset by peer"), "{msg}");
+        let names: Vec<String> = std::fs::read_dir(&dest)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !names.iter().any(|n| n.starts_with(TEMP_PREFIX)),
+            "{names:?}"
+        );
+        assert!(!names.contains(&"c.py".to_owned()), "{names:?}");
+        assert!(names.contains(&MANIFEST.to_owned()), "{names:?}");
+
+        // The next pull downloads only what is missing.
+        *store.fail_get.lock().unwrap() = None;
+        let before = store.gets.load(Ordering::SeqCst);
+        let report = m.run(&PullOptions::default()).await.unwrap();
+        let fetched = store.gets.load(Ordering::SeqCst) - before;
+        assert_eq!(fetched as usize, report.added.len());
+        assert!(report.added.contains(&"c.py".to_owned()), "{report:?}");
+        assert_eq!(report.unchanged as usize + report.added.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn folder_markers_and_reserved_names_are_skipped() {
+        let store = Arc::new(Counting::default());
+        for (key, body) in [
+            ("code/pkg", ""),
+            ("code/pkg/a.py", "a"),
+            ("code/.prefab-manifest.json", "{}"),
+            ("code/top.py", "t"),
+        ] {
+            store
+                .put(&ObjectPath::from(key), body.into())
+                .await
+                .unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("code");
+        let report = mirror(store, &dest, false)
+            .run(&PullOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(report.added, ["pkg/a.py", "top.py"]);
+        let manifest: Manifest =
+            serde_json::from_slice(&std::fs::read(dest.join(MANIFEST)).unwrap()).unwrap();
+        assert_eq!(manifest.url, "memory://code");
+        assert_eq!(manifest.objects.len(), 2);
     }
 
     #[test]

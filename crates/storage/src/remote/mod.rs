@@ -164,6 +164,13 @@ impl RemoteStorage {
         for (k, v) in &self.settings {
             walk(Some(k), v, &mut out);
         }
+        // URL userinfo: the destination (`<base>/<netloc>/<path>`, Prefect's contract) keeps
+        // it, so it is redacted wherever the destination is shown. A lone username is a token.
+        if let Some((user, password)) = crate::urls::urlparse(&self.url).userinfo() {
+            let secret = password.unwrap_or(user);
+            out.push(secret.to_owned());
+            out.push(crate::urls::unquote(secret));
+        }
         out.retain(|s| !s.is_empty());
         out
     }
