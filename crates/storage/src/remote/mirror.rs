@@ -356,9 +356,9 @@ fn relative_key(meta: &ObjectMeta, prefix: &ObjectPath) -> Option<Result<String,
                 meta.location
             )));
         }
-        if part.starts_with(".prefab") {
+        if part.starts_with(".prefab-") {
             return Some(Err(format!(
-                "object '{}' uses a name reserved for prefab's own files (.prefab…)",
+                "object '{}' uses a name reserved for prefab's own files (.prefab-…)",
                 meta.location
             )));
         }
@@ -514,6 +514,9 @@ pub(crate) async fn pull(
     let store = config.build()?;
     let mut secrets = storage.secret_texts();
     secrets.extend(config.secret_values());
+    // Longest first, so that a secret containing another is replaced whole.
+    secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    secrets.dedup();
     let mirror = Mirror {
         store,
         prefix: config.prefix_path(),

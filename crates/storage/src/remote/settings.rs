@@ -310,7 +310,7 @@ impl ObjectStoreConfig {
                 .filter_map(|k| std::env::var(k).ok())
                 .filter(|v| v.len() >= 4),
         );
-        out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        out.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         out.dedup();
         out
     }
