@@ -334,7 +334,9 @@ fn local_path(destination: &Path, rel: &str) -> PathBuf {
 }
 
 /// The key of `meta` relative to `prefix` as `/`-separated local path components, or why it
-/// cannot be mirrored.
+/// cannot be mirrored. Keys are taken literally, as S3 lists them and as object_store's local
+/// filesystem lists file names (an in-memory object put at `Path::from("a~b")` is stored as
+/// `a%7Eb`: publish with `Path::parse` to keep such characters).
 fn relative_key(meta: &ObjectMeta, prefix: &ObjectPath) -> Option<Result<String, String>> {
     let parts: Vec<String> = meta
         .location
