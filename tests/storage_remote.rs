@@ -748,6 +748,38 @@ fn equality_and_repr() {
 }
 
 #[test]
+fn pull_step_uses_placeholders_and_refuses_unsaved_secrets() {
+    let storage = RemoteStorage::new("s3://bucket/path")
+        .setting("key", SecretBlock::saved("aws-access-key-id", "fake"))
+        .setting(
+            "secret",
+            SecretBlock::saved("aws-secret-access-key", "fake"),
+        )
+        .setting("token", SecretBlock::saved("aws-session-token", "fake"));
+    assert_eq!(
+        storage.to_pull_step().unwrap(),
+        json!({"prefect.deployments.steps.pull_from_remote_storage": {
+            "url": "s3://bucket/path",
+            "key": "{{ prefect.blocks.secret.aws-access-key-id }}",
+            "secret": "{{ prefect.blocks.secret.aws-secret-access-key }}",
+            "token": "{{ prefect.blocks.secret.aws-session-token }}",
+            "requires": "s3fs"}})
+    );
+    let unsaved = RemoteStorage::new("s3://bucket/path").setting(
+        "key",
+        SecretBlock {
+            name: None,
+            value: "fake".into(),
+        },
+    );
+    let err = unsaved.to_pull_step().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Could not generate block placeholder for unsaved block."
+    );
+}
+
+#[test]
 fn filesystem_settings_resolve_secret_blocks() {
     // Prefect: key/secret/token Secret blocks with value "fake" → s3 filesystem built with
     // key="fake", secret="fake", token="fake".
