@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod prefect;
+pub mod s3_server;
 pub mod storage_suite;

@@ -43,8 +43,11 @@ pub use block::BlockStorage;
 pub use error::StorageError;
 pub use git::{GitCredentials, GitProvider, GitRepository, GitRepositoryBuilder, default_name};
 pub use local::LocalStorage;
+/// The object_store crate prefab pulls with, so that embedders can publish to
+/// [`RemoteStorage::memory_store`] or build stores with the same version.
+pub use object_store;
 pub use prefab_schemas::Secret;
-pub use remote::{ObjectStoreConfig, RemoteStorage};
+pub use remote::{Backend, ConfigValue, ObjectStoreConfig, RemoteStorage};
 pub use source::{
     Classification, FSSPEC_PROTOCOLS, classify, create_storage_from_source,
     create_storage_from_source_in,

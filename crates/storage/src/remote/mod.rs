@@ -3,13 +3,15 @@
 mod mirror;
 mod settings;
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-pub use settings::ObjectStoreConfig;
+pub use settings::{Backend, ConfigValue, ObjectStoreConfig};
 
 use crate::pypath::{join, repr_str};
 use crate::storage::{PullOptions, PullReport, PullStep, RunnerStorage};
@@ -38,6 +40,13 @@ pub(crate) const PULL_FROM_REMOTE_STEP: &str = "prefect.deployments.steps.pull_f
 /// );
 /// # Ok::<(), prefab_storage::StorageError>(())
 /// ```
+///
+/// Pulling mirrors every object under `<path>/` into the destination, downloading only what
+/// changed since the last pull (see [`RunnerStorage::pull`]). Like Prefect, a pull never deletes
+/// local files by default; [`with_delete_stale`](Self::with_delete_stale) (or
+/// [`PullOptions::delete_stale`]) removes files prefab wrote whose objects are gone.
+///
+/// `Debug` shows neither URL credentials nor secret settings.
 #[derive(Clone)]
 pub struct RemoteStorage {
     url: String,
@@ -45,7 +54,26 @@ pub struct RemoteStorage {
     pull_interval: Option<u64>,
     base_path: PathBuf,
     destination: Option<PathBuf>,
+    delete_stale: bool,
 }
+
+/// Setting names whose values are credentials (fsspec, s3fs, gcsfs, adlfs spellings).
+const SECRET_SETTING_NAMES: &[&str] = &[
+    "key",
+    "secret",
+    "token",
+    "password",
+    "account_key",
+    "sas_token",
+    "client_secret",
+    "connection_string",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "credential",
+    "credentials",
+    "private_key",
+];
 
 impl RemoteStorage {
     /// Remote storage at `url`, no settings, pulled every 60 s by a runner, based in the
@@ -57,6 +85,7 @@ impl RemoteStorage {
             pull_interval: Some(DEFAULT_PULL_INTERVAL),
             base_path: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             destination: None,
+            delete_stale: false,
         }
     }
 
@@ -66,6 +95,127 @@ impl RemoteStorage {
     pub fn with_destination(mut self, dir: impl Into<PathBuf>) -> Self {
         self.destination = Some(dir.into());
         self
+    }
+
+    /// Mirror mode for every pull of this storage (storage.md Q11): local files that an
+    /// earlier pull wrote and whose objects are gone are deleted (files prefab did not write,
+    /// or that were changed locally, are kept). Off by default, as in Prefect. Not part of the
+    /// pull step or of equality.
+    #[must_use]
+    pub fn with_delete_stale(mut self, delete: bool) -> Self {
+        self.delete_stale = delete;
+        self
+    }
+
+    /// Whether pulls of this storage delete stale files (see
+    /// [`with_delete_stale`](Self::with_delete_stale)).
+    pub fn delete_stale(&self) -> bool {
+        self.delete_stale
+    }
+
+    /// The process-global in-memory object store behind `memory://` URLs (fsspec's
+    /// `memory://` filesystem is process-global too). Objects put at `a/b/c.py` are pulled by
+    /// `memory://a/b` into `<base>/a/b/c.py`.
+    ///
+    /// ```
+    /// use object_store::{ObjectStoreExt, path::Path};
+    /// use prefab_storage::{RemoteStorage, RunnerStorage};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = RemoteStorage::memory_store();
+    /// store.put(&Path::from("docs-example/flows/hello.py"), "print('hi')".into()).await.unwrap();
+    /// let base = tempfile::tempdir().unwrap();
+    /// let mut storage = RemoteStorage::new("memory://docs-example/flows");
+    /// storage.set_base_path(base.path());
+    /// let report = storage.pull_code().await.unwrap();
+    /// assert_eq!(report.added, ["hello.py"]);
+    /// assert!(base.path().join("docs-example/flows/hello.py").exists());
+    /// # });
+    /// ```
+    pub fn memory_store() -> Arc<object_store::memory::InMemory> {
+        settings::memory_store()
+    }
+
+    /// Prefect's hint for a failed pull, from the error text (storage.md §4): e.g.
+    /// `NoSuchBucket` → `Hint: Verify the bucket name and region.`; `None` when no pattern
+    /// matches. Also knows object_store's wordings of the same failures.
+    pub fn pull_error_hint(error_text: &str) -> Option<&'static str> {
+        mirror::error_hint(error_text)
+    }
+
+    /// The credential values in the settings (Secret blocks anywhere, plain strings under
+    /// credential-like names), for redacting error texts.
+    pub(crate) fn secret_texts(&self) -> Vec<String> {
+        fn walk(key: Option<&str>, value: &SettingValue, out: &mut Vec<String>) {
+            let secret_name = key.is_some_and(|k| SECRET_SETTING_NAMES.contains(&k));
+            match value {
+                SettingValue::Secret(s) => out.push(s.value.expose().to_owned()),
+                SettingValue::Plain(Value::String(s)) if secret_name => out.push(s.clone()),
+                SettingValue::Plain(Value::Number(n)) if secret_name => out.push(n.to_string()),
+                SettingValue::Map(m) if secret_name => {
+                    // e.g. a service-account key given as JSON: every string in it.
+                    collect_strings(&SettingValue::Map(m.clone()).resolve(), out)
+                }
+                SettingValue::Map(m) => m.iter().for_each(|(k, v)| walk(Some(k), v, out)),
+                SettingValue::Block(b) => b.fields.iter().for_each(|(k, v)| walk(Some(k), v, out)),
+                SettingValue::List(items) => items.iter().for_each(|v| walk(key, v, out)),
+                _ => {}
+            }
+        }
+        fn collect_strings(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::String(s) if s.len() >= 4 => out.push(s.clone()),
+                Value::Object(m) => m.values().for_each(|v| collect_strings(v, out)),
+                Value::Array(a) => a.iter().for_each(|v| collect_strings(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for (k, v) in &self.settings {
+            walk(Some(k), v, &mut out);
+        }
+        // URL userinfo: the destination (`<base>/<netloc>/<path>`, Prefect's contract) keeps
+        // it, so it is redacted wherever the destination is shown. A lone username is a token.
+        if let Some((user, password)) = crate::urls::urlparse(&self.url).userinfo() {
+            let secret = password.unwrap_or(user);
+            out.push(secret.to_owned());
+            out.push(crate::urls::unquote(secret));
+        }
+        out.retain(|s| !s.is_empty());
+        out
+    }
+
+    /// The settings with every credential replaced by `***` (for `Debug`).
+    fn redacted_settings(&self) -> IndexMap<String, SettingValue> {
+        fn redact(key: Option<&str>, value: &SettingValue) -> SettingValue {
+            let secret_name = key.is_some_and(|k| SECRET_SETTING_NAMES.contains(&k));
+            match value {
+                SettingValue::Secret(_) => value.clone(), // its Debug shows `***`
+                _ if secret_name => SettingValue::Plain(Value::String("***".into())),
+                SettingValue::Map(m) => SettingValue::Map(
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), redact(Some(k), v)))
+                        .collect(),
+                ),
+                SettingValue::List(items) => {
+                    SettingValue::List(items.iter().map(|v| redact(key, v)).collect())
+                }
+                SettingValue::Block(b) => {
+                    let mut b = b.clone();
+                    b.fields = b
+                        .fields
+                        .iter()
+                        .map(|(k, v)| (k.clone(), redact(Some(k), v)))
+                        .collect();
+                    SettingValue::Block(b)
+                }
+                _ => value.clone(),
+            }
+        }
+        self.settings
+            .iter()
+            .map(|(k, v)| (k.clone(), redact(Some(k), v)))
+            .collect()
     }
 
     /// Adds an fsspec-style setting (`key`, `secret`, `client_kwargs`, …).
@@ -148,14 +298,14 @@ impl RemoteStorage {
     }
 }
 
-impl std::fmt::Debug for RemoteStorage {
-    /// Settings are shown by key only: their values may be secrets.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for RemoteStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteStorage")
             .field("url", &crate::urls::strip_auth(&self.url))
-            .field("settings", &self.settings.keys().collect::<Vec<_>>())
+            .field("settings", &self.redacted_settings())
             .field("pull_interval", &self.pull_interval)
             .field("base_path", &self.base_path)
+            .field("delete_stale", &self.delete_stale)
             .finish()
     }
 }
