@@ -541,7 +541,6 @@ async fn refused_connection_fails_with_the_network_hint() {
         RemoteStorage::new("s3://bucket/flows").with_settings(s3_settings(&refused_endpoint())),
         base.path(),
     );
-    let started = Instant::now();
     let msg = storage.pull_code().await.unwrap_err().to_string();
     assert!(
         msg.contains("Failed to pull contents from remote storage 's3://bucket/flows'")
