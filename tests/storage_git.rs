@@ -1,0 +1,4 @@
+//! placeholder
+mod support;
+#[test]
+fn placeholder() {}
