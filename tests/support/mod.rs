@@ -4,3 +4,4 @@
 
 pub mod prefect;
 pub mod storage_suite;
+pub mod git_server;

@@ -9,7 +9,9 @@ use crate::urls::{quote, unquote};
 use crate::value::{BlockDocument, SecretBlock, SettingValue};
 
 /// Credentials of a [`GitRepository`](super::GitRepository), in the shapes Prefect accepts.
-#[derive(Debug, Clone, PartialEq, Default)]
+///
+/// `Debug` shows the keys and the username, never the other values.
+#[derive(Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub enum GitCredentials {
     /// No credentials (anonymous clone).
@@ -21,6 +23,47 @@ pub enum GitCredentials {
     /// A saved credentials block (`github-credentials`, `gitlab-credentials`, …); written into
     /// the pull step as a placeholder, its fields used when pulling.
     Block(BlockDocument),
+}
+
+impl std::fmt::Debug for GitCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GitCredentials::None => f.write_str("None"),
+            GitCredentials::Fields(fields) => {
+                f.debug_tuple("Fields").field(&RedactedFields(fields)).finish()
+            }
+            GitCredentials::Block(b) => f
+                .debug_struct("Block")
+                .field("slug", &b.slug)
+                .field("name", &b.name)
+                .field("fields", &RedactedFields(&b.fields))
+                .finish(),
+        }
+    }
+}
+
+/// A credentials map for `Debug`: the username as is, every other value as `***`.
+struct RedactedFields<'a>(&'a IndexMap<String, SettingValue>);
+
+impl std::fmt::Debug for RedactedFields<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Raw(String);
+        impl std::fmt::Debug for Raw {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                let shown = if k == "username" {
+                    format!("{v:?}")
+                } else {
+                    "***".to_owned()
+                };
+                (k, Raw(shown))
+            }))
+            .finish()
+    }
 }
 
 impl GitCredentials {

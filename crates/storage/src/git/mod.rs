@@ -37,7 +37,10 @@ pub(crate) const GIT_CLONE_STEP: &str = "prefect.deployments.steps.git_clone";
 /// );
 /// # Ok::<(), prefab_storage::StorageError>(())
 /// ```
-#[derive(Debug, Clone)]
+///
+/// `Debug` never shows secrets: credential values and the URL's `user:password@` are replaced
+/// by `***`.
+#[derive(Clone)]
 pub struct GitRepository {
     url: String,
     credentials: GitCredentials,
@@ -53,7 +56,7 @@ pub struct GitRepository {
 }
 
 /// Builds a [`GitRepository`]; see [`GitRepository::builder`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct GitRepositoryBuilder {
     url: String,
@@ -66,6 +69,46 @@ pub struct GitRepositoryBuilder {
     pull_interval: Option<u64>,
     directories: Vec<String>,
     base_path: Option<PathBuf>,
+}
+
+/// The URL with any `userinfo@` replaced by `***@` (for `Debug`).
+fn redact_userinfo(url: &str) -> String {
+    let parsed = urlparse(url);
+    if parsed.userinfo().is_none() {
+        return url.to_owned();
+    }
+    parsed.unparse_with(&format!("***@{}", parsed.host_port()), parsed.path)
+}
+
+impl std::fmt::Debug for GitRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitRepository")
+            .field("url", &redact_userinfo(&self.url))
+            .field("credentials", &self.credentials)
+            .field("provider", &self.provider)
+            .field("name", &self.name)
+            .field("branch", &self.branch)
+            .field("commit_sha", &self.commit_sha)
+            .field("include_submodules", &self.include_submodules)
+            .field("pull_interval", &self.pull_interval)
+            .field("directories", &self.directories)
+            .field("base_path", &self.base_path)
+            .field("warnings", &self.warnings)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for GitRepositoryBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitRepositoryBuilder")
+            .field("url", &redact_userinfo(&self.url))
+            .field("credentials", &self.credentials)
+            .field("name", &self.name)
+            .field("branch", &self.branch)
+            .field("commit_sha", &self.commit_sha)
+            .field("directories", &self.directories)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GitRepositoryBuilder {
