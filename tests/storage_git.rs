@@ -113,7 +113,9 @@ impl Upstream for GitUpstream {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        let b = GitRepository::builder(self.url()).base_path(base).name(name);
+        let b = GitRepository::builder(self.url())
+            .base_path(base)
+            .name(name);
         let b = match self.kind {
             Kind::Http => b.credentials(GitCredentials::username_password(USER, WRONG_PASSWORD)),
             _ => b.branch("no-such-branch"),
@@ -157,7 +159,10 @@ async fn branch_is_checked_out_and_followed() {
             .branch("feature/x")
             .base_path(base.path()),
     );
-    assert!(g.destination().ends_with(format!("{}-feature-x", repo.name.trim_end_matches(".git"))));
+    assert!(
+        g.destination()
+            .ends_with(format!("{}-feature-x", repo.name.trim_end_matches(".git")))
+    );
     let r = pull(&g).await;
     assert!(r.fresh);
     assert_eq!(read_tree(&g.destination()), files(&[("feat.txt", "f1\n")]));
@@ -169,7 +174,11 @@ async fn branch_is_checked_out_and_followed() {
     assert_eq!(r.revision.as_deref(), Some(sha2.as_str()));
     // The git executable sees an ordinary checkout tracking origin/feature/x.
     assert_eq!(
-        git(&g.destination(), &["rev-parse", "--abbrev-ref", "@{upstream}"]).trim(),
+        git(
+            &g.destination(),
+            &["rev-parse", "--abbrev-ref", "@{upstream}"]
+        )
+        .trim(),
         "origin/feature/x"
     );
     assert_eq!(git(&g.destination(), &["status", "--porcelain"]), "");
@@ -198,7 +207,10 @@ async fn commit_pins_full_short_moving_and_already_current() {
     assert_eq!(read_tree(&g1.destination()), files(&[("v.txt", "1\n")]));
     let checkout = git2::Repository::open(g1.destination()).unwrap();
     assert!(checkout.head_detached().unwrap());
-    assert!(checkout.is_shallow(), "a commit fetched by SHA is fetched at depth 1");
+    assert!(
+        checkout.is_shallow(),
+        "a commit fetched by SHA is fetched at depth 1"
+    );
     drop(checkout);
     // The pin changes (short SHA, upper case): the checkout moves (Q4 fixed).
     let g2 = pinned(&c2[..8].to_ascii_uppercase());
@@ -215,7 +227,11 @@ async fn commit_pins_full_short_moving_and_already_current() {
     let r = pull(&g2).await;
     assert!(r.is_unchanged(), "{r:?}");
     assert_eq!(r.unchanged, 2);
-    assert_eq!(s.requests(&repo.name), before, "already-current pin contacted the server");
+    assert_eq!(
+        s.requests(&repo.name),
+        before,
+        "already-current pin contacted the server"
+    );
     // Back to the old pin (full SHA) moves back.
     let r = pull(&g1).await;
     assert_eq!(r.revision.as_deref(), Some(c1.as_str()));
@@ -228,7 +244,10 @@ async fn commit_pin_falls_back_when_the_server_refuses_sha_wants() {
     let repo = s.create_repo("nosha", false);
     let c1 = repo.publish(&files(&[("v.txt", "1\n")]));
     let _c2 = repo.publish(&files(&[("v.txt", "2\n")]));
-    for (i, url) in [s.daemon_url(&repo.name), s.file_url(&repo.name)].into_iter().enumerate() {
+    for (i, url) in [s.daemon_url(&repo.name), s.file_url(&repo.name)]
+        .into_iter()
+        .enumerate()
+    {
         let base = tempfile::tempdir().unwrap();
         for sha in [c1.clone(), c1[..7].to_owned()] {
             let g = build(
@@ -258,7 +277,9 @@ async fn clones_are_shallow_where_libgit2_can() {
         ("daemon", s.daemon_url(&repo.name), false, true),
         ("file", s.file_url(&repo.name), false, false),
     ] {
-        let mut b = GitRepository::builder(url).name(name).base_path(base.path());
+        let mut b = GitRepository::builder(url)
+            .name(name)
+            .base_path(base.path());
         if creds_needed {
             b = b.credentials(creds());
         }
@@ -266,14 +287,19 @@ async fn clones_are_shallow_where_libgit2_can() {
         pull(&g).await;
         let checkout = git2::Repository::open(g.destination()).unwrap();
         assert_eq!(checkout.is_shallow(), shallow, "{name}");
-        assert_eq!(read_tree(&g.destination()), files(&[("a", current.as_str())]));
+        assert_eq!(
+            read_tree(&g.destination()),
+            files(&[("a", current.as_str())])
+        );
         // A later update of a shallow checkout stays shallow and moves.
         repo.publish(&files(&[("a", name)]));
         current = name.to_owned();
         let r = pull(&g).await;
         assert_eq!(r.updated, ["a"], "{name}");
         assert_eq!(
-            git2::Repository::open(g.destination()).unwrap().is_shallow(),
+            git2::Repository::open(g.destination())
+                .unwrap()
+                .is_shallow(),
             shallow
         );
     }
@@ -304,8 +330,14 @@ async fn submodules_use_the_same_credentials() {
     let r = pull(&g).await;
     assert!(r.fresh);
     let tree = read_tree(&g.destination());
-    assert_eq!(tree.get("libs/sub/lib.py").map(Vec::as_slice), Some(&b"x = 1\n"[..]));
-    assert!(s.requests(&sub.name) > 0, "the submodule came from the private HTTP server");
+    assert_eq!(
+        tree.get("libs/sub/lib.py").map(Vec::as_slice),
+        Some(&b"x = 1\n"[..])
+    );
+    assert!(
+        s.requests(&sub.name) > 0,
+        "the submodule came from the private HTTP server"
+    );
     // The submodule survived the rename of the temporary clone.
     let sm = git2::Repository::open(g.destination().join("libs/sub")).unwrap();
     assert_eq!(sm.head().unwrap().target().unwrap().to_string(), sub1);
@@ -313,7 +345,10 @@ async fn submodules_use_the_same_credentials() {
     // No credentials anywhere in the configs.
     for cfg in [".git/config", ".git/modules/libs/sub/config"] {
         let text = std::fs::read_to_string(g.destination().join(cfg)).unwrap();
-        assert!(!text.contains(PASSWORD) && !text.contains("alice@"), "{cfg}: {text}");
+        assert!(
+            !text.contains(PASSWORD) && !text.contains("alice@"),
+            "{cfg}: {text}"
+        );
     }
     // A new submodule commit is followed.
     let sub2 = sub.publish(&files(&[("lib.py", "x = 2\n")]));
@@ -368,10 +403,20 @@ async fn sparse_checkout_strategies_agree_and_follow_directory_changes() {
                 .base_path(base.path()),
         )
     };
-    let strategies = [("cli", SparseStrategy::GitCli), ("libgit2", SparseStrategy::Libgit2)];
+    let strategies = [
+        ("cli", SparseStrategy::GitCli),
+        ("libgit2", SparseStrategy::Libgit2),
+    ];
     let expected1 = pick(
         &content,
-        &["README.md", "flows/a.py", "flows/nested/b.py", "docs/x.md", "docs/deep/y.md", "docs/deep/more/z.md"],
+        &[
+            "README.md",
+            "flows/a.py",
+            "flows/nested/b.py",
+            "docs/x.md",
+            "docs/deep/y.md",
+            "docs/deep/more/z.md",
+        ],
     );
     for (name, strategy) in strategies {
         let g = make(name, &["flows", "docs/deep"]);
@@ -381,9 +426,17 @@ async fn sparse_checkout_strategies_agree_and_follow_directory_changes() {
         assert_eq!(read_tree(&g.destination()), expected1, "{name}");
         let mut added = r.added.clone();
         added.sort();
-        assert_eq!(added, expected1.keys().cloned().collect::<Vec<_>>(), "{name}");
+        assert_eq!(
+            added,
+            expected1.keys().cloned().collect::<Vec<_>>(),
+            "{name}"
+        );
         // Both leave a state the git executable understands.
-        assert_eq!(git(&g.destination(), &["status", "--porcelain"]), "", "{name}");
+        assert_eq!(
+            git(&g.destination(), &["status", "--porcelain"]),
+            "",
+            "{name}"
+        );
         assert_eq!(
             git(&g.destination(), &["sparse-checkout", "list"]),
             "docs/deep\nflows\n",
@@ -398,7 +451,10 @@ async fn sparse_checkout_strategies_agree_and_follow_directory_changes() {
     content2.insert("sub/c.txt".into(), b"c2\n".to_vec());
     content2.insert("flows/a.py".into(), b"a2\n".to_vec());
     repo.publish(&content2);
-    let expected2 = pick(&content2, &["README.md", "sub/c.txt", "docs/x.md", "docs/other/w.md"]);
+    let expected2 = pick(
+        &content2,
+        &["README.md", "sub/c.txt", "docs/x.md", "docs/other/w.md"],
+    );
     for (name, strategy) in strategies {
         let g = make(name, &["sub", "docs/other"]);
         let opts = PullOptions::default().with_sparse(strategy);
@@ -407,10 +463,19 @@ async fn sparse_checkout_strategies_agree_and_follow_directory_changes() {
         assert_eq!(r.added, ["docs/other/w.md", "sub/c.txt"], "{name}: {r:?}");
         assert_eq!(
             r.removed,
-            ["docs/deep/more/z.md", "docs/deep/y.md", "flows/a.py", "flows/nested/b.py"],
+            [
+                "docs/deep/more/z.md",
+                "docs/deep/y.md",
+                "flows/a.py",
+                "flows/nested/b.py"
+            ],
             "{name}: {r:?}"
         );
-        assert_eq!(git(&g.destination(), &["status", "--porcelain"]), "", "{name}");
+        assert_eq!(
+            git(&g.destination(), &["status", "--porcelain"]),
+            "",
+            "{name}"
+        );
         // No directories any more: the whole tree.
         let g = make(name, &[]);
         pull_with(&g, &opts).await;
@@ -435,7 +500,10 @@ async fn sparse_strategies_on_a_large_repository() {
     }
     repo.publish(&content);
     let mut trees = Vec::new();
-    for (name, strategy) in [("cli", SparseStrategy::GitCli), ("libgit2", SparseStrategy::Libgit2)] {
+    for (name, strategy) in [
+        ("cli", SparseStrategy::GitCli),
+        ("libgit2", SparseStrategy::Libgit2),
+    ] {
         let base = tempfile::tempdir().unwrap();
         let g = build(
             GitRepository::builder(s.http_url(&repo.name))
@@ -471,7 +539,11 @@ async fn wrong_credentials_fail_fast_with_a_clear_message() {
         let g = build(
             GitRepository::builder(s.http_url(&repo.name))
                 .credentials(GitCredentials::username_password(USER, WRONG_PASSWORD))
-                .directories(if strategy == SparseStrategy::GitCli { vec!["flows"] } else { vec![] })
+                .directories(if strategy == SparseStrategy::GitCli {
+                    vec!["flows"]
+                } else {
+                    vec![]
+                })
                 .base_path(base.path()),
         );
         let started = Instant::now();
@@ -479,8 +551,17 @@ async fn wrong_credentials_fail_fast_with_a_clear_message() {
             .pull(&PullOptions::default().with_sparse(strategy))
             .await
             .expect_err("wrong password must fail");
-        assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
-        let StorageError::Git { message, url, authentication } = &err else {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            started.elapsed()
+        );
+        let StorageError::Git {
+            message,
+            url,
+            authentication,
+        } = &err
+        else {
             panic!("unexpected error {err:?}");
         };
         assert!(*authentication, "{err}");
@@ -489,8 +570,15 @@ async fn wrong_credentials_fail_fast_with_a_clear_message() {
         assert!(message.contains("credentials or access token"), "{message}");
         assert!(!message.contains(WRONG_PASSWORD), "{message}");
         let tries = s.unauthorized(&repo.name) - before;
-        assert!(tries <= 4, "{strategy:?}: {tries} unauthorized requests (loop?)");
-        assert!(!g.destination().exists(), "a failed clone left {}", g.destination().display());
+        assert!(
+            tries <= 4,
+            "{strategy:?}: {tries} unauthorized requests (loop?)"
+        );
+        assert!(
+            !g.destination().exists(),
+            "a failed clone left {}",
+            g.destination().display()
+        );
         assert_no_temp_dirs(base.path());
     }
 }
@@ -503,7 +591,12 @@ async fn missing_credentials_are_reported_as_such() {
     let base = tempfile::tempdir().unwrap();
     let g = build(GitRepository::builder(s.http_url(&repo.name)).base_path(base.path()));
     let err = pull_err(&g).await;
-    let StorageError::Git { message, authentication, .. } = &err else {
+    let StorageError::Git {
+        message,
+        authentication,
+        ..
+    } = &err
+    else {
         panic!("unexpected error {err:?}");
     };
     assert!(*authentication, "{err}");
@@ -516,7 +609,10 @@ async fn missing_credentials_are_reported_as_such() {
     let g = build(GitRepository::builder(with_userinfo).base_path(base.path()));
     pull(&g).await;
     let config = std::fs::read_to_string(g.destination().join(".git/config")).unwrap();
-    assert!(!config.contains(PASSWORD) && !config.contains("alice@"), "{config}");
+    assert!(
+        !config.contains(PASSWORD) && !config.contains("alice@"),
+        "{config}"
+    );
     assert!(config.contains(&s.http_url(&repo.name)), "{config}");
 }
 
@@ -531,15 +627,23 @@ async fn missing_repository_branch_and_commit_say_which() {
         ("daemon", s.daemon_url("nope.git"), false),
         ("file", s.file_url("nope.git"), false),
     ] {
-        let mut b = GitRepository::builder(url.as_str()).name(label).base_path(base.path());
+        let mut b = GitRepository::builder(url.as_str())
+            .name(label)
+            .base_path(base.path());
         if with_creds {
             b = b.credentials(creds());
         }
         let err = pull_err(&build(b)).await.to_string();
         assert!(err.contains("was not found"), "{label}: {err}");
-        assert!(err.contains(&format!("Repository '{url}'")), "{label}: {err}");
+        assert!(
+            err.contains(&format!("Repository '{url}'")),
+            "{label}: {err}"
+        );
     }
-    for (label, url) in [("http", s.http_url(&repo.name)), ("daemon", s.daemon_url(&repo.name))] {
+    for (label, url) in [
+        ("http", s.http_url(&repo.name)),
+        ("daemon", s.daemon_url(&repo.name)),
+    ] {
         let mut b = GitRepository::builder(url.as_str())
             .branch("nope")
             .base_path(base.path())
@@ -548,7 +652,10 @@ async fn missing_repository_branch_and_commit_say_which() {
             b = b.credentials(creds());
         }
         let err = pull_err(&build(b)).await.to_string();
-        assert!(err.contains("Branch 'nope' was not found"), "{label}: {err}");
+        assert!(
+            err.contains("Branch 'nope' was not found"),
+            "{label}: {err}"
+        );
         let mut b = GitRepository::builder(url.as_str())
             .commit_sha("deadbeef")
             .base_path(base.path())
@@ -557,10 +664,17 @@ async fn missing_repository_branch_and_commit_say_which() {
             b = b.credentials(creds());
         }
         let err = pull_err(&build(b)).await.to_string();
-        assert!(err.contains("Commit 'deadbeef' was not found"), "{label}: {err}");
+        assert!(
+            err.contains("Commit 'deadbeef' was not found"),
+            "{label}: {err}"
+        );
     }
     // An unreachable server.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let g = build(
         GitRepository::builder(format!("http://127.0.0.1:{port}/x.git")).base_path(base.path()),
     );
@@ -577,10 +691,22 @@ async fn remote_mismatch_uses_prefects_message() {
     a.publish(&v1());
     b.publish(&v1());
     let base = tempfile::tempdir().unwrap();
-    pull(&build(GitRepository::builder(s.daemon_url(&a.name)).name("code").base_path(base.path()))).await;
-    let other = build(GitRepository::builder(s.daemon_url(&b.name)).name("code").base_path(base.path()));
+    pull(&build(
+        GitRepository::builder(s.daemon_url(&a.name))
+            .name("code")
+            .base_path(base.path()),
+    ))
+    .await;
+    let other = build(
+        GitRepository::builder(s.daemon_url(&b.name))
+            .name("code")
+            .base_path(base.path()),
+    );
     let err = pull_err(&other).await;
-    assert!(matches!(err, StorageError::RemoteMismatch { .. }), "{err:?}");
+    assert!(
+        matches!(err, StorageError::RemoteMismatch { .. }),
+        "{err:?}"
+    );
     assert_eq!(
         err.to_string(),
         format!(
@@ -605,7 +731,10 @@ async fn transport_ok(g: &GitRepository) -> bool {
 #[tokio::test]
 async fn ssh_urls_are_rejected_clearly() {
     let base = tempfile::tempdir().unwrap();
-    for url in ["git@github.com:org/repo.git", "ssh://git@github.com/org/repo.git"] {
+    for url in [
+        "git@github.com:org/repo.git",
+        "ssh://git@github.com/org/repo.git",
+    ] {
         let g = build(GitRepository::builder(url).base_path(base.path()));
         let err = pull_err(&g).await;
         assert!(matches!(err, StorageError::Unsupported { .. }), "{err:?}");
@@ -626,7 +755,10 @@ async fn existing_non_git_directory_is_not_overwritten() {
     std::fs::create_dir_all(g.destination()).unwrap();
     std::fs::write(g.destination().join("mine.txt"), "keep").unwrap();
     let err = pull_err(&g).await.to_string();
-    assert!(err.contains(&g.destination().display().to_string()), "{err}");
+    assert!(
+        err.contains(&g.destination().display().to_string()),
+        "{err}"
+    );
     assert!(err.contains("stale working directory"), "{err}");
     assert_eq!(read_tree(&g.destination()), files(&[("mine.txt", "keep")]));
 }
@@ -639,7 +771,8 @@ async fn progress_events_are_emitted() {
     let base = tempfile::tempdir().unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
-    let opts = PullOptions::default().with_progress(Arc::new(move |e| sink.lock().unwrap().push(e)));
+    let opts =
+        PullOptions::default().with_progress(Arc::new(move |e| sink.lock().unwrap().push(e)));
     let g = build(
         GitRepository::builder(s.http_url(&repo.name))
             .credentials(creds())
@@ -648,8 +781,14 @@ async fn progress_events_are_emitted() {
     let r = pull_with(&g, &opts).await;
     assert!(r.bytes_downloaded > 0, "{r:?}");
     let events = events.lock().unwrap();
-    assert!(events.contains(&PullProgress::Phase("cloning".into())), "{events:?}");
-    assert!(events.contains(&PullProgress::Phase("checking out".into())), "{events:?}");
+    assert!(
+        events.contains(&PullProgress::Phase("cloning".into())),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&PullProgress::Phase("checking out".into())),
+        "{events:?}"
+    );
     assert!(
         events.iter().any(|e| matches!(e, PullProgress::Advanced { done, total: Some(t), bytes } if done == t && *bytes > 0)),
         "{events:?}"
@@ -691,7 +830,12 @@ impl tracing::Subscriber for Capture {
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
         let mut buf = self.0.lock().unwrap();
-        let _ = write!(buf, "{} {}: ", event.metadata().level(), event.metadata().target());
+        let _ = write!(
+            buf,
+            "{} {}: ",
+            event.metadata().level(),
+            event.metadata().target()
+        );
         event.record(&mut Fields(&mut buf));
         buf.push('\n');
     }
@@ -722,9 +866,14 @@ async fn secrets_never_appear_in_errors_logs_or_debug() {
     let url = s.http_url(&repo.name);
     let in_url = |pw: &str| url.replace("http://", &format!("http://{USER}:{pw}@"));
     let cases: Vec<(GitRepositoryBuilder, SparseStrategy)> = vec![
-        (GitRepository::builder(url.as_str()).credentials(creds()), SparseStrategy::Libgit2),
         (
-            GitRepository::builder(url.as_str()).credentials(creds()).directories(["flows"]),
+            GitRepository::builder(url.as_str()).credentials(creds()),
+            SparseStrategy::Libgit2,
+        ),
+        (
+            GitRepository::builder(url.as_str())
+                .credentials(creds())
+                .directories(["flows"]),
             SparseStrategy::GitCli,
         ),
         (
@@ -751,19 +900,31 @@ async fn secrets_never_appear_in_errors_logs_or_debug() {
                 .directories(["flows"]),
             SparseStrategy::GitCli,
         ),
-        (GitRepository::builder(in_url(PASSWORD)), SparseStrategy::Libgit2),
-        (GitRepository::builder(in_url(WRONG_PASSWORD)), SparseStrategy::Libgit2),
+        (
+            GitRepository::builder(in_url(PASSWORD)),
+            SparseStrategy::Libgit2,
+        ),
+        (
+            GitRepository::builder(in_url(WRONG_PASSWORD)),
+            SparseStrategy::Libgit2,
+        ),
         (
             GitRepository::builder(in_url(WRONG_PASSWORD)).directories(["flows"]),
             SparseStrategy::GitCli,
         ),
         (
-            GitRepository::builder(in_url(PASSWORD)).branch("dev").commit_sha("abcdef12"),
+            GitRepository::builder(in_url(PASSWORD))
+                .branch("dev")
+                .commit_sha("abcdef12"),
             SparseStrategy::Libgit2,
         ),
     ];
     for (i, (builder, strategy)) in cases.into_iter().enumerate() {
-        match builder.base_path(base.path()).name(format!("case-{i}")).build() {
+        match builder
+            .base_path(base.path())
+            .name(format!("case-{i}"))
+            .build()
+        {
             Ok(g) => {
                 // Debug only: `repr()` is Prefect's and shows the URL exactly as given.
                 let _ = writeln!(seen, "{g:?}");
@@ -797,7 +958,10 @@ async fn secrets_never_appear_in_errors_logs_or_debug() {
         }
     }
     let logs = logs.lock().unwrap().clone();
-    assert!(logs.contains("Pulling contents from repository"), "logs were not captured:\n{logs}");
+    assert!(
+        logs.contains("Pulling contents from repository"),
+        "logs were not captured:\n{logs}"
+    );
     assert!(seen.contains("authentication"), "{seen}");
     for secret in [PASSWORD, WRONG_PASSWORD] {
         assert!(!seen.contains(secret), "secret in errors/Debug:\n{seen}");
@@ -820,7 +984,11 @@ fn assert_no_temp_dirs(base: &Path) {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains("prefab-tmp") || n.ends_with(".lock"))
         .collect();
-    assert!(left.is_empty(), "left behind in {}: {left:?}", base.display());
+    assert!(
+        left.is_empty(),
+        "left behind in {}: {left:?}",
+        base.display()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -840,25 +1008,42 @@ async fn a_held_lock_blocks_the_pull_until_released_and_stale_locks_are_taken_ov
     assert!(!task.is_finished(), "the pull ignored the lock");
     assert!(!g.destination().exists());
     drop(guard);
-    let r = tokio::time::timeout(Duration::from_secs(20), task).await.unwrap().unwrap().unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert!(r.fresh);
     assert_no_temp_dirs(base.path());
     // A lock left by a dead process is taken over.
     std::fs::write(lock_of(&g), "4194304999").unwrap();
-    tokio::time::timeout(Duration::from_secs(10), g.pull_code()).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), g.pull_code())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!lock_of(&g).exists());
     // A lock of a live foreign process blocks until it is removed.
-    let mut sleeper = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
     std::fs::write(lock_of(&g), sleeper.id().to_string()).unwrap();
     let task = {
         let g = g.clone();
         tokio::spawn(async move { g.pull_code().await })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!task.is_finished(), "the pull ignored a live process's lock");
+    assert!(
+        !task.is_finished(),
+        "the pull ignored a live process's lock"
+    );
     let _ = sleeper.kill();
     let _ = sleeper.wait();
-    tokio::time::timeout(Duration::from_secs(10), task).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }
 
 /// Interop with Prefect's own `prefect.locking._filelock.FileLock`, run in the Prefect 3.9.1
@@ -911,7 +1096,11 @@ print('released', flush=True)\n";
     assert!(!task.is_finished(), "the pull ignored Prefect's lock");
     drop(py.stdin.take());
     py.wait().unwrap();
-    tokio::time::timeout(Duration::from_secs(20), task).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 
     // Rust holds the lock: Prefect's FileLock times out; after release it acquires.
     let guard = FileLock::new(&lock).acquire().await.unwrap();
@@ -927,7 +1116,11 @@ except TimeoutError:\n    print('timeout')\n";
             .arg(timeout)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     assert_eq!(run_probe("0.5"), "timeout");

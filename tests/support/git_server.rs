@@ -139,7 +139,9 @@ fn wait_listening(port: u16, what: &str, log: Option<&Path>) -> Result<(), Strin
     let log = log
         .and_then(|p| std::fs::read_to_string(p).ok())
         .unwrap_or_default();
-    Err(format!("{what} is not listening on 127.0.0.1:{port} after 10 s\n{log}"))
+    Err(format!(
+        "{what} is not listening on 127.0.0.1:{port} after 10 s\n{log}"
+    ))
 }
 
 fn start_daemon(
@@ -202,7 +204,13 @@ impl GitServers {
 
     /// `401` answers given for `repo` so far.
     pub fn unauthorized(&self, repo: &str) -> usize {
-        *self.http.unauthorized.lock().unwrap().get(repo).unwrap_or(&0)
+        *self
+            .http
+            .unauthorized
+            .lock()
+            .unwrap()
+            .get(repo)
+            .unwrap_or(&0)
     }
 
     /// A new bare repository `<prefix>-<n>.git` (unique in this process) that lets clients
@@ -223,7 +231,10 @@ impl GitServers {
         );
         git(&path, &["config", "uploadpack.allowFilter", "true"]);
         let work = self.root.join(format!(".work-{name}"));
-        git(&self.root, &["init", "-q", "-b", "main", &work.to_string_lossy()]);
+        git(
+            &self.root,
+            &["init", "-q", "-b", "main", &work.to_string_lossy()],
+        );
         git(&work, &["remote", "add", "origin", &path.to_string_lossy()]);
         BareRepo { name, path, work }
     }
@@ -273,10 +284,23 @@ impl BareRepo {
         gitlinks: &[(&str, &str, &str)],
     ) -> String {
         let w = &self.work;
-        let heads = git(&self.path, &["for-each-ref", "--format=%(refname)", "refs/heads"]);
+        let heads = git(
+            &self.path,
+            &["for-each-ref", "--format=%(refname)", "refs/heads"],
+        );
         git(w, &["fetch", "-q", "origin"]);
         if heads.lines().any(|h| h == format!("refs/heads/{branch}")) {
-            git(w, &["checkout", "-q", "-f", "-B", branch, &format!("origin/{branch}")]);
+            git(
+                w,
+                &[
+                    "checkout",
+                    "-q",
+                    "-f",
+                    "-B",
+                    branch,
+                    &format!("origin/{branch}"),
+                ],
+            );
         } else if heads.lines().any(|h| h == "refs/heads/main") {
             git(w, &["checkout", "-q", "-f", "-B", branch, "origin/main"]);
         } else {
@@ -317,11 +341,25 @@ impl BareRepo {
         for (path, _, sha) in gitlinks {
             git(
                 w,
-                &["update-index", "--add", "--cacheinfo", &format!("160000,{sha},{path}")],
+                &[
+                    "update-index",
+                    "--add",
+                    "--cacheinfo",
+                    &format!("160000,{sha},{path}"),
+                ],
             );
         }
         git(w, &["commit", "-q", "--allow-empty", "-m", "publish"]);
-        git(w, &["push", "-q", "-f", "origin", &format!("HEAD:refs/heads/{branch}")]);
+        git(
+            w,
+            &[
+                "push",
+                "-q",
+                "-f",
+                "origin",
+                &format!("HEAD:refs/heads/{branch}"),
+            ],
+        );
         git(w, &["rev-parse", "HEAD"]).trim().to_owned()
     }
 }
@@ -467,8 +505,7 @@ async fn serve_connection(
         let (status, headers, body) = handle(&req, root, stats).await;
         let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
         for (k, v) in &headers {
-            if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("connection")
-            {
+            if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("connection") {
                 head.push_str(&format!("{k}: {v}\r\n"));
             }
         }
@@ -518,7 +555,12 @@ async fn handle(req: &Request, root: &Path, stats: &HttpStats) -> Response {
         .next()
         .unwrap_or("")
         .to_owned();
-    *stats.requests.lock().unwrap().entry(repo.clone()).or_default() += 1;
+    *stats
+        .requests
+        .lock()
+        .unwrap()
+        .entry(repo.clone())
+        .or_default() += 1;
     if private {
         use base64::Engine as _;
         let expected = format!(
@@ -529,10 +571,7 @@ async fn handle(req: &Request, root: &Path, stats: &HttpStats) -> Response {
             *stats.unauthorized.lock().unwrap().entry(repo).or_default() += 1;
             return (
                 401,
-                vec![(
-                    "WWW-Authenticate".into(),
-                    "Basic realm=\"git\"".into(),
-                )],
+                vec![("WWW-Authenticate".into(), "Basic realm=\"git\"".into())],
                 b"unauthorized\n".to_vec(),
             );
         }
@@ -590,7 +629,12 @@ async fn handle(req: &Request, root: &Path, stats: &HttpStats) -> Response {
     for line in String::from_utf8_lossy(head).lines() {
         if let Some((k, v)) = line.split_once(':') {
             if k.eq_ignore_ascii_case("status") {
-                status = v.trim().split(' ').next().and_then(|s| s.parse().ok()).unwrap_or(500);
+                status = v
+                    .trim()
+                    .split(' ')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(500);
             } else {
                 headers.push((k.trim().to_owned(), v.trim().to_owned()));
             }

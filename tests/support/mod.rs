@@ -2,6 +2,6 @@
 //! Not every test file uses every helper, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod git_server;
 pub mod prefect;
 pub mod storage_suite;
-pub mod git_server;

@@ -252,7 +252,10 @@ mod tests {
         let guard = lock.acquire().await.unwrap();
         let text = std::fs::read_to_string(lock.path()).unwrap();
         assert_eq!(text, std::process::id().to_string());
-        assert!(lock.try_acquire().unwrap().is_none(), "held lock taken twice");
+        assert!(
+            lock.try_acquire().unwrap().is_none(),
+            "held lock taken twice"
+        );
         drop(guard);
         assert!(!lock.path().exists());
         // No stray temp files are left behind.

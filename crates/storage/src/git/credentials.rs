@@ -29,9 +29,10 @@ impl std::fmt::Debug for GitCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             GitCredentials::None => f.write_str("None"),
-            GitCredentials::Fields(fields) => {
-                f.debug_tuple("Fields").field(&RedactedFields(fields)).finish()
-            }
+            GitCredentials::Fields(fields) => f
+                .debug_tuple("Fields")
+                .field(&RedactedFields(fields))
+                .finish(),
             GitCredentials::Block(b) => f
                 .debug_struct("Block")
                 .field("slug", &b.slug)

@@ -208,7 +208,9 @@ impl Include {
             return true;
         }
         dirs.iter().any(|d| {
-            path.starts_with(&format!("{d}/")) || d == parent || d.starts_with(&format!("{parent}/"))
+            path.starts_with(&format!("{d}/"))
+                || d == parent
+                || d.starts_with(&format!("{parent}/"))
         })
     }
 
@@ -400,7 +402,10 @@ fn hint_for(text: &str) -> Option<&'static str> {
         ("repository not found", ACCESS),
         ("could not resolve host", NETWORK),
         ("connection refused", NETWORK),
-        ("permission denied", "Hint: Check your SSH key or token permissions."),
+        (
+            "permission denied",
+            "Hint: Check your SSH key or token permissions.",
+        ),
         (
             "destination path",
             "Hint: A stale working directory may exist. Consider removing it and retrying.",
@@ -619,7 +624,8 @@ impl Job {
             // Only an empty directory is removed; anything created meanwhile makes this fail.
             std::fs::remove_dir(dest).map_err(|e| StorageError::io("replacing", dest, e))?;
         }
-        std::fs::rename(tmp.path(), dest).map_err(|e| StorageError::io("renaming into", dest, e))?;
+        std::fs::rename(tmp.path(), dest)
+            .map_err(|e| StorageError::io("renaming into", dest, e))?;
         let _ = tmp.keep();
         report.destination = dest.clone();
         report.fresh = true;
@@ -698,9 +704,7 @@ impl Job {
         }
         // `.git` is a file (a linked worktree or submodule): let libgit2 follow it.
         let repo = Repository::open(&self.dest).map_err(|e| missing(e.message().to_owned()))?;
-        let cfg = repo
-            .config()
-            .map_err(|e| missing(e.message().to_owned()))?;
+        let cfg = repo.config().map_err(|e| missing(e.message().to_owned()))?;
         cfg.get_string("remote.origin.url")
             .map_err(|e| missing(e.message().to_owned()))
     }
@@ -911,10 +915,13 @@ impl Job {
                 }
             }
         }
-        let depth =
-            (self.transport.supports_depth() && repo.is_shallow()).then_some(UNSHALLOW);
+        let depth = (self.transport.supports_depth() && repo.is_shallow()).then_some(UNSHALLOW);
         let mut fo = self.fetch_options(stats, depth);
-        remote.fetch(&["+refs/heads/*:refs/remotes/origin/*"], Some(&mut fo), None)?;
+        remote.fetch(
+            &["+refs/heads/*:refs/remotes/origin/*"],
+            Some(&mut fo),
+            None,
+        )?;
         lookup_commit(repo, sha).ok_or_else(|| {
             GitFailure::new(
                 Failure::CommitNotFound(sha.to_owned()),
@@ -1045,7 +1052,9 @@ struct Stats {
 
 fn lookup_commit(repo: &Repository, sha: &str) -> Option<Oid> {
     let obj = if sha.len() >= 40 {
-        Oid::from_str(sha).ok().and_then(|o| repo.find_commit(o).ok())
+        Oid::from_str(sha)
+            .ok()
+            .and_then(|o| repo.find_commit(o).ok())
     } else {
         repo.find_commit_by_prefix(sha).ok()
     };
@@ -1236,9 +1245,12 @@ impl<'a> Cli<'a> {
     }
 
     fn has_commit(&self, cwd: &Path, sha: &str) -> Option<String> {
-        self.run(cwd, &["rev-parse", "-q", "--verify", &format!("{sha}^{{commit}}")])
-            .ok()
-            .map(|s| s.trim().to_owned())
+        self.run(
+            cwd,
+            &["rev-parse", "-q", "--verify", &format!("{sha}^{{commit}}")],
+        )
+        .ok()
+        .map(|s| s.trim().to_owned())
     }
 
     fn sparse_set(&self, cwd: &Path) -> Result<(), CliFailure> {
@@ -1279,8 +1291,11 @@ impl<'a> Cli<'a> {
 
     fn submodules(&self, cwd: &Path) -> Result<(), GitFailure> {
         if self.job.submodules {
-            self.run(cwd, &["submodule", "update", "--init", "--recursive", "--force"])
-                .map_err(|f| self.failure(f))?;
+            self.run(
+                cwd,
+                &["submodule", "update", "--init", "--recursive", "--force"],
+            )
+            .map_err(|f| self.failure(f))?;
         }
         Ok(())
     }
@@ -1467,8 +1482,16 @@ mod tests {
 
     #[test]
     fn hints_follow_prefects_table() {
-        assert!(hint_for("fatal: Authentication failed for x").unwrap().contains("credentials"));
-        assert!(hint_for("remote: Repository not found.").unwrap().contains("Verify"));
+        assert!(
+            hint_for("fatal: Authentication failed for x")
+                .unwrap()
+                .contains("credentials")
+        );
+        assert!(
+            hint_for("remote: Repository not found.")
+                .unwrap()
+                .contains("Verify")
+        );
         assert!(hint_for("Connection refused").unwrap().contains("network"));
         assert!(hint_for("fatal: early EOF").is_none());
         assert_eq!(tail3("a\nb\nc\nd\n"), "b | c | d");
