@@ -115,10 +115,10 @@ fn remove_dead_state(base: &Path) {
         return;
     };
     for e in entries.flatten() {
-        if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) {
-            if !Path::new("/proc").join(pid.to_string()).exists() {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
+        if let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
+            && !Path::new("/proc").join(pid.to_string()).exists()
+        {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 }

@@ -221,13 +221,12 @@ fn remove_stale_lock(path: &Path) {
             age > STALE_EMPTY_THRESHOLD
         }
     };
-    if stale {
-        if let Ok(now) = std::fs::metadata(path) {
-            if inode(&now) == original {
-                tracing::debug!("removing stale lock {}", path.display());
-                let _ = std::fs::remove_file(path);
-            }
-        }
+    if stale
+        && let Ok(now) = std::fs::metadata(path)
+        && inode(&now) == original
+    {
+        tracing::debug!("removing stale lock {}", path.display());
+        let _ = std::fs::remove_file(path);
     }
 }
 

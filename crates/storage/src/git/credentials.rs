@@ -135,13 +135,13 @@ impl GitCredentials {
 
     /// Prefect's constructor check (§3.1 rule 1; a `{username, token}` map fails too — Q13).
     pub(crate) fn validate(&self) -> Result<(), StorageError> {
-        if let GitCredentials::Fields(_) = self {
-            if self.truthy("username") && !(self.truthy("access_token") || self.truthy("password"))
-            {
-                return Err(StorageError::invalid(
-                    "If a username is provided, an access token or password must also be provided.",
-                ));
-            }
+        if let GitCredentials::Fields(_) = self
+            && self.truthy("username")
+            && !(self.truthy("access_token") || self.truthy("password"))
+        {
+            return Err(StorageError::invalid(
+                "If a username is provided, an access token or password must also be provided.",
+            ));
         }
         Ok(())
     }
@@ -154,10 +154,10 @@ impl GitCredentials {
                 if key == "username" {
                     continue;
                 }
-                if let Some(s) = value.as_secret_text() {
-                    if !s.expose().is_empty() {
-                        out.push(s.expose().to_owned());
-                    }
+                if let Some(s) = value.as_secret_text()
+                    && !s.expose().is_empty()
+                {
+                    out.push(s.expose().to_owned());
                 }
             }
         }

@@ -177,13 +177,13 @@ impl GitRepositoryBuilder {
         if self.branch.as_deref().is_some_and(|b| b.starts_with('-')) {
             return Err(StorageError::invalid("Branch names cannot start with '-'."));
         }
-        if let Some(sha) = &self.commit_sha {
-            if !(4..=64).contains(&sha.len()) || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(StorageError::invalid(format!(
-                    "Invalid commit SHA: {}. Expected a hexadecimal Git commit SHA (4\u{2013}64 characters). If you are trying to specify a branch or tag name, use the 'branch' parameter instead.",
-                    repr_str(sha)
-                )));
-            }
+        if let Some(sha) = &self.commit_sha
+            && (!(4..=64).contains(&sha.len()) || !sha.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(StorageError::invalid(format!(
+                "Invalid commit SHA: {}. Expected a hexadecimal Git commit SHA (4\u{2013}64 characters). If you are trying to specify a branch or tag name, use the 'branch' parameter instead.",
+                repr_str(sha)
+            )));
         }
         let mut warnings = Vec::new();
         for d in &self.directories {
@@ -330,7 +330,7 @@ impl GitRepository {
     /// Prefect's `_git_config` argv fragment (§3.4): `["-c", "url.<base with auth>.insteadOf=<base>"]`
     /// when submodules and credentials are both set, else empty. Holds the secret.
     pub fn git_config_args(&self) -> Result<Vec<Secret>, StorageError> {
-        if !(self.include_submodules && !self.credentials.is_empty()) {
+        if !self.include_submodules || self.credentials.is_empty() {
             return Ok(Vec::new());
         }
         let parsed = urlparse(&self.url);

@@ -283,11 +283,11 @@ fn existing_include(git_dir: &Path) -> Include {
         if !path.exists() {
             continue;
         }
-        if let Ok(cfg) = git2::Config::open(&path) {
-            if let Ok(v) = cfg.get_bool("core.sparseCheckout") {
-                sparse = Some(v);
-                break;
-            }
+        if let Ok(cfg) = git2::Config::open(&path)
+            && let Ok(v) = cfg.get_bool("core.sparseCheckout")
+        {
+            sparse = Some(v);
+            break;
         }
     }
     if sparse != Some(true) {
@@ -716,19 +716,18 @@ impl Job {
         let old_commit = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
         let stats = Stats::default();
         let mut report = PullReport::new(self.dest.clone());
-        if let (Some(sha), Some(head)) = (&self.commit_sha, &old_commit) {
-            if head.id().to_string().starts_with(&sha.to_ascii_lowercase())
-                && *old_include == self.include
-            {
-                let files = tree_files(&repo, head)?;
-                diff_report(
-                    &mut report,
-                    Some((&files, old_include)),
-                    (&files, &self.include),
-                );
-                report.revision = Some(head.id().to_string());
-                return Ok(report);
-            }
+        if let (Some(sha), Some(head)) = (&self.commit_sha, &old_commit)
+            && head.id().to_string().starts_with(&sha.to_ascii_lowercase())
+            && *old_include == self.include
+        {
+            let files = tree_files(&repo, head)?;
+            diff_report(
+                &mut report,
+                Some((&files, old_include)),
+                (&files, &self.include),
+            );
+            report.revision = Some(head.id().to_string());
+            return Ok(report);
         }
         let (target, branch) = self.fetch_target(&repo, &stats, false)?;
         self.phase("checking out");
