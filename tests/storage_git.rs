@@ -489,12 +489,21 @@ async fn sparse_checkout_strategies_agree_and_follow_directory_changes() {
 async fn sparse_strategies_on_a_large_repository() {
     let s = servers();
     let repo = s.create_repo("large", true);
+    // 2,000 files of ~2 KiB of incompressible-ish text (a fixed LCG), 20 directories.
     let mut content = BTreeMap::new();
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
     for d in 0..20 {
         for f in 0..100 {
+            let mut text = format!("# {d} {f}\n");
+            while text.len() < 2048 {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let _ = write!(text, "{:016x}", seed >> 1);
+            }
             content.insert(
                 format!("dir{d:02}/sub{}/file{f:03}.py", f % 4),
-                format!("# {d} {f}\n{}\n", "x = 1\n".repeat(20)).into_bytes(),
+                text.into_bytes(),
             );
         }
     }
@@ -1127,4 +1136,101 @@ except TimeoutError:\n    print('timeout')\n";
     drop(guard);
     assert_eq!(run_probe("5"), "acquired");
     let _ = std::io::stdout().flush();
+}
+
+#[tokio::test]
+async fn sparse_checkout_of_a_pinned_commit_agrees_between_strategies() {
+    let s = servers();
+    let repo = s.create_repo("sparse-pin", true);
+    let content = sparse_fixture();
+    let c1 = repo.publish(&content);
+    repo.publish(&files(&[("README.md", "later\n")]));
+    let base = tempfile::tempdir().unwrap();
+    let expected = pick(&content, &["README.md", "sub/c.txt"]);
+    for (name, strategy, sha) in [
+        ("cli", SparseStrategy::GitCli, c1.clone()),
+        ("libgit2", SparseStrategy::Libgit2, c1.clone()),
+        ("cli-short", SparseStrategy::GitCli, c1[..10].to_owned()),
+        (
+            "libgit2-short",
+            SparseStrategy::Libgit2,
+            c1[..10].to_owned(),
+        ),
+    ] {
+        let g = build(
+            GitRepository::builder(s.http_url(&repo.name))
+                .credentials(creds())
+                .commit_sha(sha.as_str())
+                .directories(["sub"])
+                .name(name)
+                .base_path(base.path()),
+        );
+        let opts = PullOptions::default().with_sparse(strategy);
+        let r = pull_with(&g, &opts).await;
+        assert_eq!(r.revision.as_deref(), Some(c1.as_str()), "{name}");
+        assert_eq!(read_tree(&g.destination()), expected, "{name}");
+        // Pulling again at the same pin changes nothing.
+        let r = pull_with(&g, &opts).await;
+        assert!(r.is_unchanged(), "{name}: {r:?}");
+        assert_eq!(read_tree(&g.destination()), expected, "{name}");
+    }
+}
+
+/// A Python worker reusing a prefab checkout runs `git config --get remote.origin.url` and
+/// `git pull origin --depth 1` (Prefect's update commands) in it: they must behave exactly as in
+/// a checkout made by `git clone --depth 1` (a shallow pull after a new commit fails with
+/// "unrelated histories" in both, and Prefect then clones again, #11546).
+#[tokio::test]
+async fn prefects_git_commands_see_a_prefab_checkout_as_their_own() {
+    let s = servers();
+    let repo = s.create_repo("interop", true);
+    repo.publish(&v1());
+    let base = tempfile::tempdir().unwrap();
+    let g = build(GitRepository::builder(s.daemon_url(&repo.name)).base_path(base.path()));
+    pull(&g).await;
+    let cli_clone = base.path().join("cli-clone");
+    git(
+        base.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &s.daemon_url(&repo.name),
+            "cli-clone",
+        ],
+    );
+    let dest = g.destination();
+    assert_eq!(git(&dest, &["status", "--porcelain"]), "");
+    assert_eq!(
+        git(&dest, &["config", "--get", "remote.origin.url"]).trim(),
+        s.daemon_url(&repo.name)
+    );
+    assert_eq!(
+        git(&dest, &["rev-parse", "--abbrev-ref", "@{upstream}"]),
+        git(&cli_clone, &["rev-parse", "--abbrev-ref", "@{upstream}"])
+    );
+    assert_eq!(
+        git(&dest, &["rev-parse", "--is-shallow-repository"]),
+        git(&cli_clone, &["rev-parse", "--is-shallow-repository"])
+    );
+    let v2 = files(&[("flows/a.py", "print(2)\n"), ("sub/b.txt", "b\n")]);
+    repo.publish(&v2);
+    let pull_cli = |dir: &Path| {
+        let out = std::process::Command::new("git")
+            .args(["pull", "-q", "--no-rebase", "origin", "--depth", "1"])
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(pull_cli(&dest), pull_cli(&cli_clone));
+    // prefab itself simply moves on (fetch + reset, no reclone).
+    let r = pull(&g).await;
+    assert_eq!(r.updated, ["flows/a.py"]);
+    assert_eq!(read_tree(&dest), v2);
 }
