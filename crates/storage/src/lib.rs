@@ -27,7 +27,7 @@ pub mod describe;
 mod error;
 mod git;
 mod local;
-mod lock;
+pub mod lock;
 pub mod pypath;
 mod remote;
 mod source;

@@ -10,7 +10,7 @@ use crate::value::{BlockDocument, SecretBlock, SettingValue};
 
 /// Credentials of a [`GitRepository`](super::GitRepository), in the shapes Prefect accepts.
 ///
-/// `Debug` shows the keys and the username only: every other value may be a secret.
+/// `Debug` shows the keys and the username, never the other values.
 #[derive(Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub enum GitCredentials {
@@ -27,29 +27,43 @@ pub enum GitCredentials {
 
 impl std::fmt::Debug for GitCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let redacted = |fields: &IndexMap<String, SettingValue>| {
-            fields
-                .iter()
-                .map(|(k, v)| match (k.as_str(), v) {
-                    ("username", SettingValue::Plain(serde_json::Value::String(u))) => {
-                        format!("{k}: {u:?}")
-                    }
-                    _ => format!("{k}: ***"),
-                })
-                .collect::<Vec<_>>()
-        };
         match self {
             GitCredentials::None => f.write_str("None"),
-            GitCredentials::Fields(fields) => {
-                f.debug_tuple("Fields").field(&redacted(fields)).finish()
-            }
+            GitCredentials::Fields(fields) => f
+                .debug_tuple("Fields")
+                .field(&RedactedFields(fields))
+                .finish(),
             GitCredentials::Block(b) => f
                 .debug_struct("Block")
                 .field("slug", &b.slug)
                 .field("name", &b.name)
-                .field("fields", &redacted(&b.fields))
+                .field("fields", &RedactedFields(&b.fields))
                 .finish(),
         }
+    }
+}
+
+/// A credentials map for `Debug`: the username as is, every other value as `***`.
+struct RedactedFields<'a>(&'a IndexMap<String, SettingValue>);
+
+impl std::fmt::Debug for RedactedFields<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Raw(String);
+        impl std::fmt::Debug for Raw {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                let shown = if k == "username" {
+                    format!("{v:?}")
+                } else {
+                    "***".to_owned()
+                };
+                (k, Raw(shown))
+            }))
+            .finish()
     }
 }
 
@@ -121,7 +135,7 @@ impl GitCredentials {
 
     /// Prefect's constructor check (§3.1 rule 1; a `{username, token}` map fails too — Q13).
     pub(crate) fn validate(&self) -> Result<(), StorageError> {
-        if matches!(self, GitCredentials::Fields(_))
+        if let GitCredentials::Fields(_) = self
             && self.truthy("username")
             && !(self.truthy("access_token") || self.truthy("password"))
         {
@@ -140,7 +154,9 @@ impl GitCredentials {
                 if key == "username" {
                     continue;
                 }
-                if let Some(s) = value.as_secret_text().filter(|s| !s.expose().is_empty()) {
+                if let Some(s) = value.as_secret_text()
+                    && !s.expose().is_empty()
+                {
                     out.push(s.expose().to_owned());
                 }
             }

@@ -37,6 +37,9 @@ pub(crate) const GIT_CLONE_STEP: &str = "prefect.deployments.steps.git_clone";
 /// );
 /// # Ok::<(), prefab_storage::StorageError>(())
 /// ```
+///
+/// `Debug` never shows secrets: credential values and the URL's `user:password@` are replaced
+/// by `***`.
 #[derive(Clone)]
 pub struct GitRepository {
     url: String,
@@ -66,6 +69,46 @@ pub struct GitRepositoryBuilder {
     pull_interval: Option<u64>,
     directories: Vec<String>,
     base_path: Option<PathBuf>,
+}
+
+/// The URL with any `userinfo@` replaced by `***@` (for `Debug`).
+fn redact_userinfo(url: &str) -> String {
+    let parsed = urlparse(url);
+    if parsed.userinfo().is_none() {
+        return url.to_owned();
+    }
+    parsed.unparse_with(&format!("***@{}", parsed.host_port()), parsed.path)
+}
+
+impl std::fmt::Debug for GitRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitRepository")
+            .field("url", &redact_userinfo(&self.url))
+            .field("credentials", &self.credentials)
+            .field("provider", &self.provider)
+            .field("name", &self.name)
+            .field("branch", &self.branch)
+            .field("commit_sha", &self.commit_sha)
+            .field("include_submodules", &self.include_submodules)
+            .field("pull_interval", &self.pull_interval)
+            .field("directories", &self.directories)
+            .field("base_path", &self.base_path)
+            .field("warnings", &self.warnings)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for GitRepositoryBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitRepositoryBuilder")
+            .field("url", &redact_userinfo(&self.url))
+            .field("credentials", &self.credentials)
+            .field("name", &self.name)
+            .field("branch", &self.branch)
+            .field("commit_sha", &self.commit_sha)
+            .field("directories", &self.directories)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GitRepositoryBuilder {
@@ -134,9 +177,9 @@ impl GitRepositoryBuilder {
         if self.branch.as_deref().is_some_and(|b| b.starts_with('-')) {
             return Err(StorageError::invalid("Branch names cannot start with '-'."));
         }
-        if let Some(sha) = self.commit_sha.as_ref().filter(|sha| {
-            !(4..=64).contains(&sha.len()) || !sha.bytes().all(|b| b.is_ascii_hexdigit())
-        }) {
+        if let Some(sha) = &self.commit_sha
+            && (!(4..=64).contains(&sha.len()) || !sha.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
             return Err(StorageError::invalid(format!(
                 "Invalid commit SHA: {}. Expected a hexadecimal Git commit SHA (4\u{2013}64 characters). If you are trying to specify a branch or tag name, use the 'branch' parameter instead.",
                 repr_str(sha)
@@ -413,35 +456,6 @@ impl GitRepository {
             crate::urls::strip_auth(&self.url),
             keys.join(", ")
         ))
-    }
-}
-
-impl std::fmt::Debug for GitRepository {
-    /// The URL without credentials; credentials by key only.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GitRepository")
-            .field("url", &crate::urls::strip_auth(&self.url))
-            .field("credentials", &self.credentials)
-            .field("provider", &self.provider)
-            .field("name", &self.name)
-            .field("branch", &self.branch)
-            .field("commit_sha", &self.commit_sha)
-            .field("include_submodules", &self.include_submodules)
-            .field("directories", &self.directories)
-            .field("pull_interval", &self.pull_interval)
-            .field("base_path", &self.base_path)
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for GitRepositoryBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GitRepositoryBuilder")
-            .field("url", &crate::urls::strip_auth(&self.url))
-            .field("credentials", &self.credentials)
-            .field("branch", &self.branch)
-            .field("commit_sha", &self.commit_sha)
-            .finish_non_exhaustive()
     }
 }
 
