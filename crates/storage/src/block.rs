@@ -93,6 +93,11 @@ impl RunnerStorage for BlockStorage {
             }
         };
         let destination = self.destination();
+        // Prefect does not lock block pulls; prefab takes the same lock as git pulls so two
+        // pulls of one destination cannot interleave their file replacements.
+        let _lock = crate::lock::FileLock::for_destination(&destination)
+            .acquire()
+            .await?;
         tokio::task::spawn_blocking(move || copy_block_directory(&basepath, &destination))
             .await
             .map_err(|e| {
@@ -203,6 +208,13 @@ fn list_files(root: &Path) -> Result<std::collections::BTreeMap<String, u64>, St
             let file_type = entry
                 .file_type()
                 .map_err(|e| StorageError::io("reading", &path, e))?;
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".prefab-tmp")
+            {
+                continue;
+            }
             if file_type.is_dir() {
                 walk(root, &path, out)?;
             } else {
