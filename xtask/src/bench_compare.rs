@@ -32,17 +32,37 @@ const SCHEDULE_BENCHES: &[(&str, &str, f64)] = &[
 
 /// Runs the throughput bench against a real server it provisions and returns its table.
 pub(crate) fn throughput(write_docs: bool) -> Result<(), String> {
-    eprintln!(
-        "xtask: running `cargo bench -p prefab-benches --bench throughput` (a real Prefect server)…"
-    );
+    server_bench(
+        "throughput",
+        "a real Prefect server",
+        "Prefect 3.9.1 with SQLite (API only) and the client on one machine",
+        write_docs,
+    )
+}
+
+/// Runs the storage-pull bench (git and moto servers it provisions; prefab, `git clone` and
+/// Prefect's own storage classes on the same inputs) and returns its table.
+pub(crate) fn storage(write_docs: bool) -> Result<(), String> {
+    server_bench(
+        "storage_pull",
+        "git and moto S3 servers, Prefect 3.9.1 + s3fs",
+        "servers, Prefect and prefab (release build) on one machine; medians of 3 runs",
+        write_docs,
+    )
+}
+
+/// `cargo bench -p prefab-benches --bench NAME`, whose stdout's table lines become the
+/// `bench-compare:NAME` section of docs/performance.md.
+fn server_bench(name: &str, what: &str, setting: &str, write_docs: bool) -> Result<(), String> {
+    eprintln!("xtask: running `cargo bench -p prefab-benches --bench {name}` ({what})…");
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(workspace_root())
-        .args(["bench", "-p", "prefab-benches", "--bench", "throughput"])
+        .args(["bench", "-p", "prefab-benches", "--bench", name])
         .stderr(std::process::Stdio::inherit())
         .output()
-        .map_err(|e| format!("running the throughput bench: {e}"))?;
+        .map_err(|e| format!("running the {name} bench: {e}"))?;
     if !output.status.success() {
-        return Err(format!("the throughput bench failed: {}", output.status));
+        return Err(format!("the {name} bench failed: {}", output.status));
     }
     let table: String = String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -58,12 +78,10 @@ pub(crate) fn throughput(write_docs: bool) -> Result<(), String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let text = format!(
-        "Measured {date}, {cores} cores, Prefect 3.9.1 with SQLite (API only) and the client on one machine.\n\n{table}"
-    );
+    let text = format!("Measured {date}, {cores} cores, {setting}.\n\n{table}");
     println!("{text}");
     if write_docs {
-        replace_section("throughput", &text)?;
+        replace_section(name, &text)?;
     }
     Ok(())
 }

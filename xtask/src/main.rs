@@ -1,8 +1,9 @@
 //! `cargo xtask`: the project's automation, in Rust (no shell scripts in disguise).
 //!
 //! * `cargo xtask codegen [--check]` — API models from the vendored OpenAPI document.
-//! * `cargo xtask bench-compare [--quick] [--write-docs]` — Prefect 3.9.1 vs prefab on the same
-//!   schedule inputs, side by side, in one run.
+//! * `cargo xtask bench-compare [--quick] [--write-docs] [--throughput | --storage]` — Prefect
+//!   3.9.1 vs prefab on the same inputs (schedules; or create throughput; or storage pulls),
+//!   side by side, in one run.
 //! * `cargo xtask gen-schedule-cases --kind K --count N --seed S --out FILE` — random schedule
 //!   cases answered by Prefect itself, for differential tests.
 //! * `cargo xtask release X.Y.Z --dry-run` — lockstep bump, changelog, package checks.
@@ -46,6 +47,10 @@ enum Command {
         /// concurrency 1, 4 and 8).
         #[arg(long)]
         throughput: bool,
+        /// Measure storage pulls instead: a 2,000-file git repository and a 2,000-object S3
+        /// prefix, cold and warm, against `git clone --depth 1` and Prefect's own storage classes.
+        #[arg(long, conflicts_with = "throughput")]
+        storage: bool,
     },
     /// Generate the API models in crates/schemas/src/api/generated.rs from openapi/.
     Codegen {
@@ -93,6 +98,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::BenchCompare {
+            storage: true,
+            write_docs,
+            ..
+        } => bench_compare::storage(write_docs),
         Command::BenchCompare {
             throughput: true,
             write_docs,
