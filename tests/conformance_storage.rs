@@ -86,7 +86,8 @@ fn check(case: &Value, cwd: &std::path::Path, base: &std::path::Path) -> Result<
             if let Some(want) = expected.get("pull_step") {
                 // Byte for byte, key order included.
                 let want = subst(want).to_string();
-                if step.to_string() != want {
+                let actual = step.to_string();
+                if actual != want {
                     mismatches.push(format!("pull_step: {step} != {want}"));
                 }
             } else {

@@ -191,13 +191,13 @@ pub(crate) fn build_storage(
         ("--username", secrets.username.is_some()),
         ("--password", secrets.password.is_some()),
     ];
-    if classification != Classification::Git {
-        if let Some((flag, _)) = git_only.iter().find(|(_, set)| *set) {
-            return Err(Failure::Input(format!(
-                "{flag} applies to git repositories, but {source:?} is {} storage to Prefect (a git URL must end in .git); pass --git to treat it as a git repository",
-                classification.as_str()
-            )));
-        }
+    if classification != Classification::Git
+        && let Some((flag, _)) = git_only.iter().find(|(_, set)| *set)
+    {
+        return Err(Failure::Input(format!(
+            "{flag} applies to git repositories, but {source:?} is {} storage to Prefect (a git URL must end in .git); pass --git to treat it as a git repository",
+            classification.as_str()
+        )));
     }
     if classification != Classification::Remote && !args.settings.is_empty() {
         return Err(Failure::Input(format!(

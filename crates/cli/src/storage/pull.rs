@@ -70,16 +70,12 @@ pub(crate) fn run(args: PullArgs) -> Result<(), Failure> {
     let progress_bar = bar.clone();
     let sink = Arc::new(move |event: PullProgress| match event {
         PullProgress::Phase(phase) => progress_bar.set_message(phase),
-        PullProgress::Started { total } => {
-            if let Some(total) = total {
-                progress_bar.set_length(total);
-                progress_bar.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner} {msg} [{bar:30}] {pos}/{len} {binary_bytes}",
-                    )
+        PullProgress::Started { total: Some(total) } => {
+            progress_bar.set_length(total);
+            progress_bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-            }
+            );
         }
         PullProgress::Advanced { done, total, .. } => {
             if let Some(total) = total {
