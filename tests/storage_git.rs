@@ -1234,3 +1234,35 @@ async fn prefects_git_commands_see_a_prefab_checkout_as_their_own() {
     assert_eq!(r.updated, ["flows/a.py"]);
     assert_eq!(read_tree(&dest), v2);
 }
+
+/// A re-pull with nothing new upstream is one listing (no fetch, no checkout) — unless a
+/// tracked file was changed locally, which the pull restores as a hard reset does.
+#[tokio::test]
+async fn unchanged_upstream_is_one_listing_and_local_edits_are_restored() {
+    let s = servers();
+    let repo = s.create_repo("warm", true);
+    repo.publish(&v1());
+    let base = tempfile::tempdir().unwrap();
+    let g = build(
+        GitRepository::builder(s.http_url(&repo.name))
+            .credentials(creds())
+            .base_path(base.path()),
+    );
+    pull(&g).await;
+    let before = s.requests(&repo.name);
+    let r = pull(&g).await;
+    assert!(r.is_unchanged(), "{r:?}");
+    assert_eq!(r.unchanged, 2);
+    assert_eq!(r.bytes_downloaded, 0);
+    // One ref advertisement (plus its 401 challenge), and no upload-pack POST.
+    let warm_requests = s.requests(&repo.name) - before;
+    assert!(
+        warm_requests <= 2,
+        "a warm pull made {warm_requests} requests"
+    );
+
+    std::fs::write(g.destination().join("flows/a.py"), "edited locally\n").unwrap();
+    let r = pull(&g).await;
+    assert_eq!(read_tree(&g.destination()), v1());
+    assert!(r.updated.is_empty(), "upstream did not change: {r:?}");
+}

@@ -636,7 +636,7 @@ impl Job {
         let repo = Repository::init(dir)?;
         repo.remote("origin", &self.remote_url)?;
         let stats = Stats::default();
-        let (target, branch) = self.fetch_target(&repo, &stats, true)?;
+        let (target, branch, _) = self.fetch_target(&repo, &stats, true, None)?;
         self.phase("checking out");
         let commit = repo.find_commit(target)?;
         self.check_out(&repo, &commit, branch.as_deref(), &Include::All)?;
@@ -729,7 +729,20 @@ impl Job {
             report.revision = Some(head.id().to_string());
             return Ok(report);
         }
-        let (target, branch) = self.fetch_target(&repo, &stats, false)?;
+        let (target, branch, fetched) =
+            self.fetch_target(&repo, &stats, false, old_commit.as_ref().map(|c| c.id()))?;
+        if !fetched && *old_include == self.include && work_tree_is_clean(&repo)? {
+            // Nothing moved upstream and nothing changed here: leave the checkout alone.
+            let head = old_commit.as_ref().expect("a known head was compared");
+            let files = tree_files(&repo, head)?;
+            diff_report(
+                &mut report,
+                Some((&files, old_include)),
+                (&files, &self.include),
+            );
+            report.revision = Some(target.to_string());
+            return Ok(report);
+        }
         self.phase("checking out");
         let commit = repo.find_commit(target)?;
         let old_files = match &old_commit {
@@ -820,12 +833,16 @@ impl Job {
 
     /// Fetches what the repository asks for and returns the commit to check out, plus the
     /// local branch to put it on (`None` = detached, for a pinned commit).
+    /// Resolves and fetches what the checkout should hold: the pinned commit, or the tip of the
+    /// branch (the remote's default branch when none is set). When the tip is `known_head` (the
+    /// checkout's HEAD), nothing is fetched and the third value is `false`.
     fn fetch_target(
         &self,
         repo: &Repository,
         stats: &Stats,
         fresh: bool,
-    ) -> Result<(Oid, Option<String>), GitFailure> {
+        known_head: Option<Oid>,
+    ) -> Result<(Oid, Option<String>, bool), GitFailure> {
         let shallow = self.transport.supports_depth() && (fresh || repo.is_shallow());
         let mut remote = repo.find_remote("origin")?;
         if remote.url().ok() != Some(self.remote_url.as_str()) {
@@ -833,13 +850,20 @@ impl Job {
             remote = repo.find_remote("origin")?;
         }
         if let Some(sha) = &self.commit_sha {
-            return self.fetch_commit(repo, stats, sha).map(|oid| (oid, None));
+            return self
+                .fetch_commit(repo, stats, sha)
+                .map(|oid| (oid, None, true));
         }
         // Ask the server which branches it has (and its default branch).
-        let branch = {
+        let (branch, tip) = {
             let conn = remote.connect_auth(Direction::Fetch, Some(self.callbacks(stats)), None)?;
-            let heads: Vec<String> = conn.list()?.iter().map(|h| h.name().to_owned()).collect();
-            match &self.branch {
+            let listed: Vec<(String, Oid)> = conn
+                .list()?
+                .iter()
+                .map(|h| (h.name().to_owned(), h.oid()))
+                .collect();
+            let heads: Vec<String> = listed.iter().map(|(name, _)| name.clone()).collect();
+            let branch = match &self.branch {
                 Some(b) => {
                     if !heads.contains(&format!("refs/heads/{b}")) {
                         return Err(GitFailure::new(
@@ -871,8 +895,17 @@ impl Job {
                         ));
                     }
                 },
-            }
+            };
+            let tip = listed
+                .iter()
+                .find(|(name, _)| *name == format!("refs/heads/{branch}"))
+                .map(|(_, oid)| *oid);
+            (branch, tip)
         };
+        if tip.is_some() && tip == known_head && repo.find_commit(tip.expect("checked")).is_ok() {
+            // The branch has not moved: one listing, no fetch.
+            return Ok((tip.expect("checked"), Some(branch), false));
+        }
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
         let mut fo = self.fetch_options(stats, shallow.then_some(1));
         remote.fetch(&[refspec.as_str()], Some(&mut fo), None)?;
@@ -880,7 +913,7 @@ impl Job {
             .find_reference(&format!("refs/remotes/origin/{branch}"))?
             .peel_to_commit()?
             .id();
-        Ok((oid, Some(branch)))
+        Ok((oid, Some(branch), true))
     }
 
     /// Fetches a pinned commit: by SHA at depth 1 when the server allows it, else every branch
@@ -1047,6 +1080,17 @@ impl Job {
 #[derive(Default)]
 struct Stats {
     bytes: Cell<u64>,
+}
+
+/// Whether tracked files match HEAD (untracked and ignored files do not count, as a hard reset
+/// would not touch them either).
+fn work_tree_is_clean(repo: &Repository) -> Result<bool, GitFailure> {
+    let mut options = git2::StatusOptions::new();
+    options
+        .include_untracked(false)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    Ok(repo.statuses(Some(&mut options))?.is_empty())
 }
 
 fn lookup_commit(repo: &Repository, sha: &str) -> Option<Oid> {
