@@ -1,0 +1,261 @@
+//! The only module that talks to the Python parser (`ruff_python_parser`, pinned exactly).
+//!
+//! It parses source text and converts the parser's tree into the crate's own small AST view
+//! ([`super::ast`]). Swapping the parser means rewriting this file only.
+
+use ruff_python_ast as py;
+use super::ast::{
+    Alias, BinOp, ClassDef, Expr, FPart, FunctionDef, Keyword, Module, Param, Parameters, Stmt,
+    UnaryOp,
+};
+
+/// A syntax error: where it is and what the parser said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SyntaxProblem {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// The parser's description.
+    pub detail: String,
+    /// CPython's wording where we know it (`expected ':'`), else `invalid syntax`.
+    pub python_message: String,
+}
+
+/// Parses a module.
+pub(crate) fn parse_module(source: &str) -> Result<Module, SyntaxProblem> {
+    match ruff_python_parser::parse_module(source) {
+        Ok(parsed) => {
+            let body = parsed.into_syntax().body;
+            Ok(Module {
+                body: body.iter().map(stmt).collect(),
+            })
+        }
+        Err(err) => {
+            let offset = usize::from(err.location.start()).min(source.len());
+            let before = &source[..offset];
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = source[line_start..offset].chars().count() + 1;
+            let python_message = match &err.error {
+                ruff_python_parser::ParseErrorType::ExpectedToken { expected, .. } => {
+                    let shown = expected.to_string();
+                    let tok = shown.trim_matches('\'').trim_matches('`');
+                    format!("expected '{tok}'")
+                }
+                _ => "invalid syntax".to_string(),
+            };
+            Err(SyntaxProblem {
+                line,
+                column,
+                detail: err.error.to_string(),
+                python_message,
+            })
+        }
+    }
+}
+
+fn body(stmts: &[py::Stmt]) -> Vec<Stmt> {
+    stmts.iter().map(stmt).collect()
+}
+
+fn stmt(s: &py::Stmt) -> Stmt {
+    match s {
+        py::Stmt::FunctionDef(f) => Stmt::FunctionDef(FunctionDef {
+            name: f.name.as_str().to_string(),
+            is_async: f.is_async,
+            decorators: f.decorator_list.iter().map(|d| expr(&d.expression)).collect(),
+            params: parameters(&f.parameters),
+            body: body(&f.body),
+        }),
+        py::Stmt::ClassDef(c) => {
+            let (bases, keywords) = match &c.arguments {
+                Some(a) => (
+                    a.args.iter().map(expr).collect(),
+                    a.keywords.iter().map(keyword).collect(),
+                ),
+                None => (Vec::new(), Vec::new()),
+            };
+            Stmt::ClassDef(ClassDef {
+                name: c.name.as_str().to_string(),
+                bases,
+                keywords,
+                body: body(&c.body),
+            })
+        }
+        py::Stmt::Import(i) => Stmt::Import(i.names.iter().map(alias).collect()),
+        py::Stmt::ImportFrom(i) => Stmt::ImportFrom {
+            module: i.module.as_ref().map(|m| m.as_str().to_string()),
+            names: i.names.iter().map(alias).collect(),
+            level: i.level,
+        },
+        py::Stmt::Assign(a) => Stmt::Assign {
+            targets: a.targets.iter().map(expr).collect(),
+            value: expr(&a.value),
+        },
+        py::Stmt::AnnAssign(a) => Stmt::AnnAssign {
+            target: expr(&a.target),
+            annotation: expr(&a.annotation),
+            value: a.value.as_deref().map(expr),
+        },
+        py::Stmt::If(i) => {
+            let mut branches = vec![(Some(expr(&i.test)), body(&i.body))];
+            for clause in &i.elif_else_clauses {
+                branches.push((clause.test.as_ref().map(expr), body(&clause.body)));
+            }
+            Stmt::If { branches }
+        }
+        py::Stmt::Try(t) => Stmt::Try {
+            body: body(&t.body),
+            handlers: t
+                .handlers
+                .iter()
+                .map(|h| match h {
+                    py::ExceptHandler::ExceptHandler(h) => body(&h.body),
+                })
+                .collect(),
+            orelse: body(&t.orelse),
+            finalbody: body(&t.finalbody),
+        },
+        py::Stmt::For(f) => Stmt::Block(vec![body(&f.body), body(&f.orelse)]),
+        py::Stmt::While(w) => Stmt::Block(vec![body(&w.body), body(&w.orelse)]),
+        py::Stmt::With(w) => Stmt::Block(vec![body(&w.body)]),
+        py::Stmt::Match(m) => Stmt::Block(m.cases.iter().map(|c| body(&c.body)).collect()),
+        py::Stmt::Expr(e) => Stmt::Expr(expr(&e.value)),
+        _ => Stmt::Other,
+    }
+}
+
+fn alias(a: &py::Alias) -> Alias {
+    Alias {
+        name: a.name.as_str().to_string(),
+        asname: a.asname.as_ref().map(|n| n.as_str().to_string()),
+    }
+}
+
+fn keyword(k: &py::Keyword) -> Keyword {
+    Keyword {
+        arg: k.arg.as_ref().map(|a| a.as_str().to_string()),
+        value: expr(&k.value),
+    }
+}
+
+fn param(p: &py::Parameter, default: Option<&py::Expr>) -> Param {
+    Param {
+        name: p.name.as_str().to_string(),
+        annotation: p.annotation.as_deref().map(expr),
+        default: default.map(expr),
+    }
+}
+
+fn parameters(p: &py::Parameters) -> Parameters {
+    let with_default = |pw: &py::ParameterWithDefault| param(&pw.parameter, pw.default.as_deref());
+    Parameters {
+        posonly: p.posonlyargs.iter().map(with_default).collect(),
+        args: p.args.iter().map(with_default).collect(),
+        vararg: p.vararg.as_deref().map(|v| param(v, None)),
+        kwonly: p.kwonlyargs.iter().map(with_default).collect(),
+        kwarg: p.kwarg.as_deref().map(|v| param(v, None)),
+    }
+}
+
+fn binop(op: py::Operator) -> BinOp {
+    match op {
+        py::Operator::Add => BinOp::Add,
+        py::Operator::Sub => BinOp::Sub,
+        py::Operator::Mult => BinOp::Mult,
+        py::Operator::Div => BinOp::Div,
+        py::Operator::FloorDiv => BinOp::FloorDiv,
+        py::Operator::Mod => BinOp::Mod,
+        py::Operator::Pow => BinOp::Pow,
+        py::Operator::BitOr => BinOp::BitOr,
+        _ => BinOp::Other,
+    }
+}
+
+fn fstring_parts(v: &py::FStringValue) -> Vec<FPart> {
+    let mut parts = Vec::new();
+    for part in v.iter() {
+        match part {
+            py::FStringPart::Literal(l) => parts.push(FPart::Literal(l.value.to_string())),
+            py::FStringPart::FString(f) => {
+                for el in f.elements.iter() {
+                    match el {
+                        py::InterpolatedStringElement::Literal(l) => {
+                            parts.push(FPart::Literal(l.value.to_string()))
+                        }
+                        py::InterpolatedStringElement::Interpolation(i) => parts.push(FPart::Expr {
+                            expr: Box::new(expr(&i.expression)),
+                            conversion: match i.conversion {
+                                py::ConversionFlag::None => None,
+                                py::ConversionFlag::Str => Some('s'),
+                                py::ConversionFlag::Ascii => Some('a'),
+                                py::ConversionFlag::Repr => Some('r'),
+                            },
+                            has_spec: i.format_spec.is_some() || i.debug_text.is_some(),
+                        }),
+                    }
+                }
+            }
+        }
+    }
+    parts
+}
+
+fn expr(e: &py::Expr) -> Expr {
+    match e {
+        py::Expr::Name(n) => Expr::Name(n.id.as_str().to_string()),
+        py::Expr::Attribute(a) => Expr::Attribute(Box::new(expr(&a.value)), a.attr.as_str().to_string()),
+        py::Expr::Call(c) => Expr::Call {
+            func: Box::new(expr(&c.func)),
+            args: c.arguments.args.iter().map(expr).collect(),
+            keywords: c.arguments.keywords.iter().map(keyword).collect(),
+        },
+        py::Expr::Subscript(s) => Expr::Subscript(Box::new(expr(&s.value)), Box::new(expr(&s.slice))),
+        py::Expr::Tuple(t) => Expr::Tuple(t.elts.iter().map(expr).collect()),
+        py::Expr::List(l) => Expr::List(l.elts.iter().map(expr).collect()),
+        py::Expr::Set(s) => Expr::Set(s.elts.iter().map(expr).collect()),
+        py::Expr::Dict(d) => Expr::Dict(
+            d.items
+                .iter()
+                .map(|item| (item.key.as_ref().map(expr), expr(&item.value)))
+                .collect(),
+        ),
+        py::Expr::StringLiteral(s) => Expr::Str(s.value.to_str().to_string()),
+        py::Expr::BytesLiteral(b) => {
+            Expr::Bytes(b.value.iter().flat_map(|part| part.value.iter().copied()).collect())
+        }
+        py::Expr::NumberLiteral(n) => match &n.value {
+            py::Number::Int(i) => Expr::Int(i.to_string().parse::<i128>().ok()),
+            py::Number::Float(f) => Expr::Float(*f),
+            py::Number::Complex { .. } => Expr::Other,
+        },
+        py::Expr::BooleanLiteral(b) => Expr::Bool(b.value),
+        py::Expr::NoneLiteral(_) => Expr::NoneLit,
+        py::Expr::EllipsisLiteral(_) => Expr::Ellipsis,
+        py::Expr::FString(f) => Expr::FString(fstring_parts(&f.value)),
+        py::Expr::BinOp(b) => Expr::BinOp(Box::new(expr(&b.left)), binop(b.op), Box::new(expr(&b.right))),
+        py::Expr::UnaryOp(u) => Expr::UnaryOp(
+            match u.op {
+                py::UnaryOp::USub => UnaryOp::Neg,
+                py::UnaryOp::UAdd => UnaryOp::Pos,
+                py::UnaryOp::Not => UnaryOp::Not,
+                py::UnaryOp::Invert => UnaryOp::Invert,
+            },
+            Box::new(expr(&u.operand)),
+        ),
+        py::Expr::Starred(s) => Expr::Starred(Box::new(expr(&s.value))),
+        py::Expr::Compare(c) => {
+            let eq = c.ops.len() == 1 && matches!(c.ops[0], py::CmpOp::Eq);
+            Expr::Compare(Box::new(expr(&c.left)), c.comparators.iter().map(expr).collect(), eq)
+        }
+        py::Expr::Lambda(_) => Expr::Lambda,
+        _ => Expr::Other,
+    }
+}
+
+/// Parses a single expression (a string annotation); `None` when it does not parse.
+pub(crate) fn parse_expression(source: &str) -> Option<Expr> {
+    let parsed = ruff_python_parser::parse_expression(source.trim()).ok()?;
+    Some(expr(&parsed.into_syntax().body))
+}
