@@ -165,3 +165,11 @@ fn flows_corpus_matches_prefect() {
     let root = corpus_root();
     run_corpus(&root.join("flows.jsonl"), &root);
 }
+
+/// A larger sample made by `xtask/python/gen_flow_cases.py` (random flow files over the
+/// types, defaults, decorators and docstrings the corpus uses, with Prefect 3.9.1's answers).
+#[test]
+fn differential_sample_matches_prefect() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flows-differential");
+    run_corpus(&root.join("flows.jsonl"), &root);
+}

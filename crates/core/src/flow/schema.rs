@@ -264,7 +264,7 @@ impl Gen {
             if let Some(t) = &info.title {
                 schema.insert("title".into(), s(t));
             } else if field_title_should_be_set(&ty) {
-                schema.insert("title".into(), s(&title_from_name(&f.name)));
+                schema.insert("title".into(), s(&title_from_name(&key)));
             }
             if let Some(d) = &info.description {
                 schema.insert("description".into(), s(d));
