@@ -173,3 +173,13 @@ fn differential_sample_matches_prefect() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flows-differential");
     run_corpus(&root.join("flows.jsonl"), &root);
 }
+
+/// Hand-written edge cases (`tests/fixtures/flows-edge/cases.txt`, recorded with
+/// `gen_flow_cases.py --record`): methods, assigned flows, module and package entrypoints,
+/// `from __future__ import annotations`, string annotations, imports from sibling modules,
+/// flows that fail when created, docstring corner cases, syntax errors.
+#[test]
+fn edge_cases_match_prefect() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flows-edge");
+    run_corpus(&root.join("flows.jsonl"), &root);
+}

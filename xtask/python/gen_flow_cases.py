@@ -5,9 +5,11 @@ error lines keep `error` and `error_message`).
 
 Usage (the Prefect venv's python):
     gen_flow_cases.py OUT_DIR [--files N] [--seed S]
+    gen_flow_cases.py OUT_DIR --record CASES     # hand-written flows already in OUT_DIR
 
 Writes OUT_DIR/flows/gen_diff_NNN.py and OUT_DIR/flows.jsonl; OUT_DIR is the working
-directory and import root, as in the corpus.
+directory and import root, as in the corpus. With --record, CASES lists `id entrypoint`
+per line and only flows.jsonl is written.
 """
 
 import argparse
@@ -269,9 +271,15 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--files", type=int, default=40)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--record")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     out = os.path.abspath(args.out)
+    if args.record:
+        with open(args.record) as f:
+            cases = [tuple(line.split(None, 1)) for line in f if line.strip()]
+        record(out, [(i, ep.strip()) for i, ep in cases])
+        return
     os.makedirs(os.path.join(out, "flows"), exist_ok=True)
     entrypoints = []
     for fi in range(args.files):
@@ -287,7 +295,11 @@ def main():
             entrypoints.append((f"diff-{fi:03d}-missing", f"{rel}:nope"))
         with open(os.path.join(out, rel), "w") as f:
             f.write("".join(chunks))
+    record(out, entrypoints)
 
+
+def record(out, entrypoints):
+    """Runs `RunnerDeployment.from_entrypoint` on each entrypoint and writes flows.jsonl."""
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
     os.chdir(out)
@@ -296,17 +308,25 @@ def main():
 
     with open(os.path.join(out, "flows.jsonl"), "w") as f:
         for case_id, ep in entrypoints:
-            line = {"id": case_id, "entrypoint": ep, "entrypoint_kind": "file"}
+            kind = "file" if ".py:" in ep else "module"
+            line = {"id": case_id, "entrypoint": ep, "entrypoint_kind": kind}
             try:
                 d = RunnerDeployment.from_entrypoint(ep, name="x")
-                path = ep.rsplit(":", 1)[0]
-                md5 = hashlib.md5(open(path, "rb").read()).hexdigest()
+                from prefect.flows import load_flow_from_entrypoint
+
+                flow = load_flow_from_entrypoint(ep)
+                import inspect
+
+                source = inspect.getsourcefile(flow.fn)
+                path = os.path.relpath(source, out) if source else None
+                md5 = None
+                if path and os.path.isfile(path):
+                    md5 = hashlib.md5(open(path, "rb").read()).hexdigest()
                 exp = {"flow_name": d.flow_name, "description": d.description,
                        "version": None if d.version == md5 else d.version}
-                if d.version == md5:
+                if md5 is not None and d.version == md5:
                     exp["version_default"] = {"kind": "file_md5", "file": path, "value": md5}
-                flow_is_async = ep.split(":")[1]
-                exp["is_async"] = f"async def {flow_is_async}(" in open(path).read()
+                exp["is_async"] = flow.isasync
                 exp["parameter_openapi_schema"] = d._parameter_openapi_schema.model_dump(
                     mode="json", exclude_unset=True)
                 line["expected"] = exp

@@ -55,8 +55,12 @@ pub enum FlowLoadError {
         column: usize,
         /// The parser's description.
         detail: String,
+        /// CPython's exception class (`SyntaxError`, `IndentationError`).
+        python_class: &'static str,
         /// CPython's short message (`expected ':'`).
         python_message: String,
+        /// The line CPython reports (an unclosed bracket: where it opens).
+        python_line: usize,
         /// The file name Python shows (`<unknown>` for file entrypoints, the module's base
         /// name for module entrypoints).
         python_filename: String,
@@ -67,6 +71,15 @@ pub enum FlowLoadError {
         /// The object path after the separator (`func` or `Class.method`).
         name: String,
         /// The file or module path before the separator.
+        path: String,
+    },
+    /// The module fails when imported and Prefect's fallback loader finds no definition
+    /// with this name in the source.
+    #[error("{name:?} is not defined in {path:?} (and the module fails when imported)")]
+    ObjectNotInSource {
+        /// The first part of the object path.
+        name: String,
+        /// The file path.
         path: String,
     },
     /// The name exists but is not a flow (not decorated with `@flow`).
@@ -99,7 +112,9 @@ impl FlowLoadError {
     /// The Python exception class Prefect 3.9.1 raises for the same entrypoint.
     pub fn python_class(&self) -> &'static str {
         match self {
-            FlowLoadError::MalformedEntrypoint { .. } | FlowLoadError::NotAPythonFile { .. } => "ValueError",
+            FlowLoadError::MalformedEntrypoint { .. }
+            | FlowLoadError::NotAPythonFile { .. }
+            | FlowLoadError::ObjectNotInSource { .. } => "ValueError",
             FlowLoadError::FileNotFound { .. } => "FileNotFoundError",
             FlowLoadError::Io { source, .. } => match source.kind() {
                 std::io::ErrorKind::PermissionDenied => "PermissionError",
@@ -107,7 +122,7 @@ impl FlowLoadError {
                 _ => "OSError",
             },
             FlowLoadError::ModuleNotFound { .. } => "ModuleNotFoundError",
-            FlowLoadError::Syntax { .. } => "SyntaxError",
+            FlowLoadError::Syntax { python_class, .. } => python_class,
             FlowLoadError::MissingFlow { .. } | FlowLoadError::NotAFlow { .. } => "MissingFlowError",
             FlowLoadError::InvalidFlow { script: true, .. } => "ScriptError",
             FlowLoadError::InvalidFlow { class, .. } => class,
@@ -133,13 +148,16 @@ impl FlowLoadError {
                 None => format!("No module named {}", py_repr(module)),
             },
             FlowLoadError::Syntax {
-                line,
+                python_line,
                 python_message,
                 python_filename,
                 ..
-            } => format!("{python_message} ({python_filename}, line {line})"),
+            } => format!("{python_message} ({python_filename}, line {python_line})"),
             FlowLoadError::MissingFlow { name, path } => {
                 format!("Flow function with name {} not found in {}. ", py_repr(name), py_repr(path))
+            }
+            FlowLoadError::ObjectNotInSource { name, path } => {
+                format!("Could not find object {} in {}", py_repr(name), py_repr(path))
             }
             FlowLoadError::NotAFlow { name, .. } => format!(
                 "Function with name {} is not a flow. Make sure that it is decorated with '@flow'.",

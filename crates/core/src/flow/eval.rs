@@ -27,6 +27,9 @@ pub(crate) struct Namespace {
     /// Models defined here, with their field annotations (resolved again once the module is
     /// complete, like pydantic's forward references).
     pub models: Vec<(Rc<ModelDef>, Vec<ModelFieldSource>)>,
+    /// The first exception the module would raise when imported (creating a flow with an
+    /// invalid name, a reserved parameter, …): Prefect then falls back to its safe loader.
+    pub first_error: Option<(&'static str, String)>,
 }
 
 /// A model field as written, kept to resolve forward references later.
@@ -250,6 +253,15 @@ impl Loader {
         }
     }
 
+    fn note_import_error(&self, ns: &ModuleRef, value: &Value) {
+        if let Value::Flow(info) = value
+            && ns.borrow().first_error.is_none()
+            && let Some(err) = flow_creation_error(info)
+        {
+            ns.borrow_mut().first_error = Some(err);
+        }
+    }
+
     fn set(&self, ns: &ModuleRef, name: &str, value: Value) {
         ns.borrow_mut().names.insert(name.to_string(), value);
     }
@@ -320,6 +332,7 @@ impl Loader {
                     let d = self.eval(ns, dec);
                     value = apply_decorator(&d, value);
                 }
+                self.note_import_error(ns, &value);
                 self.set(ns, &f.name, value);
             }
             Stmt::ClassDef(c) => {
@@ -328,6 +341,7 @@ impl Loader {
             }
             Stmt::Assign { targets, value } => {
                 let v = self.eval(ns, value);
+                self.note_import_error(ns, &v);
                 for t in targets {
                     self.assign(ns, t, v.clone());
                 }
@@ -535,10 +549,7 @@ impl Loader {
                             }
                         };
                     }
-                    // Aliases (same value twice) are not separate members.
-                    if members.iter().any(|(_, m)| values_equal(m, &v)) {
-                        continue;
-                    }
+                    // Aliases (a value seen before) stay listed: pydantic lists them too.
                     members.push((name.clone(), v));
                 }
             }
@@ -948,8 +959,9 @@ impl Loader {
     fn eval_nested_annotation(&mut self, ns: &ModuleRef, e: &Expr) -> Value {
         match e {
             Expr::Str(s) => match python::parse_expression(s) {
-                Some(Expr::Name(n)) => builtin_name(&n).unwrap_or(Value::Unknown),
-                _ => Value::Unknown,
+                Some(Expr::Name(n)) => builtin_name(&n)
+                    .unwrap_or_else(|| Value::Type(Ty::Invalid(format!("unresolvable forward reference {n:?}")))),
+                _ => Value::Type(Ty::Invalid(format!("unresolvable forward reference {s:?}"))),
             },
             other => self.eval(ns, other),
         }
@@ -1213,6 +1225,66 @@ impl Loader {
             _ => Value::Unknown,
         }
     }
+}
+
+/// The flow's name as Prefect computes it: `name=` when it is a non-empty string, else the
+/// function name with `_` → `-`. `None` in the second slot when `name=` could not be
+/// evaluated.
+pub(crate) fn flow_name(info: &FlowInfo) -> (String, bool) {
+    let fallback = info.func.def.name.replace('_', "-");
+    match info.kwargs.iter().find(|(k, _)| k == "name").map(|(_, v)| v) {
+        None | Some(Value::None) => (fallback, true),
+        Some(Value::Str(s)) if s.is_empty() => (fallback, true),
+        Some(Value::Str(s)) => (s.clone(), true),
+        Some(v) => match py_str(v) {
+            Some(s) if !v.is_unknown() && !s.is_empty() => (s, true),
+            _ => (fallback, false),
+        },
+    }
+}
+
+/// The exception `Flow.__init__` raises for this flow, if any: class and message.
+pub(crate) fn flow_creation_error(info: &FlowInfo) -> Option<(&'static str, String)> {
+    let (name, _) = flow_name(info);
+    if name.contains(['/', '%', '&', '>', '<']) {
+        return Some((
+            "InvalidNameError",
+            format!(
+                "Name {} contains an invalid character. Must not contain any of: ['/', '%', '&', '>', '<'].",
+                super::error::py_repr(&name)
+            ),
+        ));
+    }
+    let p = &info.func.def.params;
+    let names: Vec<&str> = p
+        .posonly
+        .iter()
+        .chain(&p.args)
+        .chain(&p.vararg)
+        .chain(&p.kwonly)
+        .chain(&p.kwarg)
+        .map(|p| p.name.as_str())
+        .collect();
+    for reserved in ["return_state", "wait_for"] {
+        if names.contains(&reserved) {
+            return Some((
+                "ReservedArgumentError",
+                format!("'{reserved}' is a reserved argument name and cannot be used."),
+            ));
+        }
+    }
+    let validate = !matches!(
+        info.kwargs.iter().find(|(k, _)| k == "validate_parameters").map(|(_, v)| v),
+        Some(Value::Bool(false))
+    );
+    if validate && names.contains(&"model_config") {
+        return Some((
+            "ValueError",
+            "Flow function is not compatible with `validate_parameters`. Disable validation or change the argument names."
+                .into(),
+        ));
+    }
+    None
 }
 
 /// Finds `a.b.c` under `base`: packages (`a/__init__.py`), modules (`a.py`) and namespace

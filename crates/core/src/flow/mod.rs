@@ -111,6 +111,9 @@ pub enum VersionSource {
     Explicit,
     /// Prefect's default: the MD5 of the source file.
     FileMd5,
+    /// No version: the module fails when Prefect imports it, and the flow Prefect's fallback
+    /// loader builds has no source file to hash.
+    Unavailable,
 }
 
 /// The result of [`load_flow_from_entrypoint`]: the flow plus what the static reader could
@@ -217,14 +220,22 @@ pub fn load_flow_from_entrypoint(entrypoint: &str, root: &Path) -> Result<Loaded
                     line: s.line,
                     column: s.column,
                     detail: s.detail,
+                    python_class: s.python_class,
                     python_message: s.python_message,
+                    python_line: s.python_line,
                     python_filename: "<unknown>".into(),
                 },
             })?;
             (ns, object.clone(), true, path.clone())
         }
         Entrypoint::Module { module, object } => {
-            let file = find_module(root, module)?;
+            let Some(file) = find_module(root, module)? else {
+                // A namespace package imports but defines nothing.
+                return Err(FlowLoadError::MissingFlow {
+                    name: err_name,
+                    path: err_path,
+                });
+            };
             let ns = loader.load_file(&file).map_err(|e| match e {
                 ReadProblem::Io(source) => FlowLoadError::Io {
                     path: file.display().to_string(),
@@ -235,7 +246,9 @@ pub fn load_flow_from_entrypoint(entrypoint: &str, root: &Path) -> Result<Loaded
                     line: s.line,
                     column: s.column,
                     detail: s.detail,
+                    python_class: s.python_class,
                     python_message: s.python_message,
+                    python_line: s.python_line,
                     python_filename: file
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
@@ -250,8 +263,16 @@ pub fn load_flow_from_entrypoint(entrypoint: &str, root: &Path) -> Result<Loaded
     let mut parts = object.split('.');
     let first = parts.next().unwrap_or_default();
     let found = ns.borrow().names.get(first).cloned();
+    let import_failed = is_script && ns.borrow().first_error.is_some();
     let mut value = match found {
         Some(v) => v,
+        None if import_failed => {
+            // Prefect's fallback loader looks the object up in the source.
+            return Err(FlowLoadError::ObjectNotInSource {
+                name: first.to_string(),
+                path: display_path,
+            });
+        }
         None => {
             return Err(FlowLoadError::MissingFlow {
                 name: err_name,
@@ -298,8 +319,9 @@ pub fn load_flow_from_entrypoint(entrypoint: &str, root: &Path) -> Result<Loaded
     build_flow(&mut loader, &info, entrypoint, root, is_script, &display_path)
 }
 
-/// Finds a module-form entrypoint's file, with Python's error for a missing module.
-fn find_module(root: &Path, dotted: &str) -> Result<PathBuf, FlowLoadError> {
+/// Finds a module-form entrypoint's file (`None`: a namespace package), with Python's error
+/// for a missing module.
+fn find_module(root: &Path, dotted: &str) -> Result<Option<PathBuf>, FlowLoadError> {
     let parts: Vec<&str> = dotted.split('.').collect();
     let mut dir = root.to_path_buf();
     for (i, part) in parts.iter().enumerate() {
@@ -311,12 +333,12 @@ fn find_module(root: &Path, dotted: &str) -> Result<PathBuf, FlowLoadError> {
         let file = dir.join(format!("{part}.py"));
         if !invalid && init.is_file() {
             if last {
-                return Ok(init);
+                return Ok(Some(init));
             }
             dir = pkg;
         } else if !invalid && file.is_file() {
             if last {
-                return Ok(file);
+                return Ok(Some(file));
             }
             return Err(FlowLoadError::ModuleNotFound {
                 module: parts[..=i + 1].join("."),
@@ -324,11 +346,7 @@ fn find_module(root: &Path, dotted: &str) -> Result<PathBuf, FlowLoadError> {
             });
         } else if !invalid && pkg.is_dir() {
             if last {
-                // A namespace package: it imports, but has no attributes.
-                return Err(FlowLoadError::ModuleNotFound {
-                    module: name,
-                    not_a_package: None,
-                });
+                return Ok(None);
             }
             dir = pkg;
         } else {
@@ -343,8 +361,6 @@ fn find_module(root: &Path, dotted: &str) -> Result<PathBuf, FlowLoadError> {
         not_a_package: None,
     })
 }
-
-const BANNED: [char; 5] = ['/', '%', '&', '>', '<'];
 
 fn build_flow(
     loader: &mut Loader,
@@ -374,39 +390,35 @@ fn build_flow(
         }
     };
 
-    let name = match string_kw("name", &mut notes) {
-        Some(n) if !n.is_empty() => n,
-        _ => def.name.replace('_', "-"),
-    };
-    if name.contains(BANNED) {
+    let (name, name_known) = eval::flow_name(info);
+    if !name_known {
+        notes.push("@flow(name=...) is not a value the static reader can evaluate; using the function name".into());
+    }
+    let module = func.module.upgrade();
+    let import_error = module.as_ref().and_then(|ns| ns.borrow().first_error.clone());
+    if let Some((class, message)) = eval::flow_creation_error(info) {
+        // The module fails when imported; Prefect's fallback loader fails on this flow too
+        // and re-raises the module's first error.
+        let (class, message) = import_error.clone().unwrap_or((class, message));
         return Err(FlowLoadError::InvalidFlow {
             path: display_path.to_string(),
-            class: "InvalidNameError",
-            message: format!(
-                "Name {} contains an invalid character. Must not contain any of: ['/', '%', '&', '>', '<'].",
-                error::py_repr(&name)
-            ),
+            class,
+            message,
             script: is_script,
         });
     }
-    let all_params: Vec<&ast::Param> = def
-        .params
-        .posonly
-        .iter()
-        .chain(&def.params.args)
-        .chain(&def.params.vararg)
-        .chain(&def.params.kwonly)
-        .chain(&def.params.kwarg)
-        .collect();
-    for reserved in ["return_state", "wait_for"] {
-        if all_params.iter().any(|p| p.name == reserved) {
+    if let Some((class, message)) = &import_error {
+        if !is_script {
             return Err(FlowLoadError::InvalidFlow {
                 path: display_path.to_string(),
-                class: "ReservedArgumentError",
-                message: format!("'{reserved}' is a reserved argument name and cannot be used."),
-                script: is_script,
+                class,
+                message: message.clone(),
+                script: false,
             });
         }
+        notes.push(format!(
+            "the module raises {class} when imported; Prefect falls back to its safe loader, which gives the flow no version"
+        ));
     }
 
     let docstring = eval::docstring_of(&def.body);
@@ -417,6 +429,7 @@ fn build_flow(
     let source_file = func.file.clone();
     let (version, version_source) = match string_kw("version", &mut notes) {
         Some(v) if !v.is_empty() => (Some(v), VersionSource::Explicit),
+        _ if import_error.is_some() => (None, VersionSource::Unavailable),
         _ => {
             let bytes = std::fs::read(&source_file).map_err(|source| FlowLoadError::Io {
                 path: source_file.display().to_string(),
@@ -427,7 +440,6 @@ fn build_flow(
     };
 
     let docstrings = parameter_docstrings(docstring.as_deref().map(cleandoc).as_deref());
-    let module = func.module.upgrade();
     let mut specs = Vec::new();
     let mut position = 0usize;
     let kinds = [
@@ -449,6 +461,21 @@ fn build_flow(
     if let Some(k) = &def.params.kwarg {
         ordered.push((k, ParamKind::VarKwargs));
     }
+    // `inspect.signature(fn, eval_str=True)`: one undefined name among the string
+    // annotations makes Prefect keep all of them as strings.
+    let eval_str_ok = match &module {
+        Some(ns) => {
+            let future = ns.borrow().future_annotations;
+            ordered.iter().all(|(p, _)| match &p.annotation {
+                Some(ann) if future || matches!(ann, ast::Expr::Str(_)) => {
+                    let v = if future { loader.eval(ns, ann) } else { loader.eval_annotation(ns, ann) };
+                    !matches!(v, Value::Unknown)
+                }
+                _ => true,
+            })
+        }
+        None => true,
+    };
     for (p, kind) in ordered {
         let pos = position;
         position += 1;
@@ -458,14 +485,29 @@ fn build_flow(
         let mut ty = match (&p.annotation, &module) {
             (None, _) => Ty::Any,
             (Some(ann), Some(ns)) => {
-                let v = loader.eval_annotation(ns, ann);
-                if v.is_unknown() {
+                let future = ns.borrow().future_annotations;
+                let is_string = future || matches!(ann, ast::Expr::Str(_));
+                if is_string && !eval_str_ok {
+                    // The annotation stays a string and pydantic resolves it without the
+                    // module's names: only builtins resolve.
                     notes.push(format!(
-                        "parameter {:?}: the annotation could not be resolved statically; no type in the schema",
+                        "parameter {:?}: string annotations stay unevaluated because one of the signature's annotations names something undefined",
                         p.name
                     ));
+                    builtin_only_type(loader, ann)
+                } else if future && matches!(ann, ast::Expr::Str(_)) {
+                    // Quoted twice: the evaluated annotation is a string again.
+                    builtin_only_type(loader, ann)
+                } else {
+                    let v = loader.eval_annotation(ns, ann);
+                    if v.is_unknown() {
+                        notes.push(format!(
+                            "parameter {:?}: the annotation could not be resolved statically; no type in the schema",
+                            p.name
+                        ));
+                    }
+                    loader.to_ty(ns, &v)
                 }
-                loader.to_ty(ns, &v)
             }
             (Some(_), None) => Ty::Any,
         };
@@ -538,6 +580,26 @@ fn build_flow(
         version_source,
         notes,
     })
+}
+
+/// A string annotation as pydantic resolves it outside the module: builtins only.
+fn builtin_only_type(loader: &mut Loader, ann: &ast::Expr) -> Ty {
+    let expr = match ann {
+        ast::Expr::Str(s) => match python::parse_expression(s) {
+            Some(e) => e,
+            None => return Ty::Any,
+        },
+        other => other.clone(),
+    };
+    let empty = std::rc::Rc::new(std::cell::RefCell::new(eval::Namespace::default()));
+    let v = loader.eval(&empty, &expr);
+    match v {
+        Value::Unknown | Value::External | Value::Str(_) => Ty::Any,
+        v => match loader.to_ty(&empty, &v) {
+            Ty::Invalid(_) => Ty::Any,
+            t => t,
+        },
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -18,8 +18,12 @@ pub(crate) struct SyntaxProblem {
     pub column: usize,
     /// The parser's description.
     pub detail: String,
+    /// CPython's exception class (`SyntaxError`, `IndentationError`).
+    pub python_class: &'static str,
     /// CPython's wording where we know it (`expected ':'`), else `invalid syntax`.
     pub python_message: String,
+    /// The line CPython reports.
+    pub python_line: usize,
 }
 
 /// Parses a module.
@@ -37,21 +41,166 @@ pub(crate) fn parse_module(source: &str) -> Result<Module, SyntaxProblem> {
             let line = before.matches('\n').count() + 1;
             let line_start = before.rfind('\n').map_or(0, |i| i + 1);
             let column = source[line_start..offset].chars().count() + 1;
-            let python_message = match &err.error {
-                ruff_python_parser::ParseErrorType::ExpectedToken { expected, .. } => {
-                    let shown = expected.to_string();
-                    let tok = shown.trim_matches('\'').trim_matches('`');
-                    format!("expected '{tok}'")
-                }
-                _ => "invalid syntax".to_string(),
-            };
+            let detail = err.error.to_string();
+            let (python_class, python_message, python_line) = python_error(&err.error, &detail, source, line, offset);
             Err(SyntaxProblem {
                 line,
                 column,
-                detail: err.error.to_string(),
+                detail,
+                python_class,
                 python_message,
+                python_line,
             })
         }
+    }
+}
+
+/// CPython's class, message and line for a parse error, for the common cases.
+fn python_error(
+    error: &ruff_python_parser::ParseErrorType,
+    detail: &str,
+    source: &str,
+    line: usize,
+    offset: usize,
+) -> (&'static str, String, usize) {
+    use ruff_python_parser::{LexicalErrorType, ParseErrorType};
+    match scan_brackets(source) {
+        BracketProblem::Unmatched(c, l) => return ("SyntaxError", format!("unmatched '{c}'"), l),
+        BracketProblem::NeverClosed(c, l) => return ("SyntaxError", format!("'{c}' was never closed"), l),
+        BracketProblem::None => {}
+    }
+    match error {
+        ParseErrorType::Lexical(LexicalErrorType::UnclosedStringError) => {
+            let rest = &source[offset..];
+            if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
+                let end = source.matches('\n').count() + 1;
+                ("SyntaxError", format!("unterminated triple-quoted string literal (detected at line {end})"), line)
+            } else {
+                ("SyntaxError", format!("unterminated string literal (detected at line {line})"), line)
+            }
+        }
+        ParseErrorType::Lexical(LexicalErrorType::IndentationError) => (
+            "IndentationError",
+            "unindent does not match any outer indentation level".into(),
+            line,
+        ),
+        ParseErrorType::UnexpectedIndentation => ("IndentationError", "unexpected indent".into(), line),
+        ParseErrorType::ExpectedToken { expected, .. } => {
+            let shown = expected.to_string();
+            let tok = shown.trim_matches('\'').trim_matches('`');
+            ("SyntaxError", format!("expected '{tok}'"), line)
+        }
+        _ => {
+            if let Some(what) = detail.strip_prefix("Expected an indented block after ") {
+                let header = header_line(source, line);
+                (
+                    "IndentationError",
+                    format!("expected an indented block after {what} on line {header}"),
+                    line,
+                )
+            } else {
+                ("SyntaxError", "invalid syntax".into(), line)
+            }
+        }
+    }
+}
+
+/// The line of the compound statement whose block should start at `line`.
+fn header_line(source: &str, line: usize) -> usize {
+    let lines: Vec<&str> = source.split('\n').collect();
+    let mut i = line.saturating_sub(1);
+    while i > 0 {
+        i -= 1;
+        let text = lines[i].split('#').next().unwrap_or("").trim_end();
+        if text.ends_with(':') {
+            // A header spanning several lines starts at its keyword.
+            let mut j = i;
+            let keywords = [
+                "def ", "async ", "class ", "if ", "elif ", "else", "for ", "while ", "with ", "try", "except", "finally",
+                "match ", "case ",
+            ];
+            while j > 0 && !keywords.iter().any(|k| lines[j].trim_start().starts_with(k)) {
+                j -= 1;
+            }
+            return if keywords.iter().any(|k| lines[j].trim_start().starts_with(k)) { j + 1 } else { i + 1 };
+        }
+    }
+    line.saturating_sub(1).max(1)
+}
+
+enum BracketProblem {
+    None,
+    Unmatched(char, usize),
+    NeverClosed(char, usize),
+}
+
+/// Brackets outside strings and comments: CPython's tokenizer reports these first.
+fn scan_brackets(source: &str) -> BracketProblem {
+    let chars: Vec<char> = source.chars().collect();
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    let mut line = 1usize;
+    let mut i = 0usize;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\n' => line += 1,
+            '#' => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            '\'' | '"' => {
+                let triple = i + 2 < chars.len() && chars[i + 1] == c && chars[i + 2] == c;
+                let start_line = line;
+                i += if triple { 3 } else { 1 };
+                loop {
+                    if i >= chars.len() {
+                        // An unterminated string: not a bracket problem.
+                        let _ = start_line;
+                        return BracketProblem::None;
+                    }
+                    let d = chars[i];
+                    if d == '\\' {
+                        if i + 1 < chars.len() && chars[i + 1] == '\n' {
+                            line += 1;
+                        }
+                        i += 2;
+                        continue;
+                    }
+                    if d == '\n' {
+                        if !triple {
+                            return BracketProblem::None;
+                        }
+                        line += 1;
+                    }
+                    if d == c && (!triple || (i + 2 < chars.len() && chars[i + 1] == c && chars[i + 2] == c)) {
+                        i += if triple { 3 } else { 1 };
+                        break;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            '(' | '[' | '{' => stack.push((c, line)),
+            ')' | ']' | '}' => {
+                let open = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                match stack.pop() {
+                    Some((o, _)) if o == open => {}
+                    _ => return BracketProblem::Unmatched(c, line),
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    match stack.pop() {
+        Some((c, l)) => BracketProblem::NeverClosed(c, l),
+        None => BracketProblem::None,
     }
 }
 
