@@ -147,8 +147,14 @@ fn run_corpus(file: &Path, root: &Path) {
         match (diffs.is_empty(), listed) {
             (true, None) => {}
             (false, Some(_)) => {}
-            (true, Some((_, why))) => failures.push(format!("{id}: listed as Python-only ({why}) but matches")),
-            (false, None) => failures.push(format!("{id} ({}):\n  {}", case["entrypoint"], diffs.join("\n  "))),
+            (true, Some((_, why))) => {
+                failures.push(format!("{id}: listed as Python-only ({why}) but matches"))
+            }
+            (false, None) => failures.push(format!(
+                "{id} ({}):\n  {}",
+                case["entrypoint"],
+                diffs.join("\n  ")
+            )),
         }
     }
     assert!(

@@ -37,7 +37,8 @@ pub(crate) struct InspectArgs {
 pub(crate) fn run(args: InspectArgs) -> Result<(), Failure> {
     let root = match args.root {
         Some(r) => r,
-        None => std::env::current_dir().map_err(|e| Failure::Input(format!("current directory: {e}")))?,
+        None => std::env::current_dir()
+            .map_err(|e| Failure::Input(format!("current directory: {e}")))?,
     };
     let loaded = load_flow_from_entrypoint(&args.entrypoint, &root).map_err(|e| {
         Failure::Input(format!(
@@ -79,7 +80,10 @@ fn to_text(loaded: &LoadedFlow) -> String {
     match &flow.description {
         Some(d) => {
             let mut lines = d.lines();
-            out.push_str(&format!("Description: {}\n", lines.next().unwrap_or_default()));
+            out.push_str(&format!(
+                "Description: {}\n",
+                lines.next().unwrap_or_default()
+            ));
             for l in lines {
                 out.push_str(&format!("             {l}\n"));
             }
@@ -98,7 +102,10 @@ fn to_text(loaded: &LoadedFlow) -> String {
         (Some(v), _) => v.clone(),
     };
     out.push_str(&format!("Version:     {version}\n"));
-    out.push_str(&format!("Async:       {}\n", if flow.is_async { "yes" } else { "no" }));
+    out.push_str(&format!(
+        "Async:       {}\n",
+        if flow.is_async { "yes" } else { "no" }
+    ));
     let schema = &flow.parameter_schema;
     let required = schema.required.clone().unwrap_or_default();
     if schema.properties.is_empty() {
@@ -117,7 +124,11 @@ fn to_text(loaded: &LoadedFlow) -> String {
                     name.clone(),
                     type_summary(prop),
                     default,
-                    if required.contains(name) { "yes".into() } else { "no".into() },
+                    if required.contains(name) {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
                     prop.get("description")
                         .and_then(Value::as_str)
                         .map(|d| d.replace('\n', " "))

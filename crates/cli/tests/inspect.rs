@@ -8,7 +8,12 @@ use std::process::Command;
 use serde_json::Value;
 
 fn fixtures(dir: &str) -> PathBuf {
-    std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(dir)).unwrap()
+    std::fs::canonicalize(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures")
+            .join(dir),
+    )
+    .unwrap()
 }
 
 fn md5_of(path: &Path) -> String {
@@ -16,7 +21,9 @@ fn md5_of(path: &Path) -> String {
 }
 
 fn keys_in_order(v: &Value) -> Vec<String> {
-    v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    v.as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn check_corpus(dir: &str) {
@@ -38,9 +45,14 @@ fn check_corpus(dir: &str) {
         if let Some(class) = case.get("error").and_then(Value::as_str) {
             let msg = case["error_message"].as_str().unwrap();
             if out.status.code() != Some(2) {
-                failures.push(format!("{id}: expected exit 2, got {:?}", out.status.code()));
+                failures.push(format!(
+                    "{id}: expected exit 2, got {:?}",
+                    out.status.code()
+                ));
             } else if !stderr.contains(class) || !stderr.contains(msg) {
-                failures.push(format!("{id}: stderr {stderr:?} does not name {class}: {msg}"));
+                failures.push(format!(
+                    "{id}: stderr {stderr:?} does not name {class}: {msg}"
+                ));
             }
             continue;
         }
@@ -52,15 +64,28 @@ fn check_corpus(dir: &str) {
         let exp = &case["expected"];
         assert_eq!(
             keys_in_order(&got),
-            ["flow_name", "description", "version", "parameter_openapi_schema", "is_async"]
+            [
+                "flow_name",
+                "description",
+                "version",
+                "parameter_openapi_schema",
+                "is_async"
+            ]
         );
-        for key in ["flow_name", "description", "is_async", "parameter_openapi_schema"] {
+        for key in [
+            "flow_name",
+            "description",
+            "is_async",
+            "parameter_openapi_schema",
+        ] {
             if got[key] != exp[key] {
                 failures.push(format!("{id}: {key} {} != {}", got[key], exp[key]));
             }
         }
         let schema = &got["parameter_openapi_schema"];
-        if keys_in_order(&schema["properties"]) != keys_in_order(&exp["parameter_openapi_schema"]["properties"]) {
+        if keys_in_order(&schema["properties"])
+            != keys_in_order(&exp["parameter_openapi_schema"]["properties"])
+        {
             failures.push(format!("{id}: parameter order differs"));
         }
         let version_ok = match (&exp["version"], exp.get("version_default")) {
@@ -74,11 +99,19 @@ fn check_corpus(dir: &str) {
             }
         };
         if !version_ok {
-            failures.push(format!("{id}: version {} (expected {})", got["version"], exp["version"]));
+            failures.push(format!(
+                "{id}: version {} (expected {})",
+                got["version"], exp["version"]
+            ));
         }
     }
     assert!(count > 0);
-    assert!(failures.is_empty(), "{} of {count} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -111,15 +144,45 @@ fn text_output_lists_parameters() {
         .current_dir(fixtures("conformance"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("Flow:        onboard-customer"), "{text}");
-    assert!(text.contains("Version:     bc6760f74abeb14b75678f6d1bc81565 (default: MD5 of flows/models.py)"), "{text}");
-    let customer = text.lines().find(|l| l.trim_start().starts_with("customer")).unwrap();
-    assert!(customer.contains("Customer") && customer.contains("yes"), "{customer}");
-    let retries = text.lines().find(|l| l.trim_start().starts_with("retries")).unwrap();
-    assert!(retries.contains("integer") && retries.contains(" 3 ") && retries.contains("no"), "{retries}");
-    let note = text.lines().find(|l| l.trim_start().starts_with("note")).unwrap();
-    assert!(note.contains("string | null") && note.contains("null"), "{note}");
-    assert!(text.contains("Definitions: Address, Customer, Priority"), "{text}");
+    assert!(
+        text.contains(
+            "Version:     bc6760f74abeb14b75678f6d1bc81565 (default: MD5 of flows/models.py)"
+        ),
+        "{text}"
+    );
+    let customer = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("customer"))
+        .unwrap();
+    assert!(
+        customer.contains("Customer") && customer.contains("yes"),
+        "{customer}"
+    );
+    let retries = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("retries"))
+        .unwrap();
+    assert!(
+        retries.contains("integer") && retries.contains(" 3 ") && retries.contains("no"),
+        "{retries}"
+    );
+    let note = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("note"))
+        .unwrap();
+    assert!(
+        note.contains("string | null") && note.contains("null"),
+        "{note}"
+    );
+    assert!(
+        text.contains("Definitions: Address, Customer, Priority"),
+        "{text}"
+    );
 }

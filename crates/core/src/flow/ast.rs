@@ -14,8 +14,8 @@ pub(crate) struct Module {
 /// A statement.
 #[derive(Debug, Clone)]
 pub(crate) enum Stmt {
-    FunctionDef(FunctionDef),
-    ClassDef(ClassDef),
+    FunctionDef(Box<FunctionDef>),
+    ClassDef(Box<ClassDef>),
     Import(Vec<Alias>),
     ImportFrom {
         module: Option<String>,
@@ -35,10 +35,9 @@ pub(crate) enum Stmt {
     If {
         branches: Vec<(Option<Expr>, Vec<Stmt>)>,
     },
-    /// `try`: body, handlers' bodies, `else`, `finally`.
+    /// `try`: body, `else`, `finally` (an import runs these when nothing raises).
     Try {
         body: Vec<Stmt>,
-        handlers: Vec<Vec<Stmt>>,
         orelse: Vec<Stmt>,
         finalbody: Vec<Stmt>,
     },
@@ -171,15 +170,4 @@ pub(crate) enum Expr {
     Lambda,
     /// Anything else (comprehensions, conditionals, …): evaluates to "unknown".
     Other,
-}
-
-impl Expr {
-    /// The dotted name this expression spells (`a.b.c`), if it is one.
-    pub(crate) fn dotted(&self) -> Option<String> {
-        match self {
-            Expr::Name(n) => Some(n.clone()),
-            Expr::Attribute(value, attr) => value.dotted().map(|v| format!("{v}.{attr}")),
-            _ => None,
-        }
-    }
 }

@@ -45,26 +45,14 @@ pub enum FlowLoadError {
         not_a_package: Option<String>,
     },
     /// The flow's file is not valid Python.
-    #[error("invalid Python syntax in {path:?} at line {line}, column {column}: {detail}")]
-    Syntax {
-        /// The file, relative to the root when it is under it.
-        path: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The parser's description.
-        detail: String,
-        /// CPython's exception class (`SyntaxError`, `IndentationError`).
-        python_class: &'static str,
-        /// CPython's short message (`expected ':'`).
-        python_message: String,
-        /// The line CPython reports (an unclosed bracket: where it opens).
-        python_line: usize,
-        /// The file name Python shows (`<unknown>` for file entrypoints, the module's base
-        /// name for module entrypoints).
-        python_filename: String,
-    },
+    #[error(
+        "invalid Python syntax in {:?} at line {}, column {}: {}",
+        .0.path,
+        .0.line,
+        .0.column,
+        .0.detail
+    )]
+    Syntax(Box<SyntaxDetails>),
     /// Nothing with the entrypoint's name is defined in the module.
     #[error("flow function {name:?} not found in {path:?}")]
     MissingFlow {
@@ -108,6 +96,28 @@ pub enum FlowLoadError {
     },
 }
 
+/// Where a syntax error is and how Python reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxDetails {
+    /// The file, as the entrypoint names it (module entrypoints: the resolved file).
+    pub path: String,
+    /// 1-based line where the parser stopped.
+    pub line: usize,
+    /// 1-based column where the parser stopped.
+    pub column: usize,
+    /// The parser's description.
+    pub detail: String,
+    /// CPython's exception class (`SyntaxError`, `IndentationError`).
+    pub python_class: &'static str,
+    /// CPython's short message (`expected ':'`).
+    pub python_message: String,
+    /// The line CPython reports (an unclosed bracket: where it opens).
+    pub python_line: usize,
+    /// The file name Python shows (`<unknown>` for file entrypoints, the module's base
+    /// name for module entrypoints).
+    pub python_filename: String,
+}
+
 impl FlowLoadError {
     /// The Python exception class Prefect 3.9.1 raises for the same entrypoint.
     pub fn python_class(&self) -> &'static str {
@@ -122,8 +132,10 @@ impl FlowLoadError {
                 _ => "OSError",
             },
             FlowLoadError::ModuleNotFound { .. } => "ModuleNotFoundError",
-            FlowLoadError::Syntax { python_class, .. } => python_class,
-            FlowLoadError::MissingFlow { .. } | FlowLoadError::NotAFlow { .. } => "MissingFlowError",
+            FlowLoadError::Syntax(d) => d.python_class,
+            FlowLoadError::MissingFlow { .. } | FlowLoadError::NotAFlow { .. } => {
+                "MissingFlowError"
+            }
             FlowLoadError::InvalidFlow { script: true, .. } => "ScriptError",
             FlowLoadError::InvalidFlow { class, .. } => class,
         }
@@ -132,9 +144,14 @@ impl FlowLoadError {
     /// Prefect 3.9.1's `str(exception)` for the same entrypoint.
     pub fn python_message(&self) -> String {
         match self {
-            FlowLoadError::MalformedEntrypoint { .. } => "not enough values to unpack (expected 2, got 1)".into(),
+            FlowLoadError::MalformedEntrypoint { .. } => {
+                "not enough values to unpack (expected 2, got 1)".into()
+            }
             FlowLoadError::NotAPythonFile { path } => {
-                format!("The provided path does not point to a python file: {}", py_repr(path))
+                format!(
+                    "The provided path does not point to a python file: {}",
+                    py_repr(path)
+                )
             }
             FlowLoadError::FileNotFound { path } => {
                 format!("[Errno 2] No such file or directory: {}", py_repr(path))
@@ -143,21 +160,34 @@ impl FlowLoadError {
                 Some(code) => format!("[Errno {code}] {}: {}", os_strerror(source), py_repr(path)),
                 None => format!("{source}: {}", py_repr(path)),
             },
-            FlowLoadError::ModuleNotFound { module, not_a_package } => match not_a_package {
-                Some(parent) => format!("No module named {}; {} is not a package", py_repr(module), py_repr(parent)),
+            FlowLoadError::ModuleNotFound {
+                module,
+                not_a_package,
+            } => match not_a_package {
+                Some(parent) => format!(
+                    "No module named {}; {} is not a package",
+                    py_repr(module),
+                    py_repr(parent)
+                ),
                 None => format!("No module named {}", py_repr(module)),
             },
-            FlowLoadError::Syntax {
-                python_line,
-                python_message,
-                python_filename,
-                ..
-            } => format!("{python_message} ({python_filename}, line {python_line})"),
+            FlowLoadError::Syntax(d) => format!(
+                "{} ({}, line {})",
+                d.python_message, d.python_filename, d.python_line
+            ),
             FlowLoadError::MissingFlow { name, path } => {
-                format!("Flow function with name {} not found in {}. ", py_repr(name), py_repr(path))
+                format!(
+                    "Flow function with name {} not found in {}. ",
+                    py_repr(name),
+                    py_repr(path)
+                )
             }
             FlowLoadError::ObjectNotInSource { name, path } => {
-                format!("Could not find object {} in {}", py_repr(name), py_repr(path))
+                format!(
+                    "Could not find object {} in {}",
+                    py_repr(name),
+                    py_repr(path)
+                )
             }
             FlowLoadError::NotAFlow { name, .. } => format!(
                 "Function with name {} is not a flow. Make sure that it is decorated with '@flow'.",
@@ -194,7 +224,11 @@ fn os_strerror(e: &std::io::Error) -> String {
 
 /// Python's `repr()` of a string.
 pub(crate) fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::new();
     out.push(quote);
     for c in s.chars() {
@@ -207,7 +241,9 @@ pub(crate) fn py_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }

@@ -166,10 +166,10 @@ fn builtin_name(name: &str) -> Option<Value> {
         "type" => b(B::Type),
         "classmethod" => b(B::ClassMethod),
         "staticmethod" => b(B::StaticMethod),
-        "print" | "len" | "range" | "min" | "max" | "sum" | "abs" | "round" | "sorted"
-        | "repr" | "open" | "id" | "hash" | "isinstance" | "getattr" | "callable" | "iter"
-        | "next" | "map" | "filter" | "zip" | "enumerate" | "reversed" | "any" | "all"
-        | "property" | "super" | "vars" | "dir" => Some(Value::Opaque),
+        "print" | "len" | "range" | "min" | "max" | "sum" | "abs" | "round" | "sorted" | "repr"
+        | "open" | "id" | "hash" | "isinstance" | "getattr" | "callable" | "iter" | "next"
+        | "map" | "filter" | "zip" | "enumerate" | "reversed" | "any" | "all" | "property"
+        | "super" | "vars" | "dir" => Some(Value::Opaque),
         _ => None,
     }
 }
@@ -236,12 +236,13 @@ impl Loader {
         let models = ns.borrow().models.clone();
         for (model, sources) in models {
             for (i, src) in sources.iter().enumerate() {
-                let needs = matches!(src.annotation, Expr::Str(_)) || ns.borrow().future_annotations;
+                let needs =
+                    matches!(src.annotation, Expr::Str(_)) || ns.borrow().future_annotations;
                 if !needs {
                     continue;
                 }
                 let value = self.eval_annotation(ns, &src.annotation);
-                let (ty, info) = split_annotated(self.to_ty(ns, &value));
+                let (ty, info) = split_annotated(self.type_of(ns, &value));
                 let mut fields = model.fields.borrow_mut();
                 if let Some(f) = fields.get_mut(i) {
                     f.ty = ty;
@@ -323,7 +324,7 @@ impl Loader {
             }
             Stmt::FunctionDef(f) => {
                 let info = Rc::new(FunctionInfo {
-                    def: f.clone(),
+                    def: (**f).clone(),
                     file: ns.borrow().file.clone(),
                     module: Rc::downgrade(ns),
                 });
@@ -384,7 +385,6 @@ impl Loader {
                 body,
                 orelse,
                 finalbody,
-                ..
             } => {
                 self.exec_block(ns, body, top);
                 self.exec_block(ns, orelse, top);
@@ -519,7 +519,10 @@ impl Loader {
         let bases: Vec<Value> = c.bases.iter().map(|b| self.eval(ns, b)).collect();
         let doc = docstring_of(&c.body).map(|d| super::docstring::cleandoc(&d));
         let is_model = bases.iter().any(|b| {
-            matches!(b, Value::Builtin(Builtin::BaseModel) | Value::Type(Ty::Model(_)))
+            matches!(
+                b,
+                Value::Builtin(Builtin::BaseModel) | Value::Type(Ty::Model(_))
+            )
         });
         let enum_kind = bases.iter().find_map(|b| match b {
             Value::Builtin(k @ (Builtin::Enum | Builtin::StrEnum | Builtin::IntEnum)) => Some(*k),
@@ -566,7 +569,7 @@ impl Loader {
             match stmt {
                 Stmt::FunctionDef(f) => {
                     let info = Rc::new(FunctionInfo {
-                        def: f.clone(),
+                        def: (**f).clone(),
                         file: ns.borrow().file.clone(),
                         module: Rc::downgrade(ns),
                     });
@@ -592,7 +595,13 @@ impl Loader {
         }))
     }
 
-    fn model_def(&mut self, ns: &ModuleRef, c: &ClassDef, bases: &[Value], doc: Option<String>) -> Value {
+    fn model_def(
+        &mut self,
+        ns: &ModuleRef,
+        c: &ClassDef,
+        bases: &[Value],
+        doc: Option<String>,
+    ) -> Value {
         let mut fields: Vec<ModelField> = Vec::new();
         let mut sources: Vec<ModelFieldSource> = Vec::new();
         let mut title = None;
@@ -602,7 +611,12 @@ impl Loader {
                 fields.extend(parent.fields.borrow().iter().cloned());
                 title = parent.title.borrow().clone();
                 extra = parent.extra.borrow().clone();
-                if let Some((_, srcs)) = ns.borrow().models.iter().find(|(m, _)| Rc::ptr_eq(m, parent)) {
+                if let Some((_, srcs)) = ns
+                    .borrow()
+                    .models
+                    .iter()
+                    .find(|(m, _)| Rc::ptr_eq(m, parent))
+                {
                     sources.extend(srcs.iter().cloned());
                 } else {
                     sources.extend(parent.fields.borrow().iter().map(|_| ModelFieldSource {
@@ -632,7 +646,7 @@ impl Loader {
                     if is_classvar(&ann) {
                         continue;
                     }
-                    let (ty, annotated_info) = split_annotated(self.to_ty(ns, &ann));
+                    let (ty, annotated_info) = split_annotated(self.type_of(ns, &ann));
                     let mut info = annotated_info.unwrap_or_default();
                     let mut default = info.default.take();
                     let mut factory = info.default_factory.take();
@@ -722,8 +736,12 @@ impl Loader {
             Expr::Bytes(b) => Value::Bytes(b.clone()),
             Expr::Ellipsis => Value::Opaque,
             Expr::Lambda => Value::Opaque,
-            Expr::List(items) => self.eval_items(ns, items).map_or(Value::Unknown, Value::List),
-            Expr::Tuple(items) => self.eval_items(ns, items).map_or(Value::Unknown, Value::Tuple),
+            Expr::List(items) => self
+                .eval_items(ns, items)
+                .map_or(Value::Unknown, Value::List),
+            Expr::Tuple(items) => self
+                .eval_items(ns, items)
+                .map_or(Value::Unknown, Value::Tuple),
             Expr::Set(items) => self
                 .eval_items(ns, items)
                 .map_or(Value::Unknown, |v| Value::Set(dedup(v))),
@@ -768,9 +786,9 @@ impl Loader {
                     (UnaryOp::Neg, Value::Int(i)) => Value::Int(-i),
                     (UnaryOp::Neg, Value::Float(f)) => Value::Float(-f),
                     (UnaryOp::Pos, v @ (Value::Int(_) | Value::Float(_))) => v,
-                    (UnaryOp::Neg, Value::TimeDelta(d, s, us)) => {
-                        timedelta_from_micros(-(d as i128 * 86_400_000_000 + s as i128 * 1_000_000 + us as i128))
-                    }
+                    (UnaryOp::Neg, Value::TimeDelta(d, s, us)) => timedelta_from_micros(
+                        -(d as i128 * 86_400_000_000 + s as i128 * 1_000_000 + us as i128),
+                    ),
                     (UnaryOp::Not, v) => match truthy(&v) {
                         Some(b) => Value::Bool(!b),
                         None => Value::Unknown,
@@ -826,7 +844,9 @@ impl Loader {
         for item in items {
             if let Expr::Starred(inner) = item {
                 match self.eval(ns, inner) {
-                    Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => out.extend(v),
+                    Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => {
+                        out.extend(v)
+                    }
                     _ => return None,
                 }
                 continue;
@@ -879,7 +899,7 @@ impl Loader {
                 .iter()
                 .map(|a| {
                     let v = this.eval_nested_annotation(ns, a);
-                    this.to_ty(ns, &v)
+                    this.type_of(ns, &v)
                 })
                 .collect()
         };
@@ -888,7 +908,9 @@ impl Loader {
                 Ty::List(Box::new(tys(self).into_iter().next().unwrap_or(Ty::Any)))
             }
             Builtin::Set => Ty::Set(Box::new(tys(self).into_iter().next().unwrap_or(Ty::Any))),
-            Builtin::FrozenSet => Ty::FrozenSet(Box::new(tys(self).into_iter().next().unwrap_or(Ty::Any))),
+            Builtin::FrozenSet => {
+                Ty::FrozenSet(Box::new(tys(self).into_iter().next().unwrap_or(Ty::Any)))
+            }
             Builtin::Dict | Builtin::Mapping => {
                 let t = tys(self);
                 let mut it = t.into_iter();
@@ -901,7 +923,7 @@ impl Loader {
                     Ty::Tuple(Vec::new())
                 } else if raw_args.len() == 2 && matches!(raw_args[1], Expr::Ellipsis) {
                     let v = self.eval_nested_annotation(ns, &raw_args[0]);
-                    Ty::TupleVar(Box::new(self.to_ty(ns, &v)))
+                    Ty::TupleVar(Box::new(self.type_of(ns, &v)))
                 } else {
                     Ty::Tuple(tys(self))
                 }
@@ -918,7 +940,10 @@ impl Loader {
                         Value::Type(Ty::Literal(inner)) => values.extend(inner),
                         v if v.is_unknown() => return Value::Unknown,
                         v => {
-                            if !values.iter().any(|x| values_equal(x, &v) && same_kind(x, &v)) {
+                            if !values
+                                .iter()
+                                .any(|x| values_equal(x, &v) && same_kind(x, &v))
+                            {
                                 values.push(v);
                             }
                         }
@@ -931,7 +956,7 @@ impl Loader {
                     return Value::Unknown;
                 };
                 let v = self.eval_nested_annotation(ns, first);
-                let inner = self.to_ty(ns, &v);
+                let inner = self.type_of(ns, &v);
                 let mut infos = Vec::new();
                 for meta in &raw_args[1..] {
                     if let Value::Field(fi) = self.eval(ns, meta) {
@@ -959,8 +984,9 @@ impl Loader {
     fn eval_nested_annotation(&mut self, ns: &ModuleRef, e: &Expr) -> Value {
         match e {
             Expr::Str(s) => match python::parse_expression(s) {
-                Some(Expr::Name(n)) => builtin_name(&n)
-                    .unwrap_or_else(|| Value::Type(Ty::Invalid(format!("unresolvable forward reference {n:?}")))),
+                Some(Expr::Name(n)) => builtin_name(&n).unwrap_or_else(|| {
+                    Value::Type(Ty::Invalid(format!("unresolvable forward reference {n:?}")))
+                }),
                 _ => Value::Type(Ty::Invalid(format!("unresolvable forward reference {s:?}"))),
             },
             other => self.eval(ns, other),
@@ -968,7 +994,7 @@ impl Loader {
     }
 
     /// Converts a value used as an annotation into a type.
-    pub(crate) fn to_ty(&mut self, ns: &ModuleRef, v: &Value) -> Ty {
+    pub(crate) fn type_of(&mut self, ns: &ModuleRef, v: &Value) -> Ty {
         match v {
             Value::Type(t) => t.clone(),
             Value::None => Ty::NoneType,
@@ -978,7 +1004,9 @@ impl Loader {
                 Builtin::Str => Ty::Str,
                 Builtin::Bool => Ty::Bool,
                 Builtin::Bytes => Ty::Bytes,
-                Builtin::List | Builtin::Sequence | Builtin::Iterable => Ty::List(Box::new(Ty::Any)),
+                Builtin::List | Builtin::Sequence | Builtin::Iterable => {
+                    Ty::List(Box::new(Ty::Any))
+                }
                 Builtin::Set => Ty::Set(Box::new(Ty::Any)),
                 Builtin::FrozenSet => Ty::FrozenSet(Box::new(Ty::Any)),
                 Builtin::Tuple => Ty::TupleVar(Box::new(Ty::Any)),
@@ -1006,7 +1034,7 @@ impl Loader {
                         if matches!(v, Value::Str(_)) {
                             Ty::Any
                         } else {
-                            self.to_ty(ns, &v)
+                            self.type_of(ns, &v)
                         }
                     }
                     None => Ty::Any,
@@ -1027,21 +1055,29 @@ impl Loader {
         match (op, &l, &r) {
             (BinOp::Add, V::Str(a), V::Str(b)) => V::Str(format!("{a}{b}")),
             (BinOp::Add, V::List(a), V::List(b)) => V::List(a.iter().chain(b).cloned().collect()),
-            (BinOp::Add, V::Tuple(a), V::Tuple(b)) => V::Tuple(a.iter().chain(b).cloned().collect()),
+            (BinOp::Add, V::Tuple(a), V::Tuple(b)) => {
+                V::Tuple(a.iter().chain(b).cloned().collect())
+            }
             (BinOp::Mult, V::Str(a), V::Int(n)) | (BinOp::Mult, V::Int(n), V::Str(a)) => {
                 V::Str(a.repeat((*n).max(0) as usize))
             }
-            (BinOp::Add, V::TimeDelta(..), V::TimeDelta(..)) | (BinOp::Sub, V::TimeDelta(..), V::TimeDelta(..)) => {
+            (BinOp::Add, V::TimeDelta(..), V::TimeDelta(..))
+            | (BinOp::Sub, V::TimeDelta(..), V::TimeDelta(..)) => {
                 let (a, b) = (td_micros(&l), td_micros(&r));
                 timedelta_from_micros(if op == BinOp::Add { a + b } else { a - b })
             }
-            (BinOp::Mult, V::TimeDelta(..), V::Int(n)) | (BinOp::Mult, V::Int(n), V::TimeDelta(..)) => {
-                let td = if matches!(l, V::TimeDelta(..)) { &l } else { &r };
+            (BinOp::Mult, V::TimeDelta(..), V::Int(n))
+            | (BinOp::Mult, V::Int(n), V::TimeDelta(..)) => {
+                let td = if matches!(l, V::TimeDelta(..)) {
+                    &l
+                } else {
+                    &r
+                };
                 timedelta_from_micros(td_micros(td) * *n)
             }
             (BinOp::BitOr, _, _) if is_typeish(&l) && is_typeish(&r) => {
-                let a = self.to_ty(_ns, &l);
-                let b = self.to_ty(_ns, &r);
+                let a = self.type_of(_ns, &l);
+                let b = self.type_of(_ns, &r);
                 V::Type(make_union(vec![a, b]))
             }
             _ => match (num(&l), num(&r)) {
@@ -1062,7 +1098,9 @@ impl Loader {
                 None => match self.eval(ns, &k.value) {
                     Value::Dict(items) => {
                         for (k, v) in items {
-                            let Value::Str(k) = k else { return Value::Unknown };
+                            let Value::Str(k) = k else {
+                                return Value::Unknown;
+                            };
                             kwargs.push((k, v));
                         }
                     }
@@ -1070,7 +1108,12 @@ impl Loader {
                 },
             }
         }
-        let kw = |name: &str| kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let kw = |name: &str| {
+            kwargs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
         match f {
             Value::Builtin(b) => match b {
                 Builtin::Flow => match args_v.first() {
@@ -1086,14 +1129,21 @@ impl Loader {
                     None => Value::Builtin(Builtin::Task),
                 },
                 Builtin::Field => Value::Field(Box::new(field_info(&args_v, &kwargs))),
-                Builtin::ConfigDict => Value::Dict(kwargs.into_iter().map(|(k, v)| (Value::Str(k), v)).collect()),
+                Builtin::ConfigDict => Value::Dict(
+                    kwargs
+                        .into_iter()
+                        .map(|(k, v)| (Value::Str(k), v))
+                        .collect(),
+                ),
                 Builtin::AutoFn => Value::Auto,
                 Builtin::Int => match args_v.first() {
                     None => Value::Int(0),
                     Some(Value::Int(i)) => Value::Int(*i),
                     Some(Value::Bool(b)) => Value::Int(*b as i128),
                     Some(Value::Float(f)) if f.is_finite() => Value::Int(f.trunc() as i128),
-                    Some(Value::Str(s)) => s.trim().parse::<i128>().map_or(Value::Unknown, Value::Int),
+                    Some(Value::Str(s)) => {
+                        s.trim().parse::<i128>().map_or(Value::Unknown, Value::Int)
+                    }
                     _ => Value::Unknown,
                 },
                 Builtin::Float => match args_v.first() {
@@ -1114,8 +1164,12 @@ impl Loader {
                 Builtin::List | Builtin::Tuple | Builtin::Set | Builtin::FrozenSet => {
                     let items = match args_v.first() {
                         None => Vec::new(),
-                        Some(Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v)) => v.clone(),
-                        Some(Value::Str(s)) => s.chars().map(|c| Value::Str(c.to_string())).collect(),
+                        Some(
+                            Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v),
+                        ) => v.clone(),
+                        Some(Value::Str(s)) => {
+                            s.chars().map(|c| Value::Str(c.to_string())).collect()
+                        }
                         Some(Value::Dict(items)) => items.iter().map(|(k, _)| k.clone()).collect(),
                         _ => return Value::Unknown,
                     };
@@ -1141,7 +1195,9 @@ impl Loader {
                 Builtin::Date => {
                     let a = int_args(&args_v, &kwargs, &["year", "month", "day"]);
                     match a.as_slice() {
-                        [Some(y), Some(m), Some(d)] => make_date(*y, *m, *d).map_or(Value::Unknown, Value::Date),
+                        [Some(y), Some(m), Some(d)] => {
+                            make_date(*y, *m, *d).map_or(Value::Unknown, Value::Date)
+                        }
                         _ => Value::Unknown,
                     }
                 }
@@ -1149,12 +1205,22 @@ impl Loader {
                     let a = int_args(
                         &args_v,
                         &kwargs,
-                        &["year", "month", "day", "hour", "minute", "second", "microsecond"],
+                        &[
+                            "year",
+                            "month",
+                            "day",
+                            "hour",
+                            "minute",
+                            "second",
+                            "microsecond",
+                        ],
                     );
                     let (Some(y), Some(m), Some(d)) = (a[0], a[1], a[2]) else {
                         return Value::Unknown;
                     };
-                    let Some(date) = make_date(y, m, d) else { return Value::Unknown };
+                    let Some(date) = make_date(y, m, d) else {
+                        return Value::Unknown;
+                    };
                     let tz = match args_v.get(7).cloned().or_else(|| kw("tzinfo")) {
                         None | Some(Value::None) => None,
                         Some(Value::Timezone(o)) => Some(o),
@@ -1166,7 +1232,11 @@ impl Loader {
                     }
                 }
                 Builtin::Time => {
-                    let a = int_args(&args_v, &kwargs, &["hour", "minute", "second", "microsecond"]);
+                    let a = int_args(
+                        &args_v,
+                        &kwargs,
+                        &["hour", "minute", "second", "microsecond"],
+                    );
                     let tz = match args_v.get(4).cloned().or_else(|| kw("tzinfo")) {
                         None | Some(Value::None) => None,
                         Some(Value::Timezone(o)) => Some(o),
@@ -1176,7 +1246,7 @@ impl Loader {
                 }
                 Builtin::TimeDelta => timedelta_call(&args_v, &kwargs),
                 Builtin::Timezone => match args_v.first().cloned().or_else(|| kw("offset")) {
-                    Some(Value::TimeDelta(d, s, us)) if us == 0 => Value::Timezone(d * 86400 + s),
+                    Some(Value::TimeDelta(d, s, 0)) => Value::Timezone(d * 86400 + s),
                     _ => Value::Unknown,
                 },
                 Builtin::Uuid => match args_v.first().cloned().or_else(|| kw("hex")) {
@@ -1200,7 +1270,7 @@ impl Loader {
                     Value::Path(join_path(&parts))
                 }
                 Builtin::SecretStr => match args_v.first() {
-                    Some(Value::Str(s)) => Value::Secret(s.clone()),
+                    Some(Value::Str(_)) => Value::Secret,
                     _ => Value::Unknown,
                 },
                 _ => Value::Unknown,
@@ -1232,7 +1302,12 @@ impl Loader {
 /// evaluated.
 pub(crate) fn flow_name(info: &FlowInfo) -> (String, bool) {
     let fallback = info.func.def.name.replace('_', "-");
-    match info.kwargs.iter().find(|(k, _)| k == "name").map(|(_, v)| v) {
+    match info
+        .kwargs
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v)
+    {
         None | Some(Value::None) => (fallback, true),
         Some(Value::Str(s)) if s.is_empty() => (fallback, true),
         Some(Value::Str(s)) => (s.clone(), true),
@@ -1274,7 +1349,10 @@ pub(crate) fn flow_creation_error(info: &FlowInfo) -> Option<(&'static str, Stri
         }
     }
     let validate = !matches!(
-        info.kwargs.iter().find(|(k, _)| k == "validate_parameters").map(|(_, v)| v),
+        info.kwargs
+            .iter()
+            .find(|(k, _)| k == "validate_parameters")
+            .map(|(_, v)| v),
         Some(Value::Bool(false))
     );
     if validate && names.contains(&"model_config") {
@@ -1431,10 +1509,10 @@ fn field_info(args: &[Value], kwargs: &[(String, Value)]) -> FieldInfo {
             }
             "examples" => fi.examples = Some(v.clone()),
             "json_schema_extra" => fi.json_schema_extra = Some(v.clone()),
-            "ge" | "gt" | "le" | "lt" | "multiple_of" | "min_length" | "max_length" | "pattern" => {
-                if !matches!(v, Value::None) {
-                    fi.constraints.push((k.clone(), v.clone()));
-                }
+            "ge" | "gt" | "le" | "lt" | "multiple_of" | "min_length" | "max_length" | "pattern"
+                if !matches!(v, Value::None) =>
+            {
+                fi.constraints.push((k.clone(), v.clone()));
             }
             _ => {}
         }
@@ -1461,7 +1539,11 @@ fn int_args(args: &[Value], kwargs: &[(String, Value)], names: &[&str]) -> Vec<O
 }
 
 fn make_date(y: i64, m: i64, d: i64) -> Option<Date> {
-    if !(1..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m as u32) as i64 {
+    if !(1..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || d < 1
+        || d > days_in_month(y, m as u32) as i64
+    {
         return None;
     }
     Some(Date {
@@ -1483,7 +1565,11 @@ pub(crate) fn days_in_month(y: i64, m: u32) -> u32 {
 fn make_time(a: &[Option<i64>], offset: Option<i64>) -> Option<Time> {
     let get = |i: usize| a.get(i).copied().flatten().unwrap_or(0);
     let (h, mi, s, us) = (get(0), get(1), get(2), get(3));
-    if !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..60).contains(&s) || !(0..1_000_000).contains(&us) {
+    if !(0..24).contains(&h)
+        || !(0..60).contains(&mi)
+        || !(0..60).contains(&s)
+        || !(0..1_000_000).contains(&us)
+    {
         return None;
     }
     Some(Time {
@@ -1510,10 +1596,12 @@ fn timedelta_call(args: &[Value], kwargs: &[(String, Value)]) -> Value {
     let mut total_float: f64 = 0.0;
     let mut any_float = false;
     for (i, (name, scale)) in UNITS.iter().enumerate() {
-        let v = args
-            .get(i)
-            .cloned()
-            .or_else(|| kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
+        let v = args.get(i).cloned().or_else(|| {
+            kwargs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        });
         match v {
             None => {}
             Some(Value::Int(n)) => total_int += n * (*scale as i128),
@@ -1534,7 +1622,9 @@ fn timedelta_call(args: &[Value], kwargs: &[(String, Value)]) -> Value {
 
 fn td_micros(v: &Value) -> i128 {
     match v {
-        Value::TimeDelta(d, s, us) => *d as i128 * 86_400_000_000 + *s as i128 * 1_000_000 + *us as i128,
+        Value::TimeDelta(d, s, us) => {
+            *d as i128 * 86_400_000_000 + *s as i128 * 1_000_000 + *us as i128
+        }
         _ => 0,
     }
 }
@@ -1543,7 +1633,11 @@ pub(crate) fn timedelta_from_micros(micros: i128) -> Value {
     let day = 86_400_000_000i128;
     let days = micros.div_euclid(day);
     let rest = micros.rem_euclid(day);
-    Value::TimeDelta(days as i64, (rest / 1_000_000) as i64, (rest % 1_000_000) as i64)
+    Value::TimeDelta(
+        days as i64,
+        (rest / 1_000_000) as i64,
+        (rest % 1_000_000) as i64,
+    )
 }
 
 fn parse_uuid(s: &str) -> Option<String> {
@@ -1558,7 +1652,14 @@ fn parse_uuid(s: &str) -> Option<String> {
         return None;
     }
     let h = hex.to_lowercase();
-    Some(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
 }
 
 fn join_path(parts: &[String]) -> String {
@@ -1575,7 +1676,10 @@ fn join_path(parts: &[String]) -> String {
     }
     // pathlib normalises `a//b`, `a/./b` and trailing slashes.
     let absolute = out.starts_with('/');
-    let segs: Vec<&str> = out.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    let segs: Vec<&str> = out
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
     let joined = segs.join("/");
     match (absolute, joined.is_empty()) {
         (true, _) => format!("/{joined}"),
@@ -1657,9 +1761,13 @@ fn arith(op: BinOp, a: Num, b: Num) -> Value {
             BinOp::Sub => Value::Int(x - y),
             BinOp::Mult => Value::Int(x * y),
             BinOp::Div if y != 0 => Value::Float(x as f64 / y as f64),
-            BinOp::FloorDiv if y != 0 => Value::Int(x.div_euclid(y) - if y < 0 && x.rem_euclid(y) != 0 { 1 } else { 0 }),
+            BinOp::FloorDiv if y != 0 => {
+                Value::Int(x.div_euclid(y) - if y < 0 && x.rem_euclid(y) != 0 { 1 } else { 0 })
+            }
             BinOp::Mod if y != 0 => Value::Int(((x % y) + y) % y),
-            BinOp::Pow if (0..=64).contains(&y) => x.checked_pow(y as u32).map_or(Value::Unknown, Value::Int),
+            BinOp::Pow if (0..=64).contains(&y) => {
+                x.checked_pow(y as u32).map_or(Value::Unknown, Value::Int)
+            }
             _ => Value::Unknown,
         },
         _ => {
@@ -1684,10 +1792,8 @@ fn arith(op: BinOp, a: Num, b: Num) -> Value {
 }
 
 fn is_typeish(v: &Value) -> bool {
-    matches!(
-        v,
-        Value::Type(_) | Value::None | Value::PlainClass(_)
-    ) || matches!(v, Value::Builtin(b) if !matches!(b, Builtin::Flow | Builtin::Task | Builtin::Field | Builtin::AutoFn | Builtin::ConfigDict))
+    matches!(v, Value::Type(_) | Value::None | Value::PlainClass(_))
+        || matches!(v, Value::Builtin(b) if !matches!(b, Builtin::Flow | Builtin::Task | Builtin::Field | Builtin::AutoFn | Builtin::ConfigDict))
 }
 
 /// `typing.Union[...]` semantics: flattened, duplicates removed, one member is itself.
@@ -1717,10 +1823,16 @@ pub(crate) fn ty_key(t: &Ty) -> String {
         Ty::List(i) => format!("list[{}]", ty_key(i)),
         Ty::Set(i) => format!("set[{}]", ty_key(i)),
         Ty::FrozenSet(i) => format!("frozenset[{}]", ty_key(i)),
-        Ty::Tuple(items) => format!("tuple[{}]", items.iter().map(ty_key).collect::<Vec<_>>().join(",")),
+        Ty::Tuple(items) => format!(
+            "tuple[{}]",
+            items.iter().map(ty_key).collect::<Vec<_>>().join(",")
+        ),
         Ty::TupleVar(i) => format!("tuple[{},...]", ty_key(i)),
         Ty::Dict(k, v) => format!("dict[{},{}]", ty_key(k), ty_key(v)),
-        Ty::Union(items) => format!("union[{}]", items.iter().map(ty_key).collect::<Vec<_>>().join(",")),
+        Ty::Union(items) => format!(
+            "union[{}]",
+            items.iter().map(ty_key).collect::<Vec<_>>().join(",")
+        ),
         Ty::Enum(d) => format!("enum:{}:{:p}", d.name, Rc::as_ptr(d)),
         Ty::Model(d) => format!("model:{}:{:p}", d.name, Rc::as_ptr(d)),
         Ty::Plain(n) => format!("class:{n}"),
@@ -1738,7 +1850,9 @@ pub(crate) fn truthy(v: &Value) -> Option<bool> {
         Value::Int(i) => Some(*i != 0),
         Value::Float(f) => Some(*f != 0.0),
         Value::Str(s) => Some(!s.is_empty()),
-        Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => Some(!v.is_empty()),
+        Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => {
+            Some(!v.is_empty())
+        }
         Value::Dict(v) => Some(!v.is_empty()),
         Value::Unknown | Value::External => None,
         _ => Some(true),
@@ -1771,7 +1885,11 @@ pub(crate) fn py_float_repr(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let exp = f.abs().log10().floor() as i32;
     if (-4..16).contains(&exp) {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 pub use docstring::{cleandoc, parameter_docstrings};
-pub use error::FlowLoadError;
+pub use error::{FlowLoadError, SyntaxDetails};
 pub use rust_flow::parameter_schema_for;
 
 use eval::{Loader, ReadProblem};
@@ -198,7 +198,10 @@ fn parse_entrypoint(entrypoint: &str) -> Result<(Entrypoint, String, String), Fl
 /// #     d
 /// # }
 /// ```
-pub fn load_flow_from_entrypoint(entrypoint: &str, root: &Path) -> Result<LoadedFlow, FlowLoadError> {
+pub fn load_flow_from_entrypoint(
+    entrypoint: &str,
+    root: &Path,
+) -> Result<LoadedFlow, FlowLoadError> {
     let (ep, err_path, err_name) = parse_entrypoint(entrypoint)?;
     let mut loader = Loader::new(root);
     let (ns, object, is_script, display_path) = match &ep {
@@ -215,7 +218,7 @@ pub fn load_flow_from_entrypoint(entrypoint: &str, root: &Path) -> Result<Loaded
                     path: path.clone(),
                     source,
                 },
-                ReadProblem::Syntax(s) => FlowLoadError::Syntax {
+                ReadProblem::Syntax(s) => FlowLoadError::Syntax(Box::new(SyntaxDetails {
                     path: path.clone(),
                     line: s.line,
                     column: s.column,
@@ -224,7 +227,7 @@ pub fn load_flow_from_entrypoint(entrypoint: &str, root: &Path) -> Result<Loaded
                     python_message: s.python_message,
                     python_line: s.python_line,
                     python_filename: "<unknown>".into(),
-                },
+                })),
             })?;
             (ns, object.clone(), true, path.clone())
         }
@@ -241,7 +244,7 @@ pub fn load_flow_from_entrypoint(entrypoint: &str, root: &Path) -> Result<Loaded
                     path: file.display().to_string(),
                     source,
                 },
-                ReadProblem::Syntax(s) => FlowLoadError::Syntax {
+                ReadProblem::Syntax(s) => FlowLoadError::Syntax(Box::new(SyntaxDetails {
                     path: file.display().to_string(),
                     line: s.line,
                     column: s.column,
@@ -253,7 +256,7 @@ pub fn load_flow_from_entrypoint(entrypoint: &str, root: &Path) -> Result<Loaded
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default(),
-                },
+                })),
             })?;
             (ns, object.clone(), false, module.clone())
         }
@@ -306,7 +309,9 @@ pub fn load_flow_from_entrypoint(entrypoint: &str, root: &Path) -> Result<Loaded
                 Value::NotAFlow(w) => w.to_string(),
                 Value::Function(_) => "a plain function".to_string(),
                 Value::PlainClass(_) | Value::Type(_) => "a class".to_string(),
-                Value::Unknown | Value::External => "something the static reader cannot identify".to_string(),
+                Value::Unknown | Value::External => {
+                    "something the static reader cannot identify".to_string()
+                }
                 _ => "a value".to_string(),
             };
             return Err(FlowLoadError::NotAFlow {
@@ -316,7 +321,14 @@ pub fn load_flow_from_entrypoint(entrypoint: &str, root: &Path) -> Result<Loaded
             });
         }
     };
-    build_flow(&mut loader, &info, entrypoint, root, is_script, &display_path)
+    build_flow(
+        &mut loader,
+        &info,
+        entrypoint,
+        root,
+        is_script,
+        &display_path,
+    )
 }
 
 /// Finds a module-form entrypoint's file (`None`: a namespace package), with Python's error
@@ -373,7 +385,12 @@ fn build_flow(
     let func = &info.func;
     let def = &func.def;
     let mut notes = Vec::new();
-    let kw = |name: &str| info.kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let kw = |name: &str| {
+        info.kwargs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     let string_kw = |name: &str, notes: &mut Vec<String>| -> Option<String> {
         match kw(name) {
             None | Some(Value::None) => None,
@@ -395,7 +412,9 @@ fn build_flow(
         notes.push("@flow(name=...) is not a value the static reader can evaluate; using the function name".into());
     }
     let module = func.module.upgrade();
-    let import_error = module.as_ref().and_then(|ns| ns.borrow().first_error.clone());
+    let import_error = module
+        .as_ref()
+        .and_then(|ns| ns.borrow().first_error.clone());
     if let Some((class, message)) = eval::flow_creation_error(info) {
         // The module fails when imported; Prefect's fallback loader fails on this flow too
         // and re-raises the module's first error.
@@ -468,7 +487,11 @@ fn build_flow(
             let future = ns.borrow().future_annotations;
             ordered.iter().all(|(p, _)| match &p.annotation {
                 Some(ann) if future || matches!(ann, ast::Expr::Str(_)) => {
-                    let v = if future { loader.eval(ns, ann) } else { loader.eval_annotation(ns, ann) };
+                    let v = if future {
+                        loader.eval(ns, ann)
+                    } else {
+                        loader.eval_annotation(ns, ann)
+                    };
                     !matches!(v, Value::Unknown)
                 }
                 _ => true,
@@ -506,7 +529,7 @@ fn build_flow(
                             p.name
                         ));
                     }
-                    loader.to_ty(ns, &v)
+                    loader.type_of(ns, &v)
                 }
             }
             (Some(_), None) => Ty::Any,
@@ -561,7 +584,7 @@ fn build_flow(
             extra,
         });
     }
-    let schema_json = schema::parameters_schema(&specs);
+    let schema_json = schema::parameters_schema(&specs, &mut notes);
     let parameter_schema = ParameterSchema::from_json(&schema_json).unwrap_or_default();
     let source_file = source_file
         .strip_prefix(root)
@@ -595,7 +618,7 @@ fn builtin_only_type(loader: &mut Loader, ann: &ast::Expr) -> Ty {
     let v = loader.eval(&empty, &expr);
     match v {
         Value::Unknown | Value::External | Value::Str(_) => Ty::Any,
-        v => match loader.to_ty(&empty, &v) {
+        v => match loader.type_of(&empty, &v) {
             Ty::Invalid(_) => Ty::Any,
             t => t,
         },

@@ -3,11 +3,11 @@
 //! It parses source text and converts the parser's tree into the crate's own small AST view
 //! ([`super::ast`]). Swapping the parser means rewriting this file only.
 
-use ruff_python_ast as py;
 use super::ast::{
     Alias, BinOp, ClassDef, Expr, FPart, FunctionDef, Keyword, Module, Param, Parameters, Stmt,
     UnaryOp,
 };
+use ruff_python_ast as py;
 
 /// A syntax error: where it is and what the parser said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,8 @@ pub(crate) fn parse_module(source: &str) -> Result<Module, SyntaxProblem> {
             let line_start = before.rfind('\n').map_or(0, |i| i + 1);
             let column = source[line_start..offset].chars().count() + 1;
             let detail = err.error.to_string();
-            let (python_class, python_message, python_line) = python_error(&err.error, &detail, source, line, offset);
+            let (python_class, python_message, python_line) =
+                python_error(&err.error, &detail, source, line, offset);
             Err(SyntaxProblem {
                 line,
                 column,
@@ -66,7 +67,9 @@ fn python_error(
     use ruff_python_parser::{LexicalErrorType, ParseErrorType};
     match scan_brackets(source) {
         BracketProblem::Unmatched(c, l) => return ("SyntaxError", format!("unmatched '{c}'"), l),
-        BracketProblem::NeverClosed(c, l) => return ("SyntaxError", format!("'{c}' was never closed"), l),
+        BracketProblem::NeverClosed(c, l) => {
+            return ("SyntaxError", format!("'{c}' was never closed"), l);
+        }
         BracketProblem::None => {}
     }
     match error {
@@ -74,9 +77,17 @@ fn python_error(
             let rest = &source[offset..];
             if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
                 let end = source.matches('\n').count() + 1;
-                ("SyntaxError", format!("unterminated triple-quoted string literal (detected at line {end})"), line)
+                (
+                    "SyntaxError",
+                    format!("unterminated triple-quoted string literal (detected at line {end})"),
+                    line,
+                )
             } else {
-                ("SyntaxError", format!("unterminated string literal (detected at line {line})"), line)
+                (
+                    "SyntaxError",
+                    format!("unterminated string literal (detected at line {line})"),
+                    line,
+                )
             }
         }
         ParseErrorType::Lexical(LexicalErrorType::IndentationError) => (
@@ -84,7 +95,9 @@ fn python_error(
             "unindent does not match any outer indentation level".into(),
             line,
         ),
-        ParseErrorType::UnexpectedIndentation => ("IndentationError", "unexpected indent".into(), line),
+        ParseErrorType::UnexpectedIndentation => {
+            ("IndentationError", "unexpected indent".into(), line)
+        }
         ParseErrorType::ExpectedToken { expected, .. } => {
             let shown = expected.to_string();
             let tok = shown.trim_matches('\'').trim_matches('`');
@@ -116,13 +129,24 @@ fn header_line(source: &str, line: usize) -> usize {
             // A header spanning several lines starts at its keyword.
             let mut j = i;
             let keywords = [
-                "def ", "async ", "class ", "if ", "elif ", "else", "for ", "while ", "with ", "try", "except", "finally",
-                "match ", "case ",
+                "def ", "async ", "class ", "if ", "elif ", "else", "for ", "while ", "with ",
+                "try", "except", "finally", "match ", "case ",
             ];
-            while j > 0 && !keywords.iter().any(|k| lines[j].trim_start().starts_with(k)) {
+            while j > 0
+                && !keywords
+                    .iter()
+                    .any(|k| lines[j].trim_start().starts_with(k))
+            {
                 j -= 1;
             }
-            return if keywords.iter().any(|k| lines[j].trim_start().starts_with(k)) { j + 1 } else { i + 1 };
+            return if keywords
+                .iter()
+                .any(|k| lines[j].trim_start().starts_with(k))
+            {
+                j + 1
+            } else {
+                i + 1
+            };
         }
     }
     line.saturating_sub(1).max(1)
@@ -174,7 +198,10 @@ fn scan_brackets(source: &str) -> BracketProblem {
                         }
                         line += 1;
                     }
-                    if d == c && (!triple || (i + 2 < chars.len() && chars[i + 1] == c && chars[i + 2] == c)) {
+                    if d == c
+                        && (!triple
+                            || (i + 2 < chars.len() && chars[i + 1] == c && chars[i + 2] == c))
+                    {
                         i += if triple { 3 } else { 1 };
                         break;
                     }
@@ -210,13 +237,17 @@ fn body(stmts: &[py::Stmt]) -> Vec<Stmt> {
 
 fn stmt(s: &py::Stmt) -> Stmt {
     match s {
-        py::Stmt::FunctionDef(f) => Stmt::FunctionDef(FunctionDef {
+        py::Stmt::FunctionDef(f) => Stmt::FunctionDef(Box::new(FunctionDef {
             name: f.name.as_str().to_string(),
             is_async: f.is_async,
-            decorators: f.decorator_list.iter().map(|d| expr(&d.expression)).collect(),
+            decorators: f
+                .decorator_list
+                .iter()
+                .map(|d| expr(&d.expression))
+                .collect(),
             params: parameters(&f.parameters),
             body: body(&f.body),
-        }),
+        })),
         py::Stmt::ClassDef(c) => {
             let (bases, keywords) = match &c.arguments {
                 Some(a) => (
@@ -225,12 +256,12 @@ fn stmt(s: &py::Stmt) -> Stmt {
                 ),
                 None => (Vec::new(), Vec::new()),
             };
-            Stmt::ClassDef(ClassDef {
+            Stmt::ClassDef(Box::new(ClassDef {
                 name: c.name.as_str().to_string(),
                 bases,
                 keywords,
                 body: body(&c.body),
-            })
+            }))
         }
         py::Stmt::Import(i) => Stmt::Import(i.names.iter().map(alias).collect()),
         py::Stmt::ImportFrom(i) => Stmt::ImportFrom {
@@ -256,13 +287,6 @@ fn stmt(s: &py::Stmt) -> Stmt {
         }
         py::Stmt::Try(t) => Stmt::Try {
             body: body(&t.body),
-            handlers: t
-                .handlers
-                .iter()
-                .map(|h| match h {
-                    py::ExceptHandler::ExceptHandler(h) => body(&h.body),
-                })
-                .collect(),
             orelse: body(&t.orelse),
             finalbody: body(&t.finalbody),
         },
@@ -333,16 +357,18 @@ fn fstring_parts(v: &py::FStringValue) -> Vec<FPart> {
                         py::InterpolatedStringElement::Literal(l) => {
                             parts.push(FPart::Literal(l.value.to_string()))
                         }
-                        py::InterpolatedStringElement::Interpolation(i) => parts.push(FPart::Expr {
-                            expr: Box::new(expr(&i.expression)),
-                            conversion: match i.conversion {
-                                py::ConversionFlag::None => None,
-                                py::ConversionFlag::Str => Some('s'),
-                                py::ConversionFlag::Ascii => Some('a'),
-                                py::ConversionFlag::Repr => Some('r'),
-                            },
-                            has_spec: i.format_spec.is_some() || i.debug_text.is_some(),
-                        }),
+                        py::InterpolatedStringElement::Interpolation(i) => {
+                            parts.push(FPart::Expr {
+                                expr: Box::new(expr(&i.expression)),
+                                conversion: match i.conversion {
+                                    py::ConversionFlag::None => None,
+                                    py::ConversionFlag::Str => Some('s'),
+                                    py::ConversionFlag::Ascii => Some('a'),
+                                    py::ConversionFlag::Repr => Some('r'),
+                                },
+                                has_spec: i.format_spec.is_some() || i.debug_text.is_some(),
+                            })
+                        }
                     }
                 }
             }
@@ -354,13 +380,17 @@ fn fstring_parts(v: &py::FStringValue) -> Vec<FPart> {
 fn expr(e: &py::Expr) -> Expr {
     match e {
         py::Expr::Name(n) => Expr::Name(n.id.as_str().to_string()),
-        py::Expr::Attribute(a) => Expr::Attribute(Box::new(expr(&a.value)), a.attr.as_str().to_string()),
+        py::Expr::Attribute(a) => {
+            Expr::Attribute(Box::new(expr(&a.value)), a.attr.as_str().to_string())
+        }
         py::Expr::Call(c) => Expr::Call {
             func: Box::new(expr(&c.func)),
             args: c.arguments.args.iter().map(expr).collect(),
             keywords: c.arguments.keywords.iter().map(keyword).collect(),
         },
-        py::Expr::Subscript(s) => Expr::Subscript(Box::new(expr(&s.value)), Box::new(expr(&s.slice))),
+        py::Expr::Subscript(s) => {
+            Expr::Subscript(Box::new(expr(&s.value)), Box::new(expr(&s.slice)))
+        }
         py::Expr::Tuple(t) => Expr::Tuple(t.elts.iter().map(expr).collect()),
         py::Expr::List(l) => Expr::List(l.elts.iter().map(expr).collect()),
         py::Expr::Set(s) => Expr::Set(s.elts.iter().map(expr).collect()),
@@ -371,9 +401,12 @@ fn expr(e: &py::Expr) -> Expr {
                 .collect(),
         ),
         py::Expr::StringLiteral(s) => Expr::Str(s.value.to_str().to_string()),
-        py::Expr::BytesLiteral(b) => {
-            Expr::Bytes(b.value.iter().flat_map(|part| part.value.iter().copied()).collect())
-        }
+        py::Expr::BytesLiteral(b) => Expr::Bytes(
+            b.value
+                .iter()
+                .flat_map(|part| part.value.iter().copied())
+                .collect(),
+        ),
         py::Expr::NumberLiteral(n) => match &n.value {
             py::Number::Int(i) => Expr::Int(i.to_string().parse::<i128>().ok()),
             py::Number::Float(f) => Expr::Float(*f),
@@ -383,7 +416,11 @@ fn expr(e: &py::Expr) -> Expr {
         py::Expr::NoneLiteral(_) => Expr::NoneLit,
         py::Expr::EllipsisLiteral(_) => Expr::Ellipsis,
         py::Expr::FString(f) => Expr::FString(fstring_parts(&f.value)),
-        py::Expr::BinOp(b) => Expr::BinOp(Box::new(expr(&b.left)), binop(b.op), Box::new(expr(&b.right))),
+        py::Expr::BinOp(b) => Expr::BinOp(
+            Box::new(expr(&b.left)),
+            binop(b.op),
+            Box::new(expr(&b.right)),
+        ),
         py::Expr::UnaryOp(u) => Expr::UnaryOp(
             match u.op {
                 py::UnaryOp::USub => UnaryOp::Neg,
@@ -396,7 +433,11 @@ fn expr(e: &py::Expr) -> Expr {
         py::Expr::Starred(s) => Expr::Starred(Box::new(expr(&s.value))),
         py::Expr::Compare(c) => {
             let eq = c.ops.len() == 1 && matches!(c.ops[0], py::CmpOp::Eq);
-            Expr::Compare(Box::new(expr(&c.left)), c.comparators.iter().map(expr).collect(), eq)
+            Expr::Compare(
+                Box::new(expr(&c.left)),
+                c.comparators.iter().map(expr).collect(),
+                eq,
+            )
         }
         py::Expr::Lambda(_) => Expr::Lambda,
         _ => Expr::Other,

@@ -14,7 +14,9 @@ impl Flow {
     /// descriptions; `#[serde(default)]` values become defaults. There is no default version
     /// (Prefect's is a hash of a Python file).
     pub fn from_parameters<P: JsonSchema>(name: impl Into<String>) -> Flow {
-        let root = schemars::SchemaGenerator::default().into_root_schema_for::<P>().to_value();
+        let root = schemars::SchemaGenerator::default()
+            .into_root_schema_for::<P>()
+            .to_value();
         let description = root
             .get("description")
             .and_then(Json::as_str)
@@ -35,7 +37,9 @@ impl Flow {
 /// `title`/`position` per parameter, nested types under `definitions`, `Option` as
 /// `anyOf [T, null]`, keys ordered the way pydantic orders them.
 pub fn parameter_schema_for<P: JsonSchema>() -> ParameterSchema {
-    let root = schemars::SchemaGenerator::default().into_root_schema_for::<P>().to_value();
+    let root = schemars::SchemaGenerator::default()
+        .into_root_schema_for::<P>()
+        .to_value();
     from_schemars_root(&root)
 }
 
@@ -61,10 +65,28 @@ fn from_schemars_root(root: &Json) -> ParameterSchema {
     let required: Vec<String> = match root.get("required") {
         Some(Json::Array(r)) => {
             let names: Vec<&str> = r.iter().filter_map(Json::as_str).collect();
-            props.keys().filter(|k| names.contains(&k.as_str())).cloned().collect()
+            props
+                .keys()
+                .filter(|k| names.contains(&k.as_str()))
+                .cloned()
+                .collect()
         }
         _ => Vec::new(),
     };
+    // An optional `Option<T>` field is `param: Optional[T] = None` to Prefect.
+    for (name, schema) in props.iter_mut() {
+        if required.contains(name) {
+            continue;
+        }
+        let Json::Object(m) = schema else { continue };
+        let nullable = matches!(m.get("anyOf"), Some(Json::Array(a))
+            if a.iter().any(|x| x.get("type") == Some(&Json::String("null".into()))));
+        if nullable && !m.contains_key("default") {
+            m.insert("default".into(), Json::Null);
+            let sorted = pydantic_sort(&Json::Object(m.clone()), Some(name));
+            *schema = sorted;
+        }
+    }
     let definitions = match root.get("$defs") {
         Some(Json::Object(defs)) if !defs.is_empty() => {
             let mut names: Vec<&String> = defs.keys().collect();
@@ -90,7 +112,8 @@ fn definition(name: &str, schema: &Json) -> Json {
     let Json::Object(mut m) = convert(schema) else {
         return Json::Object(Map::new());
     };
-    m.entry("title").or_insert_with(|| Json::String(name.to_string()));
+    m.entry("title")
+        .or_insert_with(|| Json::String(name.to_string()));
     if let Some(Json::Object(props)) = m.get_mut("properties") {
         for (field, s) in props.iter_mut() {
             if let Json::Object(fs) = s {
@@ -116,7 +139,10 @@ fn convert(schema: &Json) -> Json {
             for (k, v) in m {
                 match k.as_str() {
                     "$ref" => {
-                        let r = v.as_str().unwrap_or_default().replace("#/$defs/", "#/definitions/");
+                        let r = v
+                            .as_str()
+                            .unwrap_or_default()
+                            .replace("#/$defs/", "#/definitions/");
                         out.insert(k.clone(), Json::String(r));
                     }
                     "$schema" => {}
@@ -124,8 +150,19 @@ fn convert(schema: &Json) -> Json {
                         if matches!(
                             v.as_str(),
                             Some(
-                                "int8" | "int16" | "int32" | "int64" | "int128" | "uint" | "uint8" | "uint16"
-                                    | "uint32" | "uint64" | "uint128" | "float" | "double"
+                                "int8"
+                                    | "int16"
+                                    | "int32"
+                                    | "int64"
+                                    | "int128"
+                                    | "uint"
+                                    | "uint8"
+                                    | "uint16"
+                                    | "uint32"
+                                    | "uint64"
+                                    | "uint128"
+                                    | "float"
+                                    | "double"
                             )
                         ) => {}
                     "properties" => {
@@ -149,9 +186,21 @@ fn convert(schema: &Json) -> Json {
                     // Keywords that belong to the non-null type move with it.
                     if t != Json::String("null".into()) {
                         for key in [
-                            "items", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
-                            "maxLength", "pattern", "format", "additionalProperties", "minItems", "maxItems",
-                            "uniqueItems", "prefixItems", "enum",
+                            "items",
+                            "minimum",
+                            "maximum",
+                            "exclusiveMinimum",
+                            "exclusiveMaximum",
+                            "minLength",
+                            "maxLength",
+                            "pattern",
+                            "format",
+                            "additionalProperties",
+                            "minItems",
+                            "maxItems",
+                            "uniqueItems",
+                            "prefixItems",
+                            "enum",
                         ] {
                             if let Some(v) = out.remove(key) {
                                 one.insert(key.into(), v);
@@ -189,14 +238,33 @@ mod tests {
         excited: bool,
     }
 
+    /// The corpus's answer for an entrypoint.
+    fn corpus_schema(id: &str) -> Json {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/conformance/flows.jsonl"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let case: Json = text
+            .lines()
+            .map(|l| serde_json::from_str::<Json>(l).unwrap())
+            .find(|c| c["id"] == id)
+            .unwrap();
+        case["expected"]["parameter_openapi_schema"].clone()
+    }
+
     #[test]
     fn same_shape_as_prefect_for_hello() {
         // Corpus case pub-hello: `hello(name: str = "world", excited: bool = False)`.
         let flow = Flow::from_parameters::<Hello>("hello");
         assert_eq!(flow.description.as_deref(), Some("Say hello to someone."));
+        let ours = flow.parameter_schema.to_json();
+        let prefect = corpus_schema("pub-hello");
+        assert_eq!(ours, prefect);
+        // Same key order too (parameters, and keys inside each parameter).
         assert_eq!(
-            serde_json::to_string(&flow.parameter_schema).unwrap(),
-            r#"{"title":"Parameters","type":"object","properties":{"name":{"default":"world","position":0,"title":"name","type":"string"},"excited":{"default":false,"position":1,"title":"excited","type":"boolean"}}}"#
+            serde_json::to_string(&ours).unwrap(),
+            serde_json::to_string(&prefect).unwrap()
         );
     }
 
@@ -234,7 +302,7 @@ mod tests {
         );
         assert_eq!(
             json["properties"]["note"],
-            serde_json::json!({"anyOf": [{"type": "string"}, {"type": "null"}], "position": 1, "title": "note"})
+            serde_json::json!({"anyOf": [{"type": "string"}, {"type": "null"}], "default": null, "position": 1, "title": "note"})
         );
         assert_eq!(
             json["properties"]["tags"],
@@ -250,7 +318,7 @@ mod tests {
         );
         assert_eq!(
             schema.required,
-            Some(vec!["customer".into(), "note".into(), "priority".into(), "tags".into()])
+            Some(vec!["customer".into(), "priority".into(), "tags".into()])
         );
     }
 }

@@ -33,7 +33,7 @@ pub(crate) struct ParamSpec {
 
 /// Builds the pydantic schema of the `Parameters` model Prefect creates, in the dump form
 /// `apply()` sends (`required`/`definitions` only when non-empty).
-pub(crate) fn parameters_schema(params: &[ParamSpec]) -> Json {
+pub(crate) fn parameters_schema(params: &[ParamSpec], notes: &mut Vec<String>) -> Json {
     let mut g = Gen::default();
     let mut props = Map::new();
     let mut required = Vec::new();
@@ -42,7 +42,13 @@ pub(crate) fn parameters_schema(params: &[ParamSpec]) -> Json {
         let mut schema = match g.schema(&ty) {
             Ok(s) => s,
             // Prefect swaps types pydantic cannot describe for `Any`.
-            Err(()) => Map::new(),
+            Err(reason) => {
+                notes.push(format!(
+                    "parameter {:?}: pydantic cannot describe its type ({reason}); Prefect uses Any",
+                    p.name
+                ));
+                Map::new()
+            }
         };
         if let Some(info) = &annotated {
             apply_constraints(&mut schema, &ty, &info.constraints);
@@ -97,7 +103,10 @@ pub(crate) fn parameters_schema(params: &[ParamSpec]) -> Json {
     out.insert("type".into(), Json::String("object".into()));
     out.insert(
         "properties".into(),
-        sorted.get("properties").cloned().unwrap_or(Json::Object(Map::new())),
+        sorted
+            .get("properties")
+            .cloned()
+            .unwrap_or(Json::Object(Map::new())),
     );
     if let Some(r) = sorted.get("required") {
         out.insert("required".into(), r.clone());
@@ -123,7 +132,9 @@ pub(crate) fn pydantic_sort(value: &Json, parent_key: Option<&str>) -> Json {
             }
             Json::Object(out)
         }
-        Json::Array(items) => Json::Array(items.iter().map(|i| pydantic_sort(i, parent_key)).collect()),
+        Json::Array(items) => {
+            Json::Array(items.iter().map(|i| pydantic_sort(i, parent_key)).collect())
+        }
         other => other.clone(),
     }
 }
@@ -134,7 +145,10 @@ struct Gen {
 }
 
 fn obj(pairs: &[(&str, Json)]) -> Map<String, Json> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 fn s(x: &str) -> Json {
@@ -142,7 +156,7 @@ fn s(x: &str) -> Json {
 }
 
 impl Gen {
-    fn schema(&mut self, ty: &Ty) -> Result<Map<String, Json>, ()> {
+    fn schema(&mut self, ty: &Ty) -> Result<Map<String, Json>, String> {
         Ok(match ty {
             Ty::Any | Ty::Plain(_) => Map::new(),
             Ty::Int => obj(&[("type", s("integer"))]),
@@ -151,17 +165,27 @@ impl Gen {
             Ty::Bool => obj(&[("type", s("boolean"))]),
             Ty::Bytes => obj(&[("format", s("binary")), ("type", s("string"))]),
             Ty::NoneType => obj(&[("type", s("null"))]),
-            Ty::List(t) => obj(&[("items", Json::Object(self.schema(t)?)), ("type", s("array"))]),
+            Ty::List(t) => obj(&[
+                ("items", Json::Object(self.schema(t)?)),
+                ("type", s("array")),
+            ]),
             Ty::Set(t) | Ty::FrozenSet(t) => obj(&[
                 ("items", Json::Object(self.schema(t)?)),
                 ("type", s("array")),
                 ("uniqueItems", Json::Bool(true)),
             ]),
-            Ty::TupleVar(t) => obj(&[("items", Json::Object(self.schema(t)?)), ("type", s("array"))]),
+            Ty::TupleVar(t) => obj(&[
+                ("items", Json::Object(self.schema(t)?)),
+                ("type", s("array")),
+            ]),
             Ty::Tuple(items) => {
                 let n = Json::from(items.len());
                 if items.is_empty() {
-                    obj(&[("maxItems", n.clone()), ("minItems", n), ("type", s("array"))])
+                    obj(&[
+                        ("maxItems", n.clone()),
+                        ("minItems", n),
+                        ("type", s("array")),
+                    ])
                 } else {
                     let mut prefix = Vec::new();
                     for t in items {
@@ -177,7 +201,11 @@ impl Gen {
             }
             Ty::Dict(_, v) => {
                 let vs = self.schema(v)?;
-                let add = if vs.is_empty() { Json::Bool(true) } else { Json::Object(vs) };
+                let add = if vs.is_empty() {
+                    Json::Bool(true)
+                } else {
+                    Json::Object(vs)
+                };
                 obj(&[("additionalProperties", add), ("type", s("object"))])
             }
             Ty::Union(members) => {
@@ -186,7 +214,9 @@ impl Gen {
                 for m in members.iter().filter(|m| !matches!(m, Ty::NoneType)) {
                     let ms = self.schema(m)?;
                     match ms.get("anyOf") {
-                        Some(Json::Array(inner)) if ms.len() == 1 => any_of.extend(inner.iter().cloned()),
+                        Some(Json::Array(inner)) if ms.len() == 1 => {
+                            any_of.extend(inner.iter().cloned())
+                        }
                         _ => any_of.push(Json::Object(ms)),
                     }
                 }
@@ -246,11 +276,11 @@ impl Gen {
                 apply_constraints(&mut base, inner, &merged.constraints);
                 base
             }
-            Ty::Invalid(_) => return Err(()),
+            Ty::Invalid(reason) => return Err(reason.clone()),
         })
     }
 
-    fn model_schema(&mut self, def: &Rc<ModelDef>) -> Result<Map<String, Json>, ()> {
+    fn model_schema(&mut self, def: &Rc<ModelDef>) -> Result<Map<String, Json>, String> {
         let fields = def.fields.borrow().clone();
         let mut props = Map::new();
         let mut required = Vec::new();
@@ -313,7 +343,11 @@ impl Gen {
         if !required.is_empty() {
             out.insert("required".into(), Json::Array(required));
         }
-        let title = def.title.borrow().clone().unwrap_or_else(|| def.name.clone());
+        let title = def
+            .title
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| def.name.clone());
         out.insert("title".into(), s(&title));
         out.insert("type".into(), s("object"));
         Ok(out)
@@ -388,7 +422,10 @@ fn field_title_should_be_set(ty: &Ty) -> bool {
         Ty::Model(_) | Ty::Enum(_) => false,
         Ty::Annotated(inner, _) => field_title_should_be_set(inner),
         Ty::Union(members) => {
-            let non_null: Vec<&Ty> = members.iter().filter(|m| !matches!(m, Ty::NoneType)).collect();
+            let non_null: Vec<&Ty> = members
+                .iter()
+                .filter(|m| !matches!(m, Ty::NoneType))
+                .collect();
             if non_null.len() == 1 && non_null.len() < members.len() {
                 field_title_should_be_set(non_null[0])
             } else {
@@ -426,7 +463,10 @@ fn apply_constraints(schema: &mut Map<String, Json>, ty: &Ty, constraints: &[(St
     }
     // `Optional[X]` with constraints: they apply to X.
     if let Ty::Union(members) = ty {
-        let non_null: Vec<&Ty> = members.iter().filter(|m| !matches!(m, Ty::NoneType)).collect();
+        let non_null: Vec<&Ty> = members
+            .iter()
+            .filter(|m| !matches!(m, Ty::NoneType))
+            .collect();
         if non_null.len() == 1
             && let Some(Json::Array(any_of)) = schema.get_mut("anyOf")
             && let Some(Json::Object(first)) = any_of.first_mut()
@@ -482,7 +522,9 @@ fn encode_default(v: &Value) -> Encoded {
 }
 
 fn sort_values(items: &mut [Value]) {
-    let all_num = items.iter().all(|v| matches!(v, Value::Int(_) | Value::Float(_)));
+    let all_num = items
+        .iter()
+        .all(|v| matches!(v, Value::Int(_) | Value::Float(_)));
     let all_str = items.iter().all(|v| matches!(v, Value::Str(_)));
     if all_num {
         items.sort_by(|a, b| {
@@ -562,7 +604,7 @@ fn encode(v: &Value) -> Encoded {
         Value::Uuid(u) => Done(s(u)),
         Value::Decimal(d) => Done(s(d)),
         Value::Path(p) => Done(s(p)),
-        Value::Secret(_) => Done(s("**********")),
+        Value::Secret => Done(s("**********")),
         Value::EnumMember(def, i) => encode(&def.members[*i].1),
         Value::Model(def, values) => {
             let fields = def.fields.borrow();
@@ -665,7 +707,11 @@ fn format_duration(days: i64, secs: i64, micros: i64) -> String {
 }
 
 /// `Model(**kwargs)`: values validated (lax coercions pydantic applies), defaults filled.
-pub(crate) fn instantiate_model(def: &Rc<ModelDef>, args: &[Value], kwargs: &[(String, Value)]) -> Value {
+pub(crate) fn instantiate_model(
+    def: &Rc<ModelDef>,
+    args: &[Value],
+    kwargs: &[(String, Value)],
+) -> Value {
     if !args.is_empty() {
         return Value::Unknown;
     }
@@ -711,7 +757,9 @@ pub(crate) fn coerce(v: &Value, ty: &Ty) -> Value {
         (Ty::Model(def), Value::Dict(items)) => {
             let mut kwargs = Vec::new();
             for (k, val) in items {
-                let Value::Str(k) = k else { return Value::Unknown };
+                let Value::Str(k) = k else {
+                    return Value::Unknown;
+                };
                 kwargs.push((k.clone(), val.clone()));
             }
             instantiate_model(def, &[], &kwargs)
@@ -737,9 +785,12 @@ pub(crate) fn coerce(v: &Value, ty: &Ty) -> Value {
         (Ty::Tuple(ts), Value::List(items) | Value::Tuple(items)) if ts.len() == items.len() => {
             Value::Tuple(items.iter().zip(ts).map(|(i, t)| coerce(i, t)).collect())
         }
-        (Ty::Dict(_, vt), Value::Dict(items)) => {
-            Value::Dict(items.iter().map(|(k, val)| (k.clone(), coerce(val, vt))).collect())
-        }
+        (Ty::Dict(_, vt), Value::Dict(items)) => Value::Dict(
+            items
+                .iter()
+                .map(|(k, val)| (k.clone(), coerce(val, vt)))
+                .collect(),
+        ),
         (Ty::TimeDelta, Value::Int(_) | Value::Float(_)) => {
             let secs = match v {
                 Value::Int(i) => *i as f64,
@@ -750,11 +801,17 @@ pub(crate) fn coerce(v: &Value, ty: &Ty) -> Value {
         }
         (Ty::Union(members), v) => {
             if members.iter().any(|m| exact_match(v, m)) {
-                let m = members.iter().find(|m| exact_match(v, m)).unwrap_or(&Ty::Any);
+                let m = members
+                    .iter()
+                    .find(|m| exact_match(v, m))
+                    .unwrap_or(&Ty::Any);
                 coerce(v, m)
             } else if let Some(m) = members.iter().find(|m| matches!(m, Ty::Float)) {
                 coerce(v, m)
-            } else if let Some(m) = members.iter().find(|m| matches!((m, v), (Ty::Model(_), Value::Dict(_)))) {
+            } else if let Some(m) = members
+                .iter()
+                .find(|m| matches!((m, v), (Ty::Model(_), Value::Dict(_))))
+            {
                 coerce(v, m)
             } else {
                 v.clone()

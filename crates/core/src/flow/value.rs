@@ -29,7 +29,8 @@ pub(crate) enum Value {
     Uuid(String),
     Decimal(String),
     Path(String),
-    Secret(String),
+    /// A `SecretStr` (serialised masked).
+    Secret,
     EnumMember(Rc<EnumDef>, usize),
     /// A model instance: the model and one value per field, in field order.
     Model(Rc<ModelDef>, Vec<Value>),
@@ -111,7 +112,6 @@ pub(crate) enum Builtin {
     Sequence,
     Mapping,
     Iterable,
-    TypeChecking,
     // datetime / uuid / decimal / pathlib
     Date,
     DateTime,
