@@ -1420,8 +1420,10 @@ fn apply_decorator(dec: &Value, target: Value) -> Value {
             kwargs: kw.clone(),
         })),
         (Value::Builtin(Builtin::Task), _) => Value::NotAFlow("task"),
-        (_, Value::Flow(_)) => target,
-        _ => Value::NotAFlow("decorated function"),
+        (Value::NotAFlow(_), _) => dec.clone(),
+        // Another decorator: assumed to return the function it wraps (`functools.wraps`
+        // style), which is what Prefect then sees.
+        _ => target,
     }
 }
 
