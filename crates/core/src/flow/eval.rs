@@ -177,6 +177,9 @@ fn builtin_name(name: &str) -> Option<Value> {
 /// Reads modules under an import root and evaluates their top-level statements.
 pub(crate) struct Loader {
     root: PathBuf,
+    /// The file Prefect runs as a script (file entrypoints): it has no parent package, so
+    /// its relative imports fail when imported.
+    script: Option<PathBuf>,
     cache: HashMap<PathBuf, ModuleRef>,
     loading: HashSet<PathBuf>,
 }
@@ -194,9 +197,16 @@ impl Loader {
     pub(crate) fn new(root: &Path) -> Self {
         Loader {
             root: root.to_path_buf(),
+            script: None,
             cache: HashMap::new(),
             loading: HashSet::new(),
         }
+    }
+
+    /// Reads and evaluates `file` as the script of a file entrypoint.
+    pub(crate) fn load_script(&mut self, file: &Path) -> Result<ModuleRef, ReadProblem> {
+        self.script = Some(self.root.join(file));
+        self.load_file(file)
     }
 
     /// Reads and evaluates the module in `file` (a path relative to the root or absolute).
@@ -301,8 +311,21 @@ impl Loader {
                     }
                     return;
                 }
+                let in_script =
+                    *level > 0 && self.script.as_deref() == Some(ns.borrow().file.as_path());
+                if in_script && ns.borrow().first_error.is_none() {
+                    ns.borrow_mut().first_error = Some((
+                        "ImportError",
+                        "attempted relative import with no known parent package".into(),
+                    ));
+                }
                 for a in names {
                     let bind = a.asname.clone().unwrap_or_else(|| a.name.clone());
+                    if in_script && *level > 1 {
+                        // Prefect's fallback loader treats the script's directory as a
+                        // top-level package: going further up fails, the names stay unbound.
+                        continue;
+                    }
                     if a.name == "*" {
                         if let Some(other) = self.local_module(ns, &module, *level) {
                             let items: Vec<(String, Value)> = other

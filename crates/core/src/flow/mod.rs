@@ -213,7 +213,7 @@ pub fn load_flow_from_entrypoint(
             if !full.exists() {
                 return Err(FlowLoadError::FileNotFound { path: path.clone() });
             }
-            let ns = loader.load_file(Path::new(path)).map_err(|e| match e {
+            let ns = loader.load_script(Path::new(path)).map_err(|e| match e {
                 ReadProblem::Io(source) => FlowLoadError::Io {
                     path: path.clone(),
                     source,
