@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 a run that failed part-way, 2 bad input (a flag, a file, a line).
 
+mod inspect;
 mod schedule;
 mod storage;
 
@@ -28,6 +29,8 @@ enum Command {
     /// Describe and pull deployment storage (git, object stores, local paths) as Prefect does.
     #[command(subcommand)]
     Storage(storage::StorageCommand),
+    /// Show what Prefect records about a flow: name, description, version, parameter schema.
+    Inspect(inspect::InspectArgs),
 }
 
 /// A failure, with the exit code it maps to.
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Schedule(cmd) => schedule::run(cmd),
         Command::Storage(cmd) => storage::run(cmd),
+        Command::Inspect(args) => inspect::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,1940 @@
+//! A static "import": runs a module's top-level statements over the reader's value model.
+//!
+//! Nothing is executed. Imports of the modules Prefect flows commonly use (`typing`,
+//! `datetime`, `uuid`, `decimal`, `pathlib`, `enum`, `pydantic`, `prefect`) are known by name;
+//! imports of modules under the import root are read the same way; anything else is
+//! [`Value::External`] (its names exist, their types are unknown). Classes deriving from
+//! `Enum` or `BaseModel` become enum/model definitions; decorated functions become flows.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::ast::{BinOp, ClassDef, Expr, FPart, Keyword, Module, Stmt, UnaryOp};
+use super::python;
+use super::value::{
+    Builtin, Date, EnumDef, FieldInfo, FlowInfo, FunctionInfo, ModelDef, ModelField, ModuleRef,
+    PlainClassDef, Time, Ty, Value,
+};
+
+/// A module's names after its top-level statements ran.
+#[derive(Debug, Default)]
+pub(crate) struct Namespace {
+    pub names: HashMap<String, Value>,
+    pub future_annotations: bool,
+    pub file: PathBuf,
+    /// Models defined here, with their field annotations (resolved again once the module is
+    /// complete, like pydantic's forward references).
+    pub models: Vec<(Rc<ModelDef>, Vec<ModelFieldSource>)>,
+    /// The first exception the module would raise when imported (creating a flow with an
+    /// invalid name, a reserved parameter, …): Prefect then falls back to its safe loader.
+    pub first_error: Option<(&'static str, String)>,
+}
+
+/// A model field as written, kept to resolve forward references later.
+#[derive(Debug, Clone)]
+pub(crate) struct ModelFieldSource {
+    pub annotation: Expr,
+}
+
+/// Modules the reader knows by name (their members are built in).
+fn is_known_module(name: &str) -> bool {
+    let root = name.split('.').next().unwrap_or(name);
+    matches!(
+        root,
+        "typing"
+            | "typing_extensions"
+            | "datetime"
+            | "uuid"
+            | "decimal"
+            | "pathlib"
+            | "enum"
+            | "pydantic"
+            | "prefect"
+            | "collections"
+            | "builtins"
+            | "__future__"
+            | "annotated_types"
+    )
+}
+
+fn known_member(module: &str, attr: &str) -> Option<Value> {
+    use Builtin as B;
+    let b = |b: Builtin| Some(Value::Builtin(b));
+    match module {
+        "typing" | "typing_extensions" => match attr {
+            "Any" => b(B::Any),
+            "Optional" => b(B::Optional),
+            "Union" => b(B::Union),
+            "List" => b(B::List),
+            "Dict" => b(B::Dict),
+            "Set" => b(B::Set),
+            "FrozenSet" => b(B::FrozenSet),
+            "Tuple" => b(B::Tuple),
+            "Literal" => b(B::Literal),
+            "Annotated" => b(B::Annotated),
+            "Callable" => b(B::Callable),
+            "ClassVar" => b(B::ClassVar),
+            "Sequence" | "MutableSequence" => b(B::Sequence),
+            "Mapping" | "MutableMapping" => b(B::Mapping),
+            "Iterable" => b(B::Iterable),
+            "Type" => b(B::Type),
+            "TYPE_CHECKING" => Some(Value::Bool(false)),
+            _ => Some(Value::Opaque),
+        },
+        "collections.abc" => match attr {
+            "Sequence" | "MutableSequence" => b(B::Sequence),
+            "Mapping" | "MutableMapping" => b(B::Mapping),
+            "Iterable" => b(B::Iterable),
+            "Callable" => b(B::Callable),
+            "Set" | "MutableSet" => b(B::Set),
+            _ => Some(Value::Opaque),
+        },
+        "collections" => match attr {
+            "abc" => Some(Value::Module("collections.abc".into())),
+            _ => Some(Value::Opaque),
+        },
+        "datetime" => match attr {
+            "date" => b(B::Date),
+            "datetime" => b(B::DateTime),
+            "time" => b(B::Time),
+            "timedelta" => b(B::TimeDelta),
+            "timezone" => b(B::Timezone),
+            "UTC" => Some(Value::Timezone(0)),
+            _ => Some(Value::Opaque),
+        },
+        "uuid" => match attr {
+            "UUID" => b(B::Uuid),
+            _ => Some(Value::Opaque),
+        },
+        "decimal" => match attr {
+            "Decimal" => b(B::Decimal),
+            _ => Some(Value::Opaque),
+        },
+        "pathlib" => match attr {
+            "Path" | "PurePath" | "PosixPath" | "PurePosixPath" => b(B::Path),
+            _ => Some(Value::Opaque),
+        },
+        "enum" => match attr {
+            "Enum" => b(B::Enum),
+            "StrEnum" => b(B::StrEnum),
+            "IntEnum" => b(B::IntEnum),
+            "auto" => b(B::AutoFn),
+            _ => Some(Value::Opaque),
+        },
+        "pydantic" => match attr {
+            "BaseModel" => b(B::BaseModel),
+            "Field" => b(B::Field),
+            "SecretStr" => b(B::SecretStr),
+            "ConfigDict" => b(B::ConfigDict),
+            _ => Some(Value::External),
+        },
+        "prefect" | "prefect.flows" => match attr {
+            "flow" => b(B::Flow),
+            "task" => b(B::Task),
+            "flows" => Some(Value::Module("prefect.flows".into())),
+            "tasks" => Some(Value::Module("prefect.tasks".into())),
+            _ => Some(Value::External),
+        },
+        "prefect.tasks" => match attr {
+            "task" => b(B::Task),
+            _ => Some(Value::External),
+        },
+        "builtins" => builtin_name(attr),
+        "__future__" => Some(Value::Opaque),
+        _ if is_known_module(module) => Some(Value::External),
+        _ => None,
+    }
+}
+
+fn builtin_name(name: &str) -> Option<Value> {
+    use Builtin as B;
+    let b = |b: Builtin| Some(Value::Builtin(b));
+    match name {
+        "int" => b(B::Int),
+        "float" => b(B::Float),
+        "str" => b(B::Str),
+        "bool" => b(B::Bool),
+        "bytes" => b(B::Bytes),
+        "list" => b(B::List),
+        "dict" => b(B::Dict),
+        "set" => b(B::Set),
+        "frozenset" => b(B::FrozenSet),
+        "tuple" => b(B::Tuple),
+        "object" => b(B::Object),
+        "type" => b(B::Type),
+        "classmethod" => b(B::ClassMethod),
+        "staticmethod" => b(B::StaticMethod),
+        "print" | "len" | "range" | "min" | "max" | "sum" | "abs" | "round" | "sorted" | "repr"
+        | "open" | "id" | "hash" | "isinstance" | "getattr" | "callable" | "iter" | "next"
+        | "map" | "filter" | "zip" | "enumerate" | "reversed" | "any" | "all" | "property"
+        | "super" | "vars" | "dir" => Some(Value::Opaque),
+        _ => None,
+    }
+}
+
+/// Reads modules under an import root and evaluates their top-level statements.
+pub(crate) struct Loader {
+    root: PathBuf,
+    /// The file Prefect runs as a script (file entrypoints): it has no parent package, so
+    /// its relative imports fail when imported.
+    script: Option<PathBuf>,
+    cache: HashMap<PathBuf, ModuleRef>,
+    loading: HashSet<PathBuf>,
+}
+
+/// A failure while reading the module that defines the flow (imported modules that fail are
+/// treated as unknown, like a missing dependency).
+#[derive(Debug)]
+pub(crate) enum ReadProblem {
+    Io(std::io::Error),
+    Syntax(python::SyntaxProblem),
+}
+
+impl Loader {
+    /// A loader whose import root (Prefect's working directory) is `root`.
+    pub(crate) fn new(root: &Path) -> Self {
+        Loader {
+            root: root.to_path_buf(),
+            script: None,
+            cache: HashMap::new(),
+            loading: HashSet::new(),
+        }
+    }
+
+    /// Reads and evaluates `file` as the script of a file entrypoint.
+    pub(crate) fn load_script(&mut self, file: &Path) -> Result<ModuleRef, ReadProblem> {
+        self.script = Some(self.root.join(file));
+        self.load_file(file)
+    }
+
+    /// Reads and evaluates the module in `file` (a path relative to the root or absolute).
+    pub(crate) fn load_file(&mut self, file: &Path) -> Result<ModuleRef, ReadProblem> {
+        let full = if file.is_absolute() {
+            file.to_path_buf()
+        } else {
+            self.root.join(file)
+        };
+        if let Some(ns) = self.cache.get(&full) {
+            return Ok(ns.clone());
+        }
+        let bytes = std::fs::read(&full).map_err(ReadProblem::Io)?;
+        let source = String::from_utf8_lossy(&bytes).into_owned();
+        let module = python::parse_module(&source).map_err(ReadProblem::Syntax)?;
+        Ok(self.exec_module(full, &module))
+    }
+
+    fn exec_module(&mut self, full: PathBuf, module: &Module) -> ModuleRef {
+        let ns = Rc::new(RefCell::new(Namespace {
+            file: full.clone(),
+            ..Namespace::default()
+        }));
+        ns.borrow_mut()
+            .names
+            .insert("__name__".into(), Value::Str("module".into()));
+        self.cache.insert(full.clone(), ns.clone());
+        self.loading.insert(full.clone());
+        self.exec_block(&ns, &module.body, true);
+        self.finalize_models(&ns);
+        self.loading.remove(&full);
+        ns
+    }
+
+    /// Resolves model fields again now that every module-level name exists.
+    fn finalize_models(&mut self, ns: &ModuleRef) {
+        let models = ns.borrow().models.clone();
+        for (model, sources) in models {
+            for (i, src) in sources.iter().enumerate() {
+                let needs =
+                    matches!(src.annotation, Expr::Str(_)) || ns.borrow().future_annotations;
+                if !needs {
+                    continue;
+                }
+                let value = self.eval_annotation(ns, &src.annotation);
+                let (ty, info) = split_annotated(self.type_of(ns, &value));
+                let mut fields = model.fields.borrow_mut();
+                if let Some(f) = fields.get_mut(i) {
+                    f.ty = ty;
+                    if let Some(info) = info {
+                        merge_field_info(&mut f.info, &info);
+                    }
+                }
+            }
+        }
+    }
+
+    fn note_import_error(&self, ns: &ModuleRef, value: &Value) {
+        if let Value::Flow(info) = value
+            && ns.borrow().first_error.is_none()
+            && let Some(err) = flow_creation_error(info)
+        {
+            ns.borrow_mut().first_error = Some(err);
+        }
+    }
+
+    fn set(&self, ns: &ModuleRef, name: &str, value: Value) {
+        ns.borrow_mut().names.insert(name.to_string(), value);
+    }
+
+    fn exec_block(&mut self, ns: &ModuleRef, stmts: &[Stmt], top: bool) {
+        for stmt in stmts {
+            self.exec_stmt(ns, stmt, top);
+        }
+    }
+
+    fn exec_stmt(&mut self, ns: &ModuleRef, stmt: &Stmt, top: bool) {
+        match stmt {
+            Stmt::Import(aliases) => {
+                for a in aliases {
+                    if let Some(asname) = &a.asname {
+                        let v = self.import_module_value(ns, &a.name);
+                        self.set(ns, asname, v);
+                    } else {
+                        let first = a.name.split('.').next().unwrap_or(&a.name).to_string();
+                        // Load it so that `a.b.c` resolves later.
+                        let _ = self.import_module_value(ns, &a.name);
+                        let v = self.import_module_value(ns, &first);
+                        self.set(ns, &first, v);
+                    }
+                }
+            }
+            Stmt::ImportFrom {
+                module,
+                names,
+                level,
+            } => {
+                let module = module.clone().unwrap_or_default();
+                if *level == 0 && module == "__future__" {
+                    if names.iter().any(|a| a.name == "annotations") {
+                        ns.borrow_mut().future_annotations = true;
+                    }
+                    return;
+                }
+                let in_script =
+                    *level > 0 && self.script.as_deref() == Some(ns.borrow().file.as_path());
+                if in_script && ns.borrow().first_error.is_none() {
+                    ns.borrow_mut().first_error = Some((
+                        "ImportError",
+                        "attempted relative import with no known parent package".into(),
+                    ));
+                }
+                for a in names {
+                    let bind = a.asname.clone().unwrap_or_else(|| a.name.clone());
+                    if in_script && *level > 1 {
+                        // Prefect's fallback loader treats the script's directory as a
+                        // top-level package: going further up fails, the names stay unbound.
+                        continue;
+                    }
+                    if a.name == "*" {
+                        if let Some(other) = self.local_module(ns, &module, *level) {
+                            let items: Vec<(String, Value)> = other
+                                .borrow()
+                                .names
+                                .iter()
+                                .filter(|(k, _)| !k.starts_with('_'))
+                                .map(|(k, v)| (k.clone(), v.clone()))
+                                .collect();
+                            for (k, v) in items {
+                                self.set(ns, &k, v);
+                            }
+                        }
+                        continue;
+                    }
+                    let v = self.import_from(ns, &module, *level, &a.name);
+                    self.set(ns, &bind, v);
+                }
+            }
+            Stmt::FunctionDef(f) => {
+                let info = Rc::new(FunctionInfo {
+                    def: (**f).clone(),
+                    file: ns.borrow().file.clone(),
+                    module: Rc::downgrade(ns),
+                });
+                let mut value = Value::Function(info);
+                for dec in f.decorators.iter().rev() {
+                    let d = self.eval(ns, dec);
+                    value = apply_decorator(&d, value);
+                }
+                self.note_import_error(ns, &value);
+                self.set(ns, &f.name, value);
+            }
+            Stmt::ClassDef(c) => {
+                let v = self.class_def(ns, c);
+                self.set(ns, &c.name, v);
+            }
+            Stmt::Assign { targets, value } => {
+                let v = self.eval(ns, value);
+                self.note_import_error(ns, &v);
+                for t in targets {
+                    self.assign(ns, t, v.clone());
+                }
+            }
+            Stmt::AnnAssign {
+                target,
+                value: Some(value),
+                ..
+            } => {
+                let v = self.eval(ns, value);
+                self.assign(ns, target, v);
+            }
+            Stmt::If { branches } => {
+                for (test, body) in branches {
+                    match test {
+                        None => {
+                            self.exec_block(ns, body, top);
+                            return;
+                        }
+                        Some(test) => {
+                            if is_main_check(test) {
+                                continue;
+                            }
+                            match truthy(&self.eval(ns, test)) {
+                                Some(true) => {
+                                    self.exec_block(ns, body, top);
+                                    return;
+                                }
+                                Some(false) => continue,
+                                None => {
+                                    self.exec_block(ns, body, top);
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Stmt::Try {
+                body,
+                orelse,
+                finalbody,
+            } => {
+                self.exec_block(ns, body, top);
+                self.exec_block(ns, orelse, top);
+                self.exec_block(ns, finalbody, top);
+            }
+            Stmt::Block(blocks) => {
+                // Loops and `with`: definitions inside still bind module names.
+                for b in blocks {
+                    self.exec_block(ns, b, top);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn assign(&mut self, ns: &ModuleRef, target: &Expr, value: Value) {
+        match target {
+            Expr::Name(n) => self.set(ns, n, value),
+            Expr::Tuple(items) | Expr::List(items) => {
+                let values = match value {
+                    Value::Tuple(v) | Value::List(v) if v.len() == items.len() => v,
+                    _ => vec![Value::Unknown; items.len()],
+                };
+                for (t, v) in items.iter().zip(values) {
+                    self.assign(ns, t, v);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The value bound by `import name` (a module object).
+    fn import_module_value(&mut self, ns: &ModuleRef, name: &str) -> Value {
+        if is_known_module(name) {
+            return Value::Module(name.to_string());
+        }
+        if self.find_module_file(ns, name, 0).is_some() {
+            return Value::Module(name.to_string());
+        }
+        Value::External
+    }
+
+    /// Search path for an absolute import: the importing file's directory (a script's
+    /// directory is on `sys.path` when Prefect runs it), then the root.
+    fn search_path(&self, ns: &ModuleRef) -> Vec<PathBuf> {
+        let mut dirs = Vec::new();
+        if let Some(parent) = ns.borrow().file.parent() {
+            dirs.push(parent.to_path_buf());
+        }
+        dirs.push(self.root.clone());
+        dirs
+    }
+
+    /// The file of a module under the search path (`level` > 0: relative import).
+    fn find_module_file(&self, ns: &ModuleRef, name: &str, level: u32) -> Option<PathBuf> {
+        let bases: Vec<PathBuf> = if level > 0 {
+            let mut dir = ns.borrow().file.parent()?.to_path_buf();
+            for _ in 1..level {
+                dir = dir.parent()?.to_path_buf();
+            }
+            vec![dir]
+        } else {
+            self.search_path(ns)
+        };
+        for base in bases {
+            if name.is_empty() {
+                let init = base.join("__init__.py");
+                if init.is_file() {
+                    return Some(init);
+                }
+                continue;
+            }
+            if let Some(found) = resolve_module_in(&base, name) {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    fn local_module(&mut self, ns: &ModuleRef, name: &str, level: u32) -> Option<ModuleRef> {
+        if level == 0 && is_known_module(name) {
+            return None;
+        }
+        let file = self.find_module_file(ns, name, level)?;
+        if self.loading.contains(&file) {
+            return self.cache.get(&file).cloned();
+        }
+        self.load_file(&file).ok()
+    }
+
+    fn import_from(&mut self, ns: &ModuleRef, module: &str, level: u32, name: &str) -> Value {
+        if level == 0
+            && let Some(v) = known_member(module, name)
+        {
+            return v;
+        }
+        if let Some(other) = self.local_module(ns, module, level) {
+            if let Some(v) = other.borrow().names.get(name) {
+                return v.clone();
+            }
+            // A submodule: `from pkg import mod`.
+            let sub = if module.is_empty() {
+                name.to_string()
+            } else {
+                format!("{module}.{name}")
+            };
+            if level == 0 && self.find_module_file(ns, &sub, 0).is_some() {
+                return Value::Module(sub);
+            }
+            return Value::Unknown;
+        }
+        Value::External
+    }
+
+    fn module_attr(&mut self, ns: &ModuleRef, module: &str, attr: &str) -> Value {
+        if let Some(v) = known_member(module, attr) {
+            return v;
+        }
+        let sub = format!("{module}.{attr}");
+        if let Some(other) = self.local_module(ns, module, 0)
+            && let Some(v) = other.borrow().names.get(attr)
+        {
+            return v.clone();
+        }
+        if self.find_module_file(ns, &sub, 0).is_some() {
+            return Value::Module(sub);
+        }
+        Value::Unknown
+    }
+
+    fn class_def(&mut self, ns: &ModuleRef, c: &ClassDef) -> Value {
+        let bases: Vec<Value> = c.bases.iter().map(|b| self.eval(ns, b)).collect();
+        let doc = docstring_of(&c.body).map(|d| super::docstring::cleandoc(&d));
+        let is_model = bases.iter().any(|b| {
+            matches!(
+                b,
+                Value::Builtin(Builtin::BaseModel) | Value::Type(Ty::Model(_))
+            )
+        });
+        let enum_kind = bases.iter().find_map(|b| match b {
+            Value::Builtin(k @ (Builtin::Enum | Builtin::StrEnum | Builtin::IntEnum)) => Some(*k),
+            Value::Type(Ty::Enum(_)) => Some(Builtin::Enum),
+            _ => None,
+        });
+        if is_model {
+            return self.model_def(ns, c, &bases, doc);
+        }
+        if let Some(kind) = enum_kind {
+            let mut members: Vec<(String, Value)> = Vec::new();
+            for stmt in &c.body {
+                if let Stmt::Assign { targets, value } = stmt
+                    && let [Expr::Name(name)] = targets.as_slice()
+                    && !name.starts_with('_')
+                {
+                    let mut v = self.eval(ns, value);
+                    if matches!(v, Value::Auto) {
+                        v = match kind {
+                            Builtin::StrEnum => Value::Str(name.to_lowercase()),
+                            _ => {
+                                let last = members.iter().rev().find_map(|(_, v)| match v {
+                                    Value::Int(i) => Some(*i),
+                                    _ => None,
+                                });
+                                Value::Int(last.map_or(1, |i| i + 1))
+                            }
+                        };
+                    }
+                    // Aliases (a value seen before) stay listed: pydantic lists them too.
+                    members.push((name.clone(), v));
+                }
+            }
+            let def = Rc::new(EnumDef {
+                name: c.name.clone(),
+                doc,
+                members,
+            });
+            return Value::Type(Ty::Enum(def));
+        }
+        // A plain class: keep attributes (methods can be flows: `file.py:Class.method`).
+        let mut attrs = Vec::new();
+        for stmt in &c.body {
+            match stmt {
+                Stmt::FunctionDef(f) => {
+                    let info = Rc::new(FunctionInfo {
+                        def: (**f).clone(),
+                        file: ns.borrow().file.clone(),
+                        module: Rc::downgrade(ns),
+                    });
+                    let mut value = Value::Function(info);
+                    for dec in f.decorators.iter().rev() {
+                        let d = self.eval(ns, dec);
+                        value = apply_decorator(&d, value);
+                    }
+                    attrs.push((f.name.clone(), value));
+                }
+                Stmt::Assign { targets, value } => {
+                    if let [Expr::Name(name)] = targets.as_slice() {
+                        let v = self.eval(ns, value);
+                        attrs.push((name.clone(), v));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Value::PlainClass(Rc::new(PlainClassDef {
+            name: c.name.clone(),
+            attrs,
+        }))
+    }
+
+    fn model_def(
+        &mut self,
+        ns: &ModuleRef,
+        c: &ClassDef,
+        bases: &[Value],
+        doc: Option<String>,
+    ) -> Value {
+        let mut fields: Vec<ModelField> = Vec::new();
+        let mut sources: Vec<ModelFieldSource> = Vec::new();
+        let mut title = None;
+        let mut extra = None;
+        for b in bases {
+            if let Value::Type(Ty::Model(parent)) = b {
+                fields.extend(parent.fields.borrow().iter().cloned());
+                title = parent.title.borrow().clone();
+                extra = parent.extra.borrow().clone();
+                if let Some((_, srcs)) = ns
+                    .borrow()
+                    .models
+                    .iter()
+                    .find(|(m, _)| Rc::ptr_eq(m, parent))
+                {
+                    sources.extend(srcs.iter().cloned());
+                } else {
+                    sources.extend(parent.fields.borrow().iter().map(|_| ModelFieldSource {
+                        annotation: Expr::Other,
+                    }));
+                }
+            }
+        }
+        for kw in &c.keywords {
+            if kw.arg.as_deref() == Some("extra")
+                && let Value::Str(s) = self.eval(ns, &kw.value)
+            {
+                extra = Some(s);
+            }
+        }
+        for stmt in &c.body {
+            match stmt {
+                Stmt::AnnAssign {
+                    target: Expr::Name(name),
+                    annotation,
+                    value,
+                } => {
+                    if name.starts_with('_') {
+                        continue;
+                    }
+                    let ann = self.eval_annotation(ns, annotation);
+                    if is_classvar(&ann) {
+                        continue;
+                    }
+                    let (ty, annotated_info) = split_annotated(self.type_of(ns, &ann));
+                    let mut info = annotated_info.unwrap_or_default();
+                    let mut default = info.default.take();
+                    let mut factory = info.default_factory.take();
+                    if let Some(value) = value {
+                        match self.eval(ns, value) {
+                            Value::Field(fi) => {
+                                let fi = *fi;
+                                merge_field_info(&mut info, &fi);
+                                default = fi.default.clone();
+                                factory = fi.default_factory.clone();
+                                if default.is_some() {
+                                    factory = None;
+                                }
+                            }
+                            v => {
+                                default = Some(v);
+                                factory = None;
+                            }
+                        }
+                    }
+                    let field = ModelField {
+                        name: name.clone(),
+                        ty,
+                        default,
+                        factory,
+                        info,
+                    };
+                    let src = ModelFieldSource {
+                        annotation: annotation.clone(),
+                    };
+                    if let Some(pos) = fields.iter().position(|f| &f.name == name) {
+                        fields[pos] = field;
+                        sources[pos] = src;
+                    } else {
+                        fields.push(field);
+                        sources.push(src);
+                    }
+                }
+                Stmt::Assign { targets, value } => {
+                    if let [Expr::Name(name)] = targets.as_slice()
+                        && name == "model_config"
+                        && let Value::Dict(items) = self.eval(ns, value)
+                    {
+                        for (k, v) in items {
+                            match (k, v) {
+                                (Value::Str(k), Value::Str(v)) if k == "title" => title = Some(v),
+                                (Value::Str(k), Value::Str(v)) if k == "extra" => extra = Some(v),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let def = Rc::new(ModelDef {
+            name: c.name.clone(),
+            doc,
+            fields: RefCell::new(fields),
+            title: RefCell::new(title),
+            extra: RefCell::new(extra),
+        });
+        ns.borrow_mut().models.push((def.clone(), sources));
+        Value::Type(Ty::Model(def))
+    }
+
+    /// Evaluates an annotation expression (string annotations are parsed and evaluated).
+    pub(crate) fn eval_annotation(&mut self, ns: &ModuleRef, e: &Expr) -> Value {
+        match e {
+            Expr::Str(s) => match python::parse_expression(s) {
+                Some(inner) => self.eval(ns, &inner),
+                None => Value::Unknown,
+            },
+            other => self.eval(ns, other),
+        }
+    }
+
+    /// Evaluates an expression.
+    pub(crate) fn eval(&mut self, ns: &ModuleRef, e: &Expr) -> Value {
+        match e {
+            Expr::NoneLit => Value::None,
+            Expr::Bool(b) => Value::Bool(*b),
+            Expr::Int(Some(i)) => Value::Int(*i),
+            Expr::Int(None) => Value::Unknown,
+            Expr::Float(f) => Value::Float(*f),
+            Expr::Str(s) => Value::Str(s.clone()),
+            Expr::Bytes(b) => Value::Bytes(b.clone()),
+            Expr::Ellipsis => Value::Opaque,
+            Expr::Lambda => Value::Opaque,
+            Expr::List(items) => self
+                .eval_items(ns, items)
+                .map_or(Value::Unknown, Value::List),
+            Expr::Tuple(items) => self
+                .eval_items(ns, items)
+                .map_or(Value::Unknown, Value::Tuple),
+            Expr::Set(items) => self
+                .eval_items(ns, items)
+                .map_or(Value::Unknown, |v| Value::Set(dedup(v))),
+            Expr::Dict(items) => {
+                let mut out: Vec<(Value, Value)> = Vec::new();
+                for (k, v) in items {
+                    let Some(k) = k else { return Value::Unknown };
+                    let k = self.eval(ns, k);
+                    let v = self.eval(ns, v);
+                    if k.is_unknown() {
+                        return k;
+                    }
+                    dict_insert(&mut out, k, v);
+                }
+                Value::Dict(out)
+            }
+            Expr::Name(n) => {
+                if let Some(v) = ns.borrow().names.get(n) {
+                    return v.clone();
+                }
+                builtin_name(n).unwrap_or(Value::Unknown)
+            }
+            Expr::Attribute(base, attr) => {
+                let base = self.eval(ns, base);
+                self.attribute(ns, &base, attr)
+            }
+            Expr::Subscript(base, slice) => {
+                let base = self.eval(ns, base);
+                self.subscript(ns, &base, slice)
+            }
+            Expr::Call {
+                func,
+                args,
+                keywords,
+            } => {
+                let f = self.eval(ns, func);
+                self.call(ns, &f, args, keywords)
+            }
+            Expr::UnaryOp(op, operand) => {
+                let v = self.eval(ns, operand);
+                match (op, v) {
+                    (UnaryOp::Neg, Value::Int(i)) => Value::Int(-i),
+                    (UnaryOp::Neg, Value::Float(f)) => Value::Float(-f),
+                    (UnaryOp::Pos, v @ (Value::Int(_) | Value::Float(_))) => v,
+                    (UnaryOp::Neg, Value::TimeDelta(d, s, us)) => timedelta_from_micros(
+                        -(d as i128 * 86_400_000_000 + s as i128 * 1_000_000 + us as i128),
+                    ),
+                    (UnaryOp::Not, v) => match truthy(&v) {
+                        Some(b) => Value::Bool(!b),
+                        None => Value::Unknown,
+                    },
+                    (UnaryOp::Invert, Value::Int(i)) => Value::Int(!i),
+                    (_, v) if v.is_unknown() => v,
+                    _ => Value::Unknown,
+                }
+            }
+            Expr::BinOp(l, op, r) => {
+                let l = self.eval(ns, l);
+                let r = self.eval(ns, r);
+                self.binop(ns, l, *op, r)
+            }
+            Expr::FString(parts) => {
+                let mut out = String::new();
+                for p in parts {
+                    match p {
+                        FPart::Literal(s) => out.push_str(s),
+                        FPart::Expr {
+                            expr,
+                            conversion,
+                            has_spec,
+                        } => {
+                            if *has_spec || matches!(conversion, Some('r' | 'a')) {
+                                return Value::Unknown;
+                            }
+                            let v = self.eval(ns, expr);
+                            match py_str(&v) {
+                                Some(s) => out.push_str(&s),
+                                None => return Value::Unknown,
+                            }
+                        }
+                    }
+                }
+                Value::Str(out)
+            }
+            Expr::Compare(l, r, true) if r.len() == 1 => {
+                let l = self.eval(ns, l);
+                let r = self.eval(ns, &r[0]);
+                if l.is_unknown() || r.is_unknown() {
+                    Value::Unknown
+                } else {
+                    Value::Bool(values_equal(&l, &r))
+                }
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    fn eval_items(&mut self, ns: &ModuleRef, items: &[Expr]) -> Option<Vec<Value>> {
+        let mut out = Vec::new();
+        for item in items {
+            if let Expr::Starred(inner) = item {
+                match self.eval(ns, inner) {
+                    Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => {
+                        out.extend(v)
+                    }
+                    _ => return None,
+                }
+                continue;
+            }
+            out.push(self.eval(ns, item));
+        }
+        Some(out)
+    }
+
+    fn attribute(&mut self, ns: &ModuleRef, base: &Value, attr: &str) -> Value {
+        match base {
+            Value::Module(m) => {
+                let m = m.clone();
+                self.module_attr(ns, &m, attr)
+            }
+            Value::Type(Ty::Enum(def)) => match def.members.iter().position(|(n, _)| n == attr) {
+                Some(i) => Value::EnumMember(def.clone(), i),
+                None => Value::Unknown,
+            },
+            Value::EnumMember(def, i) => match attr {
+                "value" => def.members[*i].1.clone(),
+                "name" => Value::Str(def.members[*i].0.clone()),
+                _ => Value::Unknown,
+            },
+            Value::PlainClass(c) => c
+                .attrs
+                .iter()
+                .rev()
+                .find(|(n, _)| n == attr)
+                .map_or(Value::Unknown, |(_, v)| v.clone()),
+            Value::Builtin(Builtin::Timezone) if attr == "utc" => Value::Timezone(0),
+            Value::Builtin(Builtin::Flow) if attr == "with_options" => Value::Unknown,
+            Value::External => Value::External,
+            _ => Value::Unknown,
+        }
+    }
+
+    fn subscript(&mut self, ns: &ModuleRef, base: &Value, slice: &Expr) -> Value {
+        let raw_args: Vec<Expr> = match slice {
+            Expr::Tuple(items) => items.clone(),
+            other => vec![other.clone()],
+        };
+        let b = match base {
+            Value::Builtin(b) => *b,
+            Value::External => return Value::External,
+            _ => return Value::Unknown,
+        };
+        let tys = |this: &mut Self| -> Vec<Ty> {
+            raw_args
+                .iter()
+                .map(|a| {
+                    let v = this.eval_nested_annotation(ns, a);
+                    this.type_of(ns, &v)
+                })
+                .collect()
+        };
+        let ty = match b {
+            Builtin::List | Builtin::Sequence | Builtin::Iterable => {
+                Ty::List(Box::new(tys(self).into_iter().next().unwrap_or(Ty::Any)))
+            }
+            Builtin::Set => Ty::Set(Box::new(tys(self).into_iter().next().unwrap_or(Ty::Any))),
+            Builtin::FrozenSet => {
+                Ty::FrozenSet(Box::new(tys(self).into_iter().next().unwrap_or(Ty::Any)))
+            }
+            Builtin::Dict | Builtin::Mapping => {
+                let t = tys(self);
+                let mut it = t.into_iter();
+                let k = it.next().unwrap_or(Ty::Any);
+                let v = it.next().unwrap_or(Ty::Any);
+                Ty::Dict(Box::new(k), Box::new(v))
+            }
+            Builtin::Tuple => {
+                if matches!(slice, Expr::Tuple(items) if items.is_empty()) {
+                    Ty::Tuple(Vec::new())
+                } else if raw_args.len() == 2 && matches!(raw_args[1], Expr::Ellipsis) {
+                    let v = self.eval_nested_annotation(ns, &raw_args[0]);
+                    Ty::TupleVar(Box::new(self.type_of(ns, &v)))
+                } else {
+                    Ty::Tuple(tys(self))
+                }
+            }
+            Builtin::Optional => {
+                let t = tys(self).into_iter().next().unwrap_or(Ty::Any);
+                make_union(vec![t, Ty::NoneType])
+            }
+            Builtin::Union => make_union(tys(self)),
+            Builtin::Literal => {
+                let mut values = Vec::new();
+                for a in &raw_args {
+                    match self.eval(ns, a) {
+                        Value::Type(Ty::Literal(inner)) => values.extend(inner),
+                        v if v.is_unknown() => return Value::Unknown,
+                        v => {
+                            if !values
+                                .iter()
+                                .any(|x| values_equal(x, &v) && same_kind(x, &v))
+                            {
+                                values.push(v);
+                            }
+                        }
+                    }
+                }
+                Ty::Literal(values)
+            }
+            Builtin::Annotated => {
+                let Some(first) = raw_args.first() else {
+                    return Value::Unknown;
+                };
+                let v = self.eval_nested_annotation(ns, first);
+                let inner = self.type_of(ns, &v);
+                let mut infos = Vec::new();
+                for meta in &raw_args[1..] {
+                    if let Value::Field(fi) = self.eval(ns, meta) {
+                        infos.push(*fi);
+                    }
+                }
+                match inner {
+                    Ty::Annotated(t, mut prev) => {
+                        prev.extend(infos);
+                        Ty::Annotated(t, prev)
+                    }
+                    t => Ty::Annotated(Box::new(t), infos),
+                }
+            }
+            Builtin::Callable => Ty::Invalid("Callable".into()),
+            Builtin::Type => Ty::Invalid("type[...]".into()),
+            Builtin::ClassVar => return Value::Builtin(Builtin::ClassVar),
+            _ => return Value::Unknown,
+        };
+        Value::Type(ty)
+    }
+
+    /// A type argument inside `list[...]` etc.: a string there is a forward reference that
+    /// pydantic resolves in its own namespace, where it fails; only builtin names resolve.
+    fn eval_nested_annotation(&mut self, ns: &ModuleRef, e: &Expr) -> Value {
+        match e {
+            Expr::Str(s) => match python::parse_expression(s) {
+                Some(Expr::Name(n)) => builtin_name(&n).unwrap_or_else(|| {
+                    Value::Type(Ty::Invalid(format!("unresolvable forward reference {n:?}")))
+                }),
+                _ => Value::Type(Ty::Invalid(format!("unresolvable forward reference {s:?}"))),
+            },
+            other => self.eval(ns, other),
+        }
+    }
+
+    /// Converts a value used as an annotation into a type.
+    pub(crate) fn type_of(&mut self, ns: &ModuleRef, v: &Value) -> Ty {
+        match v {
+            Value::Type(t) => t.clone(),
+            Value::None => Ty::NoneType,
+            Value::Builtin(b) => match b {
+                Builtin::Int => Ty::Int,
+                Builtin::Float => Ty::Float,
+                Builtin::Str => Ty::Str,
+                Builtin::Bool => Ty::Bool,
+                Builtin::Bytes => Ty::Bytes,
+                Builtin::List | Builtin::Sequence | Builtin::Iterable => {
+                    Ty::List(Box::new(Ty::Any))
+                }
+                Builtin::Set => Ty::Set(Box::new(Ty::Any)),
+                Builtin::FrozenSet => Ty::FrozenSet(Box::new(Ty::Any)),
+                Builtin::Tuple => Ty::TupleVar(Box::new(Ty::Any)),
+                Builtin::Dict | Builtin::Mapping => Ty::Dict(Box::new(Ty::Any), Box::new(Ty::Any)),
+                Builtin::Object | Builtin::Any => Ty::Any,
+                Builtin::Date => Ty::Date,
+                Builtin::DateTime => Ty::DateTime,
+                Builtin::Time => Ty::Time,
+                Builtin::TimeDelta => Ty::TimeDelta,
+                Builtin::Uuid => Ty::Uuid,
+                Builtin::Decimal => Ty::Decimal,
+                Builtin::Path => Ty::Path,
+                Builtin::SecretStr => Ty::SecretStr,
+                Builtin::Callable => Ty::Invalid("Callable".into()),
+                Builtin::Timezone => Ty::Plain("timezone".into()),
+                _ => Ty::Invalid(format!("{b:?}")),
+            },
+            Value::PlainClass(c) => Ty::Plain(c.name.clone()),
+            Value::External | Value::Unknown => Ty::Any,
+            Value::Str(s) => {
+                // A forward reference at the top of an annotation.
+                match python::parse_expression(s) {
+                    Some(e) => {
+                        let v = self.eval(ns, &e);
+                        if matches!(v, Value::Str(_)) {
+                            Ty::Any
+                        } else {
+                            self.type_of(ns, &v)
+                        }
+                    }
+                    None => Ty::Any,
+                }
+            }
+            _ => Ty::Invalid("not a type".into()),
+        }
+    }
+
+    fn binop(&mut self, _ns: &ModuleRef, l: Value, op: BinOp, r: Value) -> Value {
+        use Value as V;
+        if l.is_unknown() {
+            return l;
+        }
+        if r.is_unknown() {
+            return r;
+        }
+        match (op, &l, &r) {
+            (BinOp::Add, V::Str(a), V::Str(b)) => V::Str(format!("{a}{b}")),
+            (BinOp::Add, V::List(a), V::List(b)) => V::List(a.iter().chain(b).cloned().collect()),
+            (BinOp::Add, V::Tuple(a), V::Tuple(b)) => {
+                V::Tuple(a.iter().chain(b).cloned().collect())
+            }
+            (BinOp::Mult, V::Str(a), V::Int(n)) | (BinOp::Mult, V::Int(n), V::Str(a)) => {
+                V::Str(a.repeat((*n).max(0) as usize))
+            }
+            (BinOp::Add, V::TimeDelta(..), V::TimeDelta(..))
+            | (BinOp::Sub, V::TimeDelta(..), V::TimeDelta(..)) => {
+                let (a, b) = (td_micros(&l), td_micros(&r));
+                timedelta_from_micros(if op == BinOp::Add { a + b } else { a - b })
+            }
+            (BinOp::Mult, V::TimeDelta(..), V::Int(n))
+            | (BinOp::Mult, V::Int(n), V::TimeDelta(..)) => {
+                let td = if matches!(l, V::TimeDelta(..)) {
+                    &l
+                } else {
+                    &r
+                };
+                timedelta_from_micros(td_micros(td) * *n)
+            }
+            (BinOp::BitOr, _, _) if is_typeish(&l) && is_typeish(&r) => {
+                let a = self.type_of(_ns, &l);
+                let b = self.type_of(_ns, &r);
+                V::Type(make_union(vec![a, b]))
+            }
+            _ => match (num(&l), num(&r)) {
+                (Some(a), Some(b)) => arith(op, a, b),
+                _ => V::Unknown,
+            },
+        }
+    }
+
+    fn call(&mut self, ns: &ModuleRef, f: &Value, args: &[Expr], keywords: &[Keyword]) -> Value {
+        let Some(args_v) = self.eval_items(ns, args) else {
+            return Value::Unknown;
+        };
+        let mut kwargs: Vec<(String, Value)> = Vec::new();
+        for k in keywords {
+            match &k.arg {
+                Some(name) => kwargs.push((name.clone(), self.eval(ns, &k.value))),
+                None => match self.eval(ns, &k.value) {
+                    Value::Dict(items) => {
+                        for (k, v) in items {
+                            let Value::Str(k) = k else {
+                                return Value::Unknown;
+                            };
+                            kwargs.push((k, v));
+                        }
+                    }
+                    _ => return Value::Unknown,
+                },
+            }
+        }
+        let kw = |name: &str| {
+            kwargs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        match f {
+            Value::Builtin(b) => match b {
+                Builtin::Flow => match args_v.first() {
+                    Some(Value::Function(func)) => Value::Flow(Rc::new(FlowInfo {
+                        func: func.clone(),
+                        kwargs,
+                    })),
+                    Some(_) => Value::Unknown,
+                    None => Value::FlowDecorator(kwargs),
+                },
+                Builtin::Task => match args_v.first() {
+                    Some(_) => Value::NotAFlow("task"),
+                    None => Value::Builtin(Builtin::Task),
+                },
+                Builtin::Field => Value::Field(Box::new(field_info(&args_v, &kwargs))),
+                Builtin::ConfigDict => Value::Dict(
+                    kwargs
+                        .into_iter()
+                        .map(|(k, v)| (Value::Str(k), v))
+                        .collect(),
+                ),
+                Builtin::AutoFn => Value::Auto,
+                Builtin::Int => match args_v.first() {
+                    None => Value::Int(0),
+                    Some(Value::Int(i)) => Value::Int(*i),
+                    Some(Value::Bool(b)) => Value::Int(*b as i128),
+                    Some(Value::Float(f)) if f.is_finite() => Value::Int(f.trunc() as i128),
+                    Some(Value::Str(s)) => {
+                        s.trim().parse::<i128>().map_or(Value::Unknown, Value::Int)
+                    }
+                    _ => Value::Unknown,
+                },
+                Builtin::Float => match args_v.first() {
+                    None => Value::Float(0.0),
+                    Some(Value::Int(i)) => Value::Float(*i as f64),
+                    Some(Value::Float(f)) => Value::Float(*f),
+                    Some(Value::Str(s)) => parse_py_float(s).map_or(Value::Unknown, Value::Float),
+                    _ => Value::Unknown,
+                },
+                Builtin::Str => match args_v.first() {
+                    None => Value::Str(String::new()),
+                    Some(v) => py_str(v).map_or(Value::Unknown, Value::Str),
+                },
+                Builtin::Bool => match args_v.first() {
+                    None => Value::Bool(false),
+                    Some(v) => truthy(v).map_or(Value::Unknown, Value::Bool),
+                },
+                Builtin::List | Builtin::Tuple | Builtin::Set | Builtin::FrozenSet => {
+                    let items = match args_v.first() {
+                        None => Vec::new(),
+                        Some(
+                            Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v),
+                        ) => v.clone(),
+                        Some(Value::Str(s)) => {
+                            s.chars().map(|c| Value::Str(c.to_string())).collect()
+                        }
+                        Some(Value::Dict(items)) => items.iter().map(|(k, _)| k.clone()).collect(),
+                        _ => return Value::Unknown,
+                    };
+                    match b {
+                        Builtin::List => Value::List(items),
+                        Builtin::Tuple => Value::Tuple(items),
+                        Builtin::Set => Value::Set(dedup(items)),
+                        _ => Value::FrozenSet(dedup(items)),
+                    }
+                }
+                Builtin::Dict => {
+                    let mut out = match args_v.first() {
+                        None => Vec::new(),
+                        Some(Value::Dict(items)) => items.clone(),
+                        _ => return Value::Unknown,
+                    };
+                    for (k, v) in kwargs {
+                        dict_insert(&mut out, Value::Str(k), v);
+                    }
+                    Value::Dict(out)
+                }
+                Builtin::Object => Value::Opaque,
+                Builtin::Date => {
+                    let a = int_args(&args_v, &kwargs, &["year", "month", "day"]);
+                    match a.as_slice() {
+                        [Some(y), Some(m), Some(d)] => {
+                            make_date(*y, *m, *d).map_or(Value::Unknown, Value::Date)
+                        }
+                        _ => Value::Unknown,
+                    }
+                }
+                Builtin::DateTime => {
+                    let a = int_args(
+                        &args_v,
+                        &kwargs,
+                        &[
+                            "year",
+                            "month",
+                            "day",
+                            "hour",
+                            "minute",
+                            "second",
+                            "microsecond",
+                        ],
+                    );
+                    let (Some(y), Some(m), Some(d)) = (a[0], a[1], a[2]) else {
+                        return Value::Unknown;
+                    };
+                    let Some(date) = make_date(y, m, d) else {
+                        return Value::Unknown;
+                    };
+                    let tz = match args_v.get(7).cloned().or_else(|| kw("tzinfo")) {
+                        None | Some(Value::None) => None,
+                        Some(Value::Timezone(o)) => Some(o),
+                        Some(_) => return Value::Unknown,
+                    };
+                    match make_time(&a[3..7], tz) {
+                        Some(t) => Value::DateTime(date, t),
+                        None => Value::Unknown,
+                    }
+                }
+                Builtin::Time => {
+                    let a = int_args(
+                        &args_v,
+                        &kwargs,
+                        &["hour", "minute", "second", "microsecond"],
+                    );
+                    let tz = match args_v.get(4).cloned().or_else(|| kw("tzinfo")) {
+                        None | Some(Value::None) => None,
+                        Some(Value::Timezone(o)) => Some(o),
+                        Some(_) => return Value::Unknown,
+                    };
+                    make_time(&a, tz).map_or(Value::Unknown, Value::Time)
+                }
+                Builtin::TimeDelta => timedelta_call(&args_v, &kwargs),
+                Builtin::Timezone => match args_v.first().cloned().or_else(|| kw("offset")) {
+                    Some(Value::TimeDelta(d, s, 0)) => Value::Timezone(d * 86400 + s),
+                    _ => Value::Unknown,
+                },
+                Builtin::Uuid => match args_v.first().cloned().or_else(|| kw("hex")) {
+                    Some(Value::Str(s)) => parse_uuid(&s).map_or(Value::Unknown, Value::Uuid),
+                    _ => Value::Unknown,
+                },
+                Builtin::Decimal => match args_v.first() {
+                    None => Value::Decimal("0".into()),
+                    Some(Value::Str(s)) => Value::Decimal(s.trim().to_string()),
+                    Some(Value::Int(i)) => Value::Decimal(i.to_string()),
+                    _ => Value::Unknown,
+                },
+                Builtin::Path => {
+                    let mut parts = Vec::new();
+                    for a in &args_v {
+                        match a {
+                            Value::Str(s) | Value::Path(s) => parts.push(s.clone()),
+                            _ => return Value::Unknown,
+                        }
+                    }
+                    Value::Path(join_path(&parts))
+                }
+                Builtin::SecretStr => match args_v.first() {
+                    Some(Value::Str(_)) => Value::Secret,
+                    _ => Value::Unknown,
+                },
+                _ => Value::Unknown,
+            },
+            Value::FlowDecorator(kw) => match args_v.first() {
+                Some(Value::Function(func)) => Value::Flow(Rc::new(FlowInfo {
+                    func: func.clone(),
+                    kwargs: kw.clone(),
+                })),
+                _ => Value::Unknown,
+            },
+            Value::Type(Ty::Model(def)) => super::schema::instantiate_model(def, &args_v, &kwargs),
+            Value::Type(Ty::Enum(def)) => match args_v.first() {
+                Some(v) => match def.members.iter().position(|(_, m)| values_equal(m, v)) {
+                    Some(i) => Value::EnumMember(def.clone(), i),
+                    None => Value::Unknown,
+                },
+                None => Value::Unknown,
+            },
+            Value::PlainClass(_) | Value::Opaque | Value::Function(_) => Value::Opaque,
+            Value::External => Value::External,
+            _ => Value::Unknown,
+        }
+    }
+}
+
+/// The flow's name as Prefect computes it: `name=` when it is a non-empty string, else the
+/// function name with `_` → `-`. `None` in the second slot when `name=` could not be
+/// evaluated.
+pub(crate) fn flow_name(info: &FlowInfo) -> (String, bool) {
+    let fallback = info.func.def.name.replace('_', "-");
+    match info
+        .kwargs
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v)
+    {
+        None | Some(Value::None) => (fallback, true),
+        Some(Value::Str(s)) if s.is_empty() => (fallback, true),
+        Some(Value::Str(s)) => (s.clone(), true),
+        Some(v) => match py_str(v) {
+            Some(s) if !v.is_unknown() && !s.is_empty() => (s, true),
+            _ => (fallback, false),
+        },
+    }
+}
+
+/// The exception `Flow.__init__` raises for this flow, if any: class and message.
+pub(crate) fn flow_creation_error(info: &FlowInfo) -> Option<(&'static str, String)> {
+    let (name, _) = flow_name(info);
+    if name.contains(['/', '%', '&', '>', '<']) {
+        return Some((
+            "InvalidNameError",
+            format!(
+                "Name {} contains an invalid character. Must not contain any of: ['/', '%', '&', '>', '<'].",
+                super::error::py_repr(&name)
+            ),
+        ));
+    }
+    let p = &info.func.def.params;
+    let names: Vec<&str> = p
+        .posonly
+        .iter()
+        .chain(&p.args)
+        .chain(&p.vararg)
+        .chain(&p.kwonly)
+        .chain(&p.kwarg)
+        .map(|p| p.name.as_str())
+        .collect();
+    for reserved in ["return_state", "wait_for"] {
+        if names.contains(&reserved) {
+            return Some((
+                "ReservedArgumentError",
+                format!("'{reserved}' is a reserved argument name and cannot be used."),
+            ));
+        }
+    }
+    let validate = !matches!(
+        info.kwargs
+            .iter()
+            .find(|(k, _)| k == "validate_parameters")
+            .map(|(_, v)| v),
+        Some(Value::Bool(false))
+    );
+    if validate && names.contains(&"model_config") {
+        return Some((
+            "ValueError",
+            "Flow function is not compatible with `validate_parameters`. Disable validation or change the argument names."
+                .into(),
+        ));
+    }
+    None
+}
+
+/// Finds `a.b.c` under `base`: packages (`a/__init__.py`), modules (`a.py`) and namespace
+/// packages (a directory without `__init__.py`).
+pub(crate) fn resolve_module_in(base: &Path, dotted: &str) -> Option<PathBuf> {
+    let parts: Vec<&str> = dotted.split('.').collect();
+    let mut dir = base.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let pkg = dir.join(part);
+        let init = pkg.join("__init__.py");
+        let file = dir.join(format!("{part}.py"));
+        if init.is_file() {
+            if last {
+                return Some(init);
+            }
+            dir = pkg;
+        } else if file.is_file() {
+            if last {
+                return Some(file);
+            }
+            return None;
+        } else if pkg.is_dir() {
+            if last {
+                return None;
+            }
+            dir = pkg;
+        } else {
+            return None;
+        }
+    }
+    None
+}
+
+fn is_main_check(test: &Expr) -> bool {
+    matches!(test, Expr::Compare(l, r, true)
+        if matches!(l.as_ref(), Expr::Name(n) if n == "__name__")
+            && matches!(r.first(), Some(Expr::Str(s)) if s == "__main__"))
+}
+
+fn is_classvar(v: &Value) -> bool {
+    matches!(v, Value::Builtin(Builtin::ClassVar))
+}
+
+/// Applies a decorator to a function (or what earlier decorators made of it).
+fn apply_decorator(dec: &Value, target: Value) -> Value {
+    match (dec, &target) {
+        (Value::Builtin(Builtin::ClassMethod | Builtin::StaticMethod), _) => target,
+        (Value::Builtin(Builtin::Flow), Value::Function(f)) => Value::Flow(Rc::new(FlowInfo {
+            func: f.clone(),
+            kwargs: Vec::new(),
+        })),
+        (Value::FlowDecorator(kw), Value::Function(f)) => Value::Flow(Rc::new(FlowInfo {
+            func: f.clone(),
+            kwargs: kw.clone(),
+        })),
+        (Value::Builtin(Builtin::Task), _) => Value::NotAFlow("task"),
+        (Value::NotAFlow(_), _) => dec.clone(),
+        // Another decorator: assumed to return the function it wraps (`functools.wraps`
+        // style), which is what Prefect then sees.
+        _ => target,
+    }
+}
+
+/// The docstring of a body: its first statement when that is a string literal.
+pub(crate) fn docstring_of(body: &[Stmt]) -> Option<String> {
+    match body.first() {
+        Some(Stmt::Expr(Expr::Str(s))) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Splits `Annotated[T, Field(...)]` into `T` and the merged field information.
+pub(crate) fn split_annotated(ty: Ty) -> (Ty, Option<FieldInfo>) {
+    match ty {
+        Ty::Annotated(inner, infos) => {
+            let mut merged = FieldInfo::default();
+            for i in &infos {
+                merge_field_info(&mut merged, i);
+            }
+            (*inner, Some(merged))
+        }
+        t => (t, None),
+    }
+}
+
+/// Later information wins where it says something.
+pub(crate) fn merge_field_info(into: &mut FieldInfo, from: &FieldInfo) {
+    if from.default.is_some() {
+        into.default = from.default.clone();
+        into.default_factory = None;
+    }
+    if from.default_factory.is_some() {
+        into.default_factory = from.default_factory.clone();
+        into.default = None;
+    }
+    if from.alias.is_some() {
+        into.alias = from.alias.clone();
+    }
+    if from.title.is_some() {
+        into.title = from.title.clone();
+    }
+    if from.description.is_some() {
+        into.description = from.description.clone();
+    }
+    if from.examples.is_some() {
+        into.examples = from.examples.clone();
+    }
+    if from.json_schema_extra.is_some() {
+        into.json_schema_extra = from.json_schema_extra.clone();
+    }
+    for (k, v) in &from.constraints {
+        if let Some(slot) = into.constraints.iter_mut().find(|(n, _)| n == k) {
+            slot.1 = v.clone();
+        } else {
+            into.constraints.push((k.clone(), v.clone()));
+        }
+    }
+}
+
+fn field_info(args: &[Value], kwargs: &[(String, Value)]) -> FieldInfo {
+    let mut fi = FieldInfo::default();
+    if let Some(d) = args.first()
+        && !matches!(d, Value::Opaque)
+    {
+        fi.default = Some(d.clone());
+    }
+    for (k, v) in kwargs {
+        match k.as_str() {
+            "default" => fi.default = Some(v.clone()),
+            "default_factory" => fi.default_factory = Some(v.clone()),
+            "alias" | "validation_alias" if matches!(v, Value::Str(_)) => {
+                if let Value::Str(s) = v {
+                    fi.alias = Some(s.clone());
+                }
+            }
+            "title" => {
+                if let Value::Str(s) = v {
+                    fi.title = Some(s.clone());
+                }
+            }
+            "description" => {
+                if let Value::Str(s) = v {
+                    fi.description = Some(s.clone());
+                }
+            }
+            "examples" => fi.examples = Some(v.clone()),
+            "json_schema_extra" => fi.json_schema_extra = Some(v.clone()),
+            "ge" | "gt" | "le" | "lt" | "multiple_of" | "min_length" | "max_length" | "pattern"
+                if !matches!(v, Value::None) =>
+            {
+                fi.constraints.push((k.clone(), v.clone()));
+            }
+            _ => {}
+        }
+    }
+    fi
+}
+
+fn int_args(args: &[Value], kwargs: &[(String, Value)], names: &[&str]) -> Vec<Option<i64>> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let v = args
+                .get(i)
+                .cloned()
+                .or_else(|| kwargs.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()));
+            match v {
+                Some(Value::Int(x)) => i64::try_from(x).ok(),
+                None if i >= 3 || names.len() == 4 => Some(0),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn make_date(y: i64, m: i64, d: i64) -> Option<Date> {
+    if !(1..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || d < 1
+        || d > days_in_month(y, m as u32) as i64
+    {
+        return None;
+    }
+    Some(Date {
+        year: y,
+        month: m as u32,
+        day: d as u32,
+    })
+}
+
+pub(crate) fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+fn make_time(a: &[Option<i64>], offset: Option<i64>) -> Option<Time> {
+    let get = |i: usize| a.get(i).copied().flatten().unwrap_or(0);
+    let (h, mi, s, us) = (get(0), get(1), get(2), get(3));
+    if !(0..24).contains(&h)
+        || !(0..60).contains(&mi)
+        || !(0..60).contains(&s)
+        || !(0..1_000_000).contains(&us)
+    {
+        return None;
+    }
+    Some(Time {
+        hour: h as u32,
+        minute: mi as u32,
+        second: s as u32,
+        micro: us as u32,
+        offset,
+    })
+}
+
+fn timedelta_call(args: &[Value], kwargs: &[(String, Value)]) -> Value {
+    // Python's signature: timedelta(days, seconds, microseconds, milliseconds, minutes, hours, weeks)
+    const UNITS: [(&str, f64); 7] = [
+        ("days", 86_400_000_000.0),
+        ("seconds", 1_000_000.0),
+        ("microseconds", 1.0),
+        ("milliseconds", 1_000.0),
+        ("minutes", 60_000_000.0),
+        ("hours", 3_600_000_000.0),
+        ("weeks", 604_800_000_000.0),
+    ];
+    let mut total_int: i128 = 0;
+    let mut total_float: f64 = 0.0;
+    let mut any_float = false;
+    for (i, (name, scale)) in UNITS.iter().enumerate() {
+        let v = args.get(i).cloned().or_else(|| {
+            kwargs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        });
+        match v {
+            None => {}
+            Some(Value::Int(n)) => total_int += n * (*scale as i128),
+            Some(Value::Float(f)) => {
+                any_float = true;
+                total_float += f * scale;
+            }
+            Some(_) => return Value::Unknown,
+        }
+    }
+    let micros = if any_float {
+        total_int + (total_float.round_ties_even() as i128)
+    } else {
+        total_int
+    };
+    timedelta_from_micros(micros)
+}
+
+fn td_micros(v: &Value) -> i128 {
+    match v {
+        Value::TimeDelta(d, s, us) => {
+            *d as i128 * 86_400_000_000 + *s as i128 * 1_000_000 + *us as i128
+        }
+        _ => 0,
+    }
+}
+
+pub(crate) fn timedelta_from_micros(micros: i128) -> Value {
+    let day = 86_400_000_000i128;
+    let days = micros.div_euclid(day);
+    let rest = micros.rem_euclid(day);
+    Value::TimeDelta(
+        days as i64,
+        (rest / 1_000_000) as i64,
+        (rest % 1_000_000) as i64,
+    )
+}
+
+fn parse_uuid(s: &str) -> Option<String> {
+    let hex: String = s
+        .trim()
+        .trim_start_matches("urn:")
+        .trim_start_matches("uuid:")
+        .chars()
+        .filter(|c| *c != '-' && *c != '{' && *c != '}')
+        .collect();
+    if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let h = hex.to_lowercase();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
+fn join_path(parts: &[String]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        if p.starts_with('/') {
+            out = p.clone();
+        } else if out.is_empty() || out.ends_with('/') {
+            out.push_str(p);
+        } else if !p.is_empty() {
+            out.push('/');
+            out.push_str(p);
+        }
+    }
+    // pathlib normalises `a//b`, `a/./b` and trailing slashes.
+    let absolute = out.starts_with('/');
+    let segs: Vec<&str> = out
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
+    let joined = segs.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+fn dict_insert(out: &mut Vec<(Value, Value)>, k: Value, v: Value) {
+    if let Some(slot) = out.iter_mut().find(|(x, _)| values_equal(x, &k)) {
+        slot.1 = v;
+    } else {
+        out.push((k, v));
+    }
+}
+
+fn dedup(items: Vec<Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for v in items {
+        if !out.iter().any(|x| values_equal(x, &v)) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn same_kind(a: &Value, b: &Value) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// Python `==` for the values the reader models (`1 == 1.0 == True`).
+pub(crate) fn values_equal(a: &Value, b: &Value) -> bool {
+    use Value as V;
+    match (a, b) {
+        (V::None, V::None) => true,
+        (V::Str(x), V::Str(y)) => x == y,
+        (V::Bytes(x), V::Bytes(y)) => x == y,
+        (V::List(x), V::List(y)) | (V::Tuple(x), V::Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| values_equal(a, b))
+        }
+        (V::EnumMember(d1, i1), V::EnumMember(d2, i2)) => Rc::ptr_eq(d1, d2) && i1 == i2,
+        (V::Date(x), V::Date(y)) => x == y,
+        (V::Uuid(x), V::Uuid(y)) => x == y,
+        _ => match (num(a), num(b)) {
+            (Some(x), Some(y)) => num_eq(x, y),
+            _ => false,
+        },
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Num {
+    I(i128),
+    F(f64),
+}
+
+fn num(v: &Value) -> Option<Num> {
+    match v {
+        Value::Int(i) => Some(Num::I(*i)),
+        Value::Bool(b) => Some(Num::I(*b as i128)),
+        Value::Float(f) => Some(Num::F(*f)),
+        _ => None,
+    }
+}
+
+fn num_eq(a: Num, b: Num) -> bool {
+    match (a, b) {
+        (Num::I(x), Num::I(y)) => x == y,
+        (Num::I(x), Num::F(y)) | (Num::F(y), Num::I(x)) => x as f64 == y,
+        (Num::F(x), Num::F(y)) => x == y,
+    }
+}
+
+fn arith(op: BinOp, a: Num, b: Num) -> Value {
+    use Num::*;
+    match (a, b) {
+        (I(x), I(y)) => match op {
+            BinOp::Add => Value::Int(x + y),
+            BinOp::Sub => Value::Int(x - y),
+            BinOp::Mult => Value::Int(x * y),
+            BinOp::Div if y != 0 => Value::Float(x as f64 / y as f64),
+            BinOp::FloorDiv if y != 0 => {
+                Value::Int(x.div_euclid(y) - if y < 0 && x.rem_euclid(y) != 0 { 1 } else { 0 })
+            }
+            BinOp::Mod if y != 0 => Value::Int(((x % y) + y) % y),
+            BinOp::Pow if (0..=64).contains(&y) => {
+                x.checked_pow(y as u32).map_or(Value::Unknown, Value::Int)
+            }
+            _ => Value::Unknown,
+        },
+        _ => {
+            let x = match a {
+                I(i) => i as f64,
+                F(f) => f,
+            };
+            let y = match b {
+                I(i) => i as f64,
+                F(f) => f,
+            };
+            match op {
+                BinOp::Add => Value::Float(x + y),
+                BinOp::Sub => Value::Float(x - y),
+                BinOp::Mult => Value::Float(x * y),
+                BinOp::Div if y != 0.0 => Value::Float(x / y),
+                BinOp::Pow => Value::Float(x.powf(y)),
+                _ => Value::Unknown,
+            }
+        }
+    }
+}
+
+fn is_typeish(v: &Value) -> bool {
+    matches!(v, Value::Type(_) | Value::None | Value::PlainClass(_))
+        || matches!(v, Value::Builtin(b) if !matches!(b, Builtin::Flow | Builtin::Task | Builtin::Field | Builtin::AutoFn | Builtin::ConfigDict))
+}
+
+/// `typing.Union[...]` semantics: flattened, duplicates removed, one member is itself.
+pub(crate) fn make_union(members: Vec<Ty>) -> Ty {
+    let mut flat: Vec<Ty> = Vec::new();
+    for m in members {
+        let parts = match m {
+            Ty::Union(inner) => inner,
+            other => vec![other],
+        };
+        for p in parts {
+            if !flat.iter().any(|x| ty_key(x) == ty_key(&p)) {
+                flat.push(p);
+            }
+        }
+    }
+    if flat.len() == 1 {
+        flat.pop().unwrap_or(Ty::Any)
+    } else {
+        Ty::Union(flat)
+    }
+}
+
+/// A structural identity for types (for union de-duplication).
+pub(crate) fn ty_key(t: &Ty) -> String {
+    match t {
+        Ty::List(i) => format!("list[{}]", ty_key(i)),
+        Ty::Set(i) => format!("set[{}]", ty_key(i)),
+        Ty::FrozenSet(i) => format!("frozenset[{}]", ty_key(i)),
+        Ty::Tuple(items) => format!(
+            "tuple[{}]",
+            items.iter().map(ty_key).collect::<Vec<_>>().join(",")
+        ),
+        Ty::TupleVar(i) => format!("tuple[{},...]", ty_key(i)),
+        Ty::Dict(k, v) => format!("dict[{},{}]", ty_key(k), ty_key(v)),
+        Ty::Union(items) => format!(
+            "union[{}]",
+            items.iter().map(ty_key).collect::<Vec<_>>().join(",")
+        ),
+        Ty::Enum(d) => format!("enum:{}:{:p}", d.name, Rc::as_ptr(d)),
+        Ty::Model(d) => format!("model:{}:{:p}", d.name, Rc::as_ptr(d)),
+        Ty::Plain(n) => format!("class:{n}"),
+        Ty::Literal(v) => format!("literal{v:?}"),
+        Ty::Annotated(i, infos) => format!("annotated[{},{infos:?}]", ty_key(i)),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Python truthiness, where the reader knows it.
+pub(crate) fn truthy(v: &Value) -> Option<bool> {
+    match v {
+        Value::None => Some(false),
+        Value::Bool(b) => Some(*b),
+        Value::Int(i) => Some(*i != 0),
+        Value::Float(f) => Some(*f != 0.0),
+        Value::Str(s) => Some(!s.is_empty()),
+        Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => {
+            Some(!v.is_empty())
+        }
+        Value::Dict(v) => Some(!v.is_empty()),
+        Value::Unknown | Value::External => None,
+        _ => Some(true),
+    }
+}
+
+/// Python `str()` for simple values.
+pub(crate) fn py_str(v: &Value) -> Option<String> {
+    match v {
+        Value::Str(s) => Some(s.clone()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Bool(true) => Some("True".into()),
+        Value::Bool(false) => Some("False".into()),
+        Value::None => Some("None".into()),
+        Value::Float(f) => Some(py_float_repr(*f)),
+        Value::Decimal(d) => Some(d.clone()),
+        Value::Path(p) => Some(p.clone()),
+        Value::Uuid(u) => Some(u.clone()),
+        Value::EnumMember(def, i) => Some(format!("{}.{}", def.name, def.members[*i].0)),
+        _ => None,
+    }
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, exponent form outside [1e-4, 1e16).
+pub(crate) fn py_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
+    }
+    let exp = f.abs().log10().floor() as i32;
+    if (-4..16).contains(&exp) {
+        let s = format!("{f}");
+        if s.contains('.') { s } else { format!("{s}.0") }
+    } else {
+        let s = format!("{f:e}");
+        let (mant, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let e: i32 = e.parse().unwrap_or(0);
+        let sign = if e < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", e.abs())
+    }
+}
+
+fn parse_py_float(s: &str) -> Option<f64> {
+    let t = s.trim().to_lowercase();
+    match t.as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
+        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+        "nan" | "+nan" | "-nan" => Some(f64::NAN),
+        _ => t.replace('_', "").parse().ok(),
+    }
+}

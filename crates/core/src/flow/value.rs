@@ -1,0 +1,250 @@
+//! Python values and types as the static reader models them.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::ast::FunctionDef;
+
+/// A Python value the static reader could (or could not) work out.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    None,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    List(Vec<Value>),
+    Tuple(Vec<Value>),
+    Set(Vec<Value>),
+    FrozenSet(Vec<Value>),
+    Dict(Vec<(Value, Value)>),
+    Date(Date),
+    Time(Time),
+    DateTime(Date, Time),
+    /// Normalised like Python's: days, seconds in [0, 86400), microseconds in [0, 10^6).
+    TimeDelta(i64, i64, i64),
+    /// A fixed-offset time zone (seconds east of UTC); 0 prints as `Z`.
+    Timezone(i64),
+    Uuid(String),
+    Decimal(String),
+    Path(String),
+    /// A `SecretStr` (serialised masked).
+    Secret,
+    EnumMember(Rc<EnumDef>, usize),
+    /// A model instance: the model and one value per field, in field order.
+    Model(Rc<ModelDef>, Vec<Value>),
+    Field(Box<FieldInfo>),
+    /// A type object or type expression (`int`, `list[int]`, `Optional[str]`, a model class).
+    Type(Ty),
+    /// Something built in that the reader knows by name (a module member, a special form).
+    Builtin(Builtin),
+    Module(String),
+    /// A module-level function (not a flow).
+    Function(Rc<FunctionInfo>),
+    /// A flow object.
+    Flow(Rc<FlowInfo>),
+    /// `flow(name=…)`: a decorator waiting for its function.
+    FlowDecorator(Vec<(String, Value)>),
+    /// A task (or something else that is callable but not a flow).
+    NotAFlow(&'static str),
+    /// A plain class (not an Enum or a pydantic model), with its attributes.
+    PlainClass(Rc<PlainClassDef>),
+    /// `enum.auto()`.
+    Auto,
+    /// Exists at run time but is not JSON: a lambda, an `object()`, a function of a library.
+    Opaque,
+    /// Comes from a module the reader does not know (a third-party or missing import).
+    External,
+    /// The reader could not work it out.
+    Unknown,
+}
+
+impl Value {
+    /// Whether the reader could not evaluate this value.
+    pub(crate) fn is_unknown(&self) -> bool {
+        matches!(self, Value::Unknown | Value::External)
+    }
+}
+
+/// A calendar date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Date {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+}
+
+/// A wall-clock time with an optional fixed UTC offset in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Time {
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub micro: u32,
+    pub offset: Option<i64>,
+}
+
+/// Names the reader knows without seeing their source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Builtin {
+    // builtins / typing aliases usable as types
+    Int,
+    Float,
+    Str,
+    Bool,
+    Bytes,
+    List,
+    Dict,
+    Set,
+    FrozenSet,
+    Tuple,
+    Object,
+    Type,
+    // typing special forms
+    Any,
+    Optional,
+    Union,
+    Literal,
+    Annotated,
+    Callable,
+    ClassVar,
+    Sequence,
+    Mapping,
+    Iterable,
+    // datetime / uuid / decimal / pathlib
+    Date,
+    DateTime,
+    Time,
+    TimeDelta,
+    Timezone,
+    Uuid,
+    Decimal,
+    Path,
+    // pydantic
+    Field,
+    BaseModel,
+    SecretStr,
+    ConfigDict,
+    // enum
+    Enum,
+    StrEnum,
+    IntEnum,
+    AutoFn,
+    // prefect
+    Flow,
+    Task,
+    // functions with no schema meaning
+    ClassMethod,
+    StaticMethod,
+}
+
+/// A type as pydantic would see it.
+#[derive(Debug, Clone)]
+pub(crate) enum Ty {
+    Any,
+    Int,
+    Float,
+    Str,
+    Bool,
+    Bytes,
+    NoneType,
+    List(Box<Ty>),
+    Set(Box<Ty>),
+    FrozenSet(Box<Ty>),
+    /// `tuple[a, b]` (fixed; empty for `tuple[()]`).
+    Tuple(Vec<Ty>),
+    /// `tuple[a, ...]` / bare `tuple`.
+    TupleVar(Box<Ty>),
+    Dict(Box<Ty>, Box<Ty>),
+    Union(Vec<Ty>),
+    Literal(Vec<Value>),
+    Enum(Rc<EnumDef>),
+    Model(Rc<ModelDef>),
+    /// A class pydantic checks with `isinstance`: its schema is empty.
+    Plain(String),
+    Date,
+    DateTime,
+    Time,
+    TimeDelta,
+    Uuid,
+    Decimal,
+    Path,
+    SecretStr,
+    Annotated(Box<Ty>, Vec<FieldInfo>),
+    /// A type pydantic cannot make a JSON schema for (e.g. a callable): the parameter
+    /// falls back to `Any`.
+    Invalid(String),
+}
+
+/// An `Enum` subclass defined in a flow file.
+#[derive(Debug)]
+pub(crate) struct EnumDef {
+    pub name: String,
+    pub doc: Option<String>,
+    pub members: Vec<(String, Value)>,
+}
+
+/// A pydantic `BaseModel` subclass defined in a flow file.
+#[derive(Debug)]
+pub(crate) struct ModelDef {
+    pub name: String,
+    pub doc: Option<String>,
+    pub fields: RefCell<Vec<ModelField>>,
+    /// `model_config` `title`.
+    pub title: RefCell<Option<String>>,
+    /// `model_config` `extra`.
+    pub extra: RefCell<Option<String>>,
+}
+
+/// One model field.
+#[derive(Debug, Clone)]
+pub(crate) struct ModelField {
+    pub name: String,
+    pub ty: Ty,
+    /// The explicit default, if any (`Field(default_factory=…)` sets `factory` instead).
+    pub default: Option<Value>,
+    pub factory: Option<Value>,
+    pub info: FieldInfo,
+}
+
+/// What `pydantic.Field(...)` said.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FieldInfo {
+    pub default: Option<Value>,
+    pub default_factory: Option<Value>,
+    pub alias: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub examples: Option<Value>,
+    pub json_schema_extra: Option<Value>,
+    /// Numeric and length constraints, in pydantic's names (`ge`, `min_length`, …).
+    pub constraints: Vec<(String, Value)>,
+}
+
+/// A plain class with the attributes the reader could see.
+#[derive(Debug)]
+pub(crate) struct PlainClassDef {
+    pub name: String,
+    pub attrs: Vec<(String, Value)>,
+}
+
+/// A module-level function.
+#[derive(Debug)]
+pub(crate) struct FunctionInfo {
+    pub def: FunctionDef,
+    /// The file that defines it.
+    pub file: std::path::PathBuf,
+    /// The namespace it was defined in (kept alive by the loader).
+    pub module: std::rc::Weak<RefCell<super::eval::Namespace>>,
+}
+
+/// A flow: the function plus the decorator's keyword arguments.
+#[derive(Debug)]
+pub(crate) struct FlowInfo {
+    pub func: Rc<FunctionInfo>,
+    pub kwargs: Vec<(String, Value)>,
+}
+
+/// A shared handle to a module namespace.
+pub(crate) type ModuleRef = Rc<RefCell<super::eval::Namespace>>;
