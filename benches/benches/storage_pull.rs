@@ -133,7 +133,21 @@ async fn main() {
         let base = tempfile::tempdir().unwrap();
         let storage = git_repo(base.path());
         let t = Instant::now();
-        let report = storage.pull_code().await.expect("prefab cold git pull");
+        let options = if std::env::var_os("PREFAB_STORAGE_PHASES").is_some() {
+            // Diagnostics: when each phase of the cold pull starts.
+            let started = t;
+            PullOptions::default().with_progress(std::sync::Arc::new(move |e| {
+                if let prefab_storage::PullProgress::Phase(p) = e {
+                    eprintln!(
+                        "storage_pull: {:>7.3} s {p}",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            }))
+        } else {
+            PullOptions::default()
+        };
+        let report = storage.pull(&options).await.expect("prefab cold git pull");
         cold.push(t.elapsed());
         assert_eq!(report.added.len(), FILES);
         let t = Instant::now();

@@ -855,8 +855,10 @@ impl Job {
                 .map(|oid| (oid, None, true));
         }
         // Ask the server which branches it has (and its default branch).
+        // The listing and the download share one connection (one ref advertisement and one
+        // authentication round trip fewer than a separate `ls-remote` + `fetch`).
+        let mut conn = remote.connect_auth(Direction::Fetch, Some(self.callbacks(stats)), None)?;
         let (branch, tip) = {
-            let conn = remote.connect_auth(Direction::Fetch, Some(self.callbacks(stats)), None)?;
             let listed: Vec<(String, Oid)> = conn
                 .list()?
                 .iter()
@@ -906,9 +908,18 @@ impl Job {
             // The branch has not moved: one listing, no fetch.
             return Ok((tip.expect("checked"), Some(branch), false));
         }
+        self.phase("fetching");
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
         let mut fo = self.fetch_options(stats, shallow.then_some(1));
-        remote.fetch(&[refspec.as_str()], Some(&mut fo), None)?;
+        conn.remote().download(&[refspec.as_str()], Some(&mut fo))?;
+        let mut callbacks = self.callbacks(stats);
+        conn.remote().update_tips(
+            Some(&mut callbacks),
+            git2::RemoteUpdateFlags::UPDATE_FETCHHEAD,
+            AutotagOption::None,
+            None,
+        )?;
+        drop(conn);
         let oid = repo
             .find_reference(&format!("refs/remotes/origin/{branch}"))?
             .peel_to_commit()?
