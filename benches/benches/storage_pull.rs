@@ -128,7 +128,8 @@ async fn main() {
             .build()
             .expect("git storage")
     };
-    let (mut cold, mut warm, mut cli) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cold, mut warm, mut cli, mut cli_nofsync) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let base = tempfile::tempdir().unwrap();
         let storage = git_repo(base.path());
@@ -165,14 +166,70 @@ async fn main() {
             .expect("git clone");
         cli.push(t.elapsed());
         assert!(status.success());
+
+        // git fsyncs the pack and refs it writes (core.fsync defaults); libgit2 does not. On a
+        // disk with slow fsync that alone can take seconds, so also time git without it.
+        let dir = tempfile::tempdir().unwrap();
+        let t = Instant::now();
+        let status = Command::new("git")
+            .args([
+                "-c",
+                "core.fsync=none",
+                "clone",
+                "-q",
+                "--depth",
+                "1",
+                &with_auth(&url),
+            ])
+            .arg(dir.path().join("repo"))
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .status()
+            .expect("git clone");
+        cli_nofsync.push(t.elapsed());
+        assert!(status.success());
     }
-    let (git_cold, git_warm, git_cli) = (median(cold), median(warm), median(cli));
+    let (git_cold, git_warm, git_cli, git_cli_nofsync) =
+        (median(cold), median(warm), median(cli), median(cli_nofsync));
     let mut prefect_git = Vec::new();
     for _ in 0..runs {
         prefect_git.push(prefect_pull(&python, "git", &with_auth(&url), "{}"));
     }
     let prefect_git_cold = median(prefect_git.iter().map(|p| p.0).collect());
     let prefect_git_warm = median(prefect_git.iter().map(|p| p.1).collect());
+    if std::env::var("PREFAB_STORAGE_ONLY").as_deref() == Ok("git") {
+        println!(
+            "{}",
+            row("git cold", "`git clone --depth 1`", git_cold, git_cli)
+        );
+        println!(
+            "{}",
+            row(
+                "git cold",
+                "`git -c core.fsync=none clone --depth 1`",
+                git_cold,
+                git_cli_nofsync
+            )
+        );
+        println!(
+            "{}",
+            row(
+                "git cold",
+                "Prefect `GitRepository`",
+                git_cold,
+                prefect_git_cold
+            )
+        );
+        println!(
+            "{}",
+            row(
+                "git warm",
+                "Prefect `GitRepository`",
+                git_warm,
+                prefect_git_warm
+            )
+        );
+        return;
+    }
 
     // --- S3 ---
     eprintln!("storage_pull: publishing {FILES} objects to moto…");

@@ -1002,6 +1002,20 @@ impl Job {
         let new_files = tree_files(repo, commit)?;
         let mut cb = CheckoutBuilder::new();
         cb.force();
+        let autocrlf = repo
+            .config()
+            .ok()
+            .and_then(|c| c.get_string("core.autocrlf").ok())
+            .is_some_and(|v| !v.eq_ignore_ascii_case("false"));
+        if !autocrlf
+            && !new_files
+                .keys()
+                .any(|p| p == ".gitattributes" || p.ends_with("/.gitattributes"))
+        {
+            // No attributes anywhere in the tree and no autocrlf: no filter can apply, so skip
+            // the per-file attribute lookups.
+            cb.disable_filters(true);
+        }
         if let Include::Cone(_) = &self.include {
             // Files no longer selected (narrowed directories) leave the work tree.
             if *old_include != self.include {
