@@ -298,6 +298,15 @@ async fn main() {
     println!(
         "{}",
         row(
+            "git cold, smart HTTP + Basic auth",
+            "`git -c core.fsync=none clone --depth 1`",
+            git_cold,
+            git_cli_nofsync
+        )
+    );
+    println!(
+        "{}",
+        row(
             "git cold",
             "Prefect `GitRepository`",
             git_cold,

@@ -46,7 +46,7 @@ pub(crate) fn storage(write_docs: bool) -> Result<(), String> {
     server_bench(
         "storage_pull",
         "git and moto S3 servers, Prefect 3.9.1 + s3fs",
-        "servers, Prefect and prefab (release build) on one machine; medians of 3 runs",
+        "servers, Prefect and prefab (release build) on one machine; medians of `PREFAB_STORAGE_RUNS` runs (default 3)",
         write_docs,
     )
 }
