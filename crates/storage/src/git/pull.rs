@@ -904,9 +904,12 @@ impl Job {
                 .map(|(_, oid)| *oid);
             (branch, tip)
         };
-        if tip.is_some() && tip == known_head && repo.find_commit(tip.expect("checked")).is_ok() {
+        if let Some(tip) = tip
+            && Some(tip) == known_head
+            && repo.find_commit(tip).is_ok()
+        {
             // The branch has not moved: one listing, no fetch.
-            return Ok((tip.expect("checked"), Some(branch), false));
+            return Ok((tip, Some(branch), false));
         }
         self.phase("fetching");
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
