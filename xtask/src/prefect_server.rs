@@ -11,12 +11,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use prefab_client::local_server::{
-    DEFAULT_STOP_TIMEOUT, LocalServer, ServerOptions, ServerStatus, Services, StopOutcome,
-};
+use prefab_client::local_server::{ServerCommands, Services, StartRequest};
 
-/// The state directory's name under `<cache>/prefab/servers/`.
-const STATE_NAME: &str = "xtask";
+/// The shared `start|status|stop` implementation, under xtask's names (state directory
+/// `<cache>/prefab/servers/xtask`).
+const COMMANDS: ServerCommands = ServerCommands {
+    name: "xtask",
+    tag: "xtask",
+    stop_command: "cargo xtask prefect-server stop",
+};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ServerCommand {
@@ -58,90 +61,24 @@ pub(crate) struct StartArgs {
 }
 
 pub(crate) fn run(command: ServerCommand) -> Result<(), String> {
-    match command {
-        ServerCommand::Start(args) => start(args),
-        ServerCommand::Status(args) => {
-            let state_dir = state_dir(&args)?;
-            match LocalServer::status(&state_dir).map_err(|e| e.to_string())? {
-                ServerStatus::Running { api_url, .. } => println!("{api_url}"),
-                ServerStatus::Unhealthy { pid } => {
-                    return Err(format!(
-                        "pid {pid} runs but does not answer /api/health (starting, or hung); \
-                         log: {}",
-                        state_dir.join("server.log").display()
-                    ));
-                }
-                _ => println!("stopped"),
-            }
-            Ok(())
-        }
-        ServerCommand::Stop(args) => {
-            let state_dir = state_dir(&args)?;
-            match LocalServer::stop_in(&state_dir, DEFAULT_STOP_TIMEOUT)
-                .map_err(|e| e.to_string())?
-            {
-                StopOutcome::Stopped { pid, killed } => eprintln!(
-                    "xtask: stopped pid {pid}{}",
-                    if killed { " (needed SIGKILL)" } else { "" }
-                ),
-                _ => eprintln!("xtask: no server was running from {}", state_dir.display()),
-            }
-            println!("stopped");
-            Ok(())
-        }
+    let line = match command {
+        ServerCommand::Start(args) => COMMANDS
+            .start(StartRequest {
+                state_dir: args.state.state_dir,
+                services: args.services,
+                auth_string: args.auth_string,
+                settings: args.settings,
+                start_timeout: Duration::from_secs(args.start_timeout),
+            })
+            .map(|server| server.api_url().to_owned()),
+        ServerCommand::Status(args) => COMMANDS
+            .status(args.state_dir.as_deref())
+            .map(|s| s.to_string()),
+        ServerCommand::Stop(args) => COMMANDS
+            .stop(args.state_dir.as_deref())
+            .map(|s| s.to_string()),
     }
-}
-
-fn start(args: StartArgs) -> Result<(), String> {
-    let mut options = ServerOptions::new()
-        .name(STATE_NAME)
-        .services(args.services)
-        .start_timeout(Duration::from_secs(args.start_timeout))
-        .on_progress(|line| eprintln!("xtask: {line}"));
-    if let Some(dir) = args.state.state_dir {
-        options = options.state_dir(dir);
-    }
-    if let Some(auth) = args.auth_string.filter(|a| !a.is_empty()) {
-        options = options.auth_string(auth);
-    }
-    for setting in &args.settings {
-        let (key, value) = setting
-            .split_once('=')
-            .ok_or_else(|| format!("--setting {setting:?}: expected KEY=VALUE"))?;
-        options = options.setting(key, value);
-    }
-    let server = options.start().map_err(|e| e.to_string())?;
-    eprintln!(
-        "xtask: {} pid {} (log: {}); stop it with `cargo xtask prefect-server stop{}`",
-        if server.was_reused() {
-            "reusing"
-        } else {
-            "started"
-        },
-        server.pid(),
-        server.log_file().display(),
-        stop_hint(&options)
-    );
-    println!("{}", server.api_url());
+    .map_err(|e| e.to_string())?;
+    println!("{line}");
     Ok(())
-}
-
-fn state_dir(args: &StateArgs) -> Result<PathBuf, String> {
-    let mut options = ServerOptions::new().name(STATE_NAME);
-    if let Some(dir) = &args.state_dir {
-        options = options.state_dir(dir);
-    }
-    options.resolved_state_dir().map_err(|e| e.to_string())
-}
-
-/// ` --state-dir DIR` unless the default is in use.
-fn stop_hint(options: &ServerOptions) -> String {
-    let default = ServerOptions::new()
-        .name(STATE_NAME)
-        .resolved_state_dir()
-        .ok();
-    match options.resolved_state_dir() {
-        Ok(dir) if Some(&dir) != default.as_ref() => format!(" --state-dir {}", dir.display()),
-        _ => String::new(),
-    }
 }

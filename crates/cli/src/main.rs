@@ -4,6 +4,7 @@
 
 mod inspect;
 mod schedule;
+mod server;
 mod storage;
 
 use std::process::ExitCode;
@@ -31,6 +32,9 @@ enum Command {
     Storage(storage::StorageCommand),
     /// Show what Prefect records about a flow: name, description, version, parameter schema.
     Inspect(inspect::InspectArgs),
+    /// Run a local Prefect 3.9.1 server on 127.0.0.1 (start/reuse, status, stop).
+    #[command(subcommand)]
+    Server(server::ServerCommand),
 }
 
 /// A failure, with the exit code it maps to.
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
         Command::Schedule(cmd) => schedule::run(cmd),
         Command::Storage(cmd) => storage::run(cmd),
         Command::Inspect(args) => inspect::run(args),
+        Command::Server(cmd) => server::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

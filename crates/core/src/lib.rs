@@ -58,3 +58,6 @@
 //! ```
 
 pub mod flow;
+pub mod version;
+
+pub use version::{VersionInfo, get_inferred_version_info};

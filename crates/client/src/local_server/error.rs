@@ -230,6 +230,18 @@ pub enum LocalServerError {
         log_file: PathBuf,
     },
 
+    /// `status` found the recorded server process alive but `/api/health` not answering.
+    #[error(
+        "pid {pid} runs but does not answer /api/health (starting, or hung); log: {}",
+        log_file.display()
+    )]
+    NotAnswering {
+        /// The server's PID.
+        pid: u32,
+        /// The server log.
+        log_file: PathBuf,
+    },
+
     /// `kill` refused to signal the server process.
     #[error("could not send SIG{signal} to pid {pid}: {reason}")]
     SignalFailed {

@@ -30,6 +30,7 @@
 //! Everything here is blocking and std-only; it spawns processes with [`std::process`] and
 //! signals them with `kill(1)`.
 
+mod commands;
 mod error;
 mod health;
 mod lock;
@@ -49,6 +50,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use commands::{ServerCommands, StartRequest, StatusLine};
 pub use error::LocalServerError;
 pub use python_env::{
     DEFAULT_PYTHON, PREFECT_PIN, PREFECT_VERSION, PythonEnv, PythonEnvSpec, prefab_cache_dir,
