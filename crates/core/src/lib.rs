@@ -57,6 +57,7 @@
 //! assert_eq!(err.python_class(), "MissingFlowError");
 //! ```
 
+pub mod deployment;
 pub mod flow;
 pub mod version;
 

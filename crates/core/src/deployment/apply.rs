@@ -1,0 +1,330 @@
+//! `apply`: the exact request sequence of Prefect 3.9.1's `RunnerDeployment.apply` (spec §6).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use http::Method;
+use prefab_client::request::{self, ApiRequest, Safety};
+use prefab_client::{ClientError, PrefectClient};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::RunnerDeployment;
+use super::error::{ApplyStep, DeploymentApplyError, Written};
+use super::schedules::schedule_from_apply_arg;
+use crate::version::{VersionInfo, get_inferred_version_info, process_env};
+
+/// `apply()`'s arguments.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ApplyOptions {
+    /// The work pool (overrides the deployment's).
+    pub work_pool_name: Option<String>,
+    /// The image, written into `job_variables.image`.
+    pub image: Option<String>,
+    /// Schedules replacing the deployment's: `DeploymentScheduleCreate` (create) /
+    /// `DeploymentScheduleUpdate` (update) dicts.
+    pub schedules: Vec<Value>,
+    /// Version info to send; `None` = infer it (CI variables, then git) as Prefect does.
+    pub version_info: Option<VersionInfo>,
+    /// Where version inference looks for a git repository (default: the process's working
+    /// directory).
+    pub inference_dir: Option<PathBuf>,
+    /// The environment version inference reads (default: the process's).
+    pub env: Option<HashMap<String, String>>,
+}
+
+impl ApplyOptions {
+    /// Sets the work pool.
+    pub fn work_pool_name(mut self, v: impl Into<String>) -> Self {
+        self.work_pool_name = Some(v.into());
+        self
+    }
+    /// Sets the image.
+    pub fn image(mut self, v: impl Into<String>) -> Self {
+        self.image = Some(v.into());
+        self
+    }
+    /// Sets the version info.
+    pub fn version_info(mut self, v: VersionInfo) -> Self {
+        self.version_info = Some(v);
+        self
+    }
+    /// Sets the directory version inference looks at.
+    pub fn inference_dir(mut self, v: impl Into<PathBuf>) -> Self {
+        self.inference_dir = Some(v.into());
+        self
+    }
+    /// Sets the environment version inference reads.
+    pub fn env(mut self, v: HashMap<String, String>) -> Self {
+        self.env = Some(v);
+        self
+    }
+}
+
+fn raw(
+    method: Method,
+    path: &str,
+    body: &Value,
+    safety: Safety,
+    subject: &'static str,
+) -> ApiRequest {
+    ApiRequest {
+        method,
+        path: path.to_owned(),
+        body: Some(serde_json::to_vec(body).unwrap_or_default()),
+        safety,
+        subject,
+    }
+}
+
+fn response_id(
+    body: &[u8],
+    step: ApplyStep,
+    written: &Written,
+) -> Result<Uuid, DeploymentApplyError> {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("id")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+        })
+        .ok_or_else(|| DeploymentApplyError {
+            step,
+            message: "Malformed response".into(),
+            written: written.clone(),
+            source: None,
+        })
+}
+
+/// Applies `deployment` (Prefect's `RunnerDeployment.apply`):
+///
+/// 1. version info (given, or inferred; may replace a flow-derived version by the short SHA);
+/// 2. `GET /deployments/name/{flow}/{name}`;
+/// 3. 404 → pool pre-checks, `POST /flows/`, `POST /deployments/`; found → `PATCH
+///    /deployments/{id}` (only the fields that were set);
+/// 4. `DELETE /automations/owned-by/prefect.deployment.{id}` then `POST /automations/` per
+///    trigger;
+/// 5. SLAs, when given (Prefect Cloud only).
+///
+/// Returns the deployment id. A failure says which step failed and what was already written.
+pub async fn apply(
+    client: &PrefectClient,
+    deployment: &RunnerDeployment,
+    options: &ApplyOptions,
+) -> Result<Uuid, DeploymentApplyError> {
+    let mut d = deployment.clone();
+    let mut written = Written::default();
+
+    // 1. Version info.
+    let version_info = match &options.version_info {
+        Some(v) => v.clone(),
+        None => {
+            let dir = options
+                .inference_dir
+                .clone()
+                .or_else(|| std::env::current_dir().ok())
+                .unwrap_or_else(|| PathBuf::from("."));
+            let inferred = match &options.env {
+                Some(env) => get_inferred_version_info(
+                    d.version_type.as_deref(),
+                    &|k: &str| env.get(k).cloned(),
+                    &dir,
+                ),
+                None => get_inferred_version_info(d.version_type.as_deref(), &process_env, &dir),
+            }
+            .map_err(|e| DeploymentApplyError::local(e.to_string(), &written))?;
+            if let Some(info) = &inferred {
+                if d.version.as_deref().is_none_or(str::is_empty) || d.version_from_flow {
+                    d.version = Some(info.version.clone());
+                    d.mark_set("version");
+                }
+            }
+            VersionInfo::deployment(inferred, d.version.as_deref(), false)
+        }
+    };
+
+    // 2. Lookup.
+    let flow_name = d.flow_name.clone().unwrap_or_else(|| "None".into());
+    let lookup = client
+        .send(&request::read_deployment_by_name(&flow_name, &d.name))
+        .await;
+    let existing = match lookup {
+        Ok(resp) => Some(response_id(&resp.body, ApplyStep::ReadExisting, &written)?),
+        Err(ClientError::NotFound { .. }) => None,
+        Err(e) => {
+            return Err(DeploymentApplyError::request(
+                ApplyStep::ReadExisting,
+                e,
+                &written,
+            ));
+        }
+    };
+
+    let id = match existing {
+        None => {
+            if !options.schedules.is_empty() {
+                let list = options
+                    .schedules
+                    .iter()
+                    .map(schedule_from_apply_arg)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| DeploymentApplyError::local(e.to_string(), &written))?;
+                d.schedules = Some(list);
+            }
+            // Pre-checks before anything is written.
+            d.create_body(
+                Uuid::nil(),
+                options.work_pool_name.as_deref(),
+                options.image.as_deref(),
+                d.version.as_deref(),
+                Some(&version_info),
+            )
+            .map_err(|m| DeploymentApplyError::local(m, &written))?;
+            let flow_body = json!({"name": flow_name, "tags": [], "labels": {}});
+            let resp = client
+                .send(&raw(
+                    Method::POST,
+                    "/flows/",
+                    &flow_body,
+                    Safety::Upsert,
+                    "flow",
+                ))
+                .await
+                .map_err(|e| DeploymentApplyError::request(ApplyStep::CreateFlow, e, &written))?;
+            let flow_id = response_id(&resp.body, ApplyStep::CreateFlow, &written)?;
+            written.flow_id = Some(flow_id);
+            let body = d
+                .create_body(
+                    flow_id,
+                    options.work_pool_name.as_deref(),
+                    options.image.as_deref(),
+                    d.version.as_deref(),
+                    Some(&version_info),
+                )
+                .map_err(|m| DeploymentApplyError::local(m, &written))?;
+            let resp = client
+                .send(&raw(
+                    Method::POST,
+                    "/deployments/",
+                    &body,
+                    Safety::Upsert,
+                    "deployment",
+                ))
+                .await
+                .map_err(|e| {
+                    DeploymentApplyError::request(ApplyStep::CreateDeployment, e, &written)
+                })?;
+            let id = response_id(&resp.body, ApplyStep::CreateDeployment, &written)?;
+            written.deployment_id = Some(id);
+            id
+        }
+        Some(id) => {
+            if let Some(image) = options.image.as_deref().filter(|i| !i.is_empty()) {
+                d.job_variables.insert("image".into(), json!(image));
+                d.mark_set("job_variables");
+            }
+            if let Some(pool) = options.work_pool_name.as_deref().filter(|p| !p.is_empty()) {
+                d.work_pool_name = Some(pool.to_owned());
+                d.mark_set("work_pool_name");
+            }
+            if !options.schedules.is_empty() {
+                let list = options
+                    .schedules
+                    .iter()
+                    .map(schedule_from_apply_arg)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| DeploymentApplyError::local(e.to_string(), &written))?;
+                d.schedules = Some(list);
+                d.mark_set("schedules");
+            }
+            let body = d
+                .update_body(d.version.as_deref(), Some(&version_info))
+                .map_err(|e| DeploymentApplyError::local(e.to_string(), &written))?;
+            client
+                .send(&raw(
+                    Method::PATCH,
+                    &format!("/deployments/{id}"),
+                    &body,
+                    Safety::Idempotent,
+                    "deployment",
+                ))
+                .await
+                .map_err(|e| {
+                    DeploymentApplyError::request(ApplyStep::UpdateDeployment, e, &written)
+                })?;
+            written.deployment_id = Some(id);
+            id
+        }
+    };
+
+    // 4. Triggers → automations.
+    let owner = format!("prefect.deployment.{id}");
+    match client
+        .send(&request::delete_automations_owned_by(&owner))
+        .await
+    {
+        Ok(_) => written.automations_deleted = true,
+        // No automations on this server: nothing to create either.
+        Err(ClientError::NotFound { .. }) => return finish_slas(client, &d, id, written).await,
+        Err(e) => {
+            return Err(DeploymentApplyError::request(
+                ApplyStep::DeleteAutomations,
+                e,
+                &written,
+            ));
+        }
+    }
+    for body in d.automation_bodies(id) {
+        let resp = client
+            .send(&raw(
+                Method::POST,
+                "/automations/",
+                &body,
+                Safety::NotIdempotent,
+                "automation",
+            ))
+            .await
+            .map_err(|e| DeploymentApplyError::request(ApplyStep::CreateAutomation, e, &written))?;
+        if let Ok(aid) = response_id(&resp.body, ApplyStep::CreateAutomation, &written) {
+            written.automation_ids.push(aid);
+        }
+    }
+    finish_slas(client, &d, id, written).await
+}
+
+async fn finish_slas(
+    client: &PrefectClient,
+    d: &RunnerDeployment,
+    id: Uuid,
+    written: Written,
+) -> Result<Uuid, DeploymentApplyError> {
+    let Some(slas) = &d.slas else {
+        return Ok(id);
+    };
+    if !client.config().is_cloud() {
+        return Err(DeploymentApplyError {
+            step: ApplyStep::ApplySlas,
+            message: "SLA configuration is currently only supported on Prefect Cloud.".into(),
+            written,
+            source: None,
+        });
+    }
+    let owner = format!("prefect.deployment.{id}");
+    let bodies: Vec<Value> = slas
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            if let Value::Object(m) = &mut s {
+                m.insert("owner_resource".into(), json!(owner));
+            }
+            s
+        })
+        .collect();
+    client
+        .apply_deployment_slas(id, &bodies)
+        .await
+        .map_err(|e| DeploymentApplyError::request(ApplyStep::ApplySlas, e, &written))?;
+    Ok(id)
+}
