@@ -71,19 +71,29 @@ fn json_eq(a: &Value, b: &Value, path: &str, diffs: &mut Vec<String>) {
             for k in x.keys().chain(y.keys()) {
                 match (x.get(k), y.get(k)) {
                     (Some(v), Some(w)) => {
-                        if x.contains_key(k) && !diffs.iter().any(|d| d.starts_with(&format!("{path}.{k}:"))) {
+                        if x.contains_key(k)
+                            && !diffs.iter().any(|d| d.starts_with(&format!("{path}.{k}:")))
+                        {
                             json_eq(v, w, &format!("{path}.{k}"), diffs)
                         }
                     }
-                    (Some(v), None) => diffs.push(format!("{path}.{k}: sent {v}, Prefect omits it")),
-                    (None, Some(w)) => diffs.push(format!("{path}.{k}: missing, Prefect sends {w}")),
+                    (Some(v), None) => {
+                        diffs.push(format!("{path}.{k}: sent {v}, Prefect omits it"))
+                    }
+                    (None, Some(w)) => {
+                        diffs.push(format!("{path}.{k}: missing, Prefect sends {w}"))
+                    }
                     (None, None) => {}
                 }
             }
         }
         (Value::Array(x), Value::Array(y)) => {
             if x.len() != y.len() {
-                diffs.push(format!("{path}: {} items != {} items ({a} vs {b})", x.len(), y.len()));
+                diffs.push(format!(
+                    "{path}: {} items != {} items ({a} vs {b})",
+                    x.len(),
+                    y.len()
+                ));
                 return;
             }
             for (i, (v, w)) in x.iter().zip(y).enumerate() {
@@ -214,7 +224,12 @@ async fn every_apply_case_sends_prefects_requests() {
 #[test]
 fn json_eq_compares_numbers_by_value_and_key_presence() {
     let mut d = Vec::new();
-    json_eq(&json!({"a": 3600, "b": null}), &json!({"b": null, "a": 3600.0}), "", &mut d);
+    json_eq(
+        &json!({"a": 3600, "b": null}),
+        &json!({"b": null, "a": 3600.0}),
+        "",
+        &mut d,
+    );
     assert!(d.is_empty(), "{d:?}");
     json_eq(&json!({"a": 1}), &json!({"a": 1, "b": null}), "", &mut d);
     assert_eq!(d.len(), 1);

@@ -48,13 +48,22 @@ async fn apply_creates_then_updates_on_a_real_server() {
     assert_eq!(stored.version.as_deref(), Some("2.1.0"));
     assert_eq!(stored.paused, Some(false));
     assert_eq!(stored.tags.as_deref(), Some(&["etl".to_owned()][..]));
-    assert_eq!(stored.concurrency_limit, None, "a config limit becomes a global limit");
     assert_eq!(
-        stored.concurrency_options.as_ref().map(|o| serde_json::to_value(o).unwrap()["collision_strategy"].clone()),
+        stored.concurrency_limit, None,
+        "a config limit becomes a global limit"
+    );
+    assert_eq!(
+        stored
+            .concurrency_options
+            .as_ref()
+            .map(|o| serde_json::to_value(o).unwrap()["collision_strategy"].clone()),
         Some(json!("CANCEL_NEW"))
     );
     assert_eq!(stored.parameters.as_ref().unwrap()["source"], "s3://raw");
-    assert_eq!(stored.entrypoint.as_deref(), Some("flows/etl.py:etl_pipeline"));
+    assert_eq!(
+        stored.entrypoint.as_deref(),
+        Some("flows/etl.py:etl_pipeline")
+    );
     let schedules = stored.schedules.clone().unwrap();
     assert_eq!(schedules.len(), 1);
     match &schedules[0].schedule {
@@ -88,7 +97,10 @@ async fn apply_creates_then_updates_on_a_real_server() {
     assert_eq!(stored.schedules.unwrap().len(), 1);
     let automations = c.read_automations_related_to(&owner).await.unwrap();
     assert_eq!(automations.len(), 1);
-    assert_ne!(automations[0].id, first_automation, "the old automation is replaced");
+    assert_ne!(
+        automations[0].id, first_automation,
+        "the old automation is replaced"
+    );
 
     c.delete_deployment(id).await.unwrap();
 }

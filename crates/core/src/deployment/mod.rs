@@ -790,3 +790,6 @@ impl RunnerDeploymentBuilder {
         Ok(d)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,345 @@
+//! Validator unit tests (Prefect's tests/runner/test_runner.py::TestRunnerDeployment and
+//! tests/deployment/test_schedules.py, spec §15.1 and §15.4).
+
+use serde_json::{Value, json};
+
+use super::*;
+
+fn schedules(args: ScheduleArgs) -> Result<Vec<DeploymentSchedule>, DeploymentError> {
+    args.build()
+}
+
+#[test]
+fn py_names_become_their_stem_and_dots_are_kept() {
+    assert_eq!(normalize_name("my-deploy.py"), "my-deploy");
+    assert_eq!(normalize_name("a/b/c.py"), "c");
+    for n in [
+        "..test-deployment",
+        "flow-from-my.python.module",
+        "pricing-subflow-v2.0.1",
+        "my-flow-v1.2.3.4",
+    ] {
+        assert_eq!(normalize_name(n), n);
+    }
+}
+
+#[test]
+fn paused_none_becomes_false_and_true_stays() {
+    let d = RunnerDeployment::builder("x").build().unwrap();
+    assert_eq!(d.paused, Some(false));
+    assert!(d.is_set("paused"));
+    let d = RunnerDeployment::builder("x")
+        .paused(Some(true))
+        .build()
+        .unwrap();
+    assert_eq!(d.paused, Some(true));
+    let d = RunnerDeployment::builder("x")
+        .paused(Some(false))
+        .build()
+        .unwrap();
+    assert_eq!(d.paused, Some(false));
+}
+
+#[test]
+fn tags_are_stringified_and_blank_ones_dropped() {
+    assert_eq!(
+        clean_tags([json!("a"), json!(""), json!("  "), json!(3)]),
+        ["a", "3"]
+    );
+}
+
+#[test]
+fn interval_shorthands_give_one_schedule_each_in_order() {
+    let s = schedules(ScheduleArgs {
+        interval: Some(json!(3600)),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].create_json()["schedule"]["interval"], json!(3600.0));
+    assert_eq!(s[0].create_json()["schedule"]["timezone"], "UTC");
+    let s = schedules(ScheduleArgs {
+        interval: Some(json!([3600, 7200])),
+        ..Default::default()
+    })
+    .unwrap();
+    let iv: Vec<Value> = s
+        .iter()
+        .map(|s| s.create_json()["schedule"]["interval"].clone())
+        .collect();
+    assert_eq!(iv, [json!(3600.0), json!(7200.0)]);
+}
+
+#[test]
+fn cron_and_rrule_shorthands() {
+    let s = schedules(ScheduleArgs {
+        cron: Some(json!(["0 * * * *", "@daily"])),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        s[1].create_json()["schedule"],
+        json!({"cron": "@daily", "timezone": null, "day_or": true})
+    );
+    assert_eq!(
+        s[0].update_json(),
+        json!({"schedule": {"cron": "0 * * * *", "timezone": null}, "active": true})
+    );
+    let s = schedules(ScheduleArgs {
+        rrule: Some(json!("FREQ=MINUTELY")),
+        ..Default::default()
+    })
+    .unwrap();
+    let rule = s[0].create_json()["schedule"]["rrule"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        rule.starts_with("DTSTART:") && rule.ends_with("\nFREQ=MINUTELY"),
+        "{rule}"
+    );
+    assert_ne!(
+        rule, "DTSTART:20200101T000000\nFREQ=MINUTELY",
+        "MINUTELY gets a recent anchor"
+    );
+    let s = schedules(ScheduleArgs {
+        rrule: Some(json!("FREQ=DAILY;COUNT=3")),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        s[0].create_json()["schedule"]["rrule"],
+        "DTSTART:20200101T000000\nFREQ=DAILY;COUNT=3"
+    );
+}
+
+#[test]
+fn only_one_schedule_argument() {
+    let err = schedules(ScheduleArgs {
+        cron: Some(json!("0 * * * *")),
+        interval: Some(json!(60)),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Only one of interval, cron, rrule, schedule, or schedules can be provided."
+    );
+    // A falsy-but-present value counts.
+    let err = schedules(ScheduleArgs {
+        interval: Some(json!(0)),
+        schedules: Some(vec![]),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(matches!(err, DeploymentError::ScheduleArgumentConflict));
+    assert!(schedules(ScheduleArgs::default()).unwrap().is_empty());
+}
+
+#[test]
+fn zero_interval_is_a_clear_error() {
+    let err = schedules(ScheduleArgs {
+        interval: Some(json!(0)),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("greater than 0 seconds"), "{err}");
+}
+
+#[test]
+fn flexible_schedule_list_normalises_each_kind() {
+    let s = schedules(ScheduleArgs {
+        schedules: Some(vec![
+            json!({"schedule": {"interval": 60}}),
+            json!({"schedule": {"cron": "0 0 1 * *"}, "active": false}),
+            json!({"schedule": {"cron": "0 0 1 * *"}, "active": null}),
+            json!({"cron": "0 9 * * *", "timezone": "Europe/Berlin", "slug": "s", "active": false}),
+            json!({"interval": 600, "anchor_date": "2024-01-01T00:00:00+00:00"}),
+        ]),
+        ..Default::default()
+    })
+    .unwrap();
+    let active: Vec<bool> = s.iter().map(|s| s.active).collect();
+    assert_eq!(active, [true, false, true, false, true]);
+    assert_eq!(
+        s[1].update_json(),
+        json!({"schedule": {"cron": "0 0 1 * *"}, "active": false})
+    );
+    assert_eq!(
+        s[3].update_json(),
+        json!({"schedule": {"cron": "0 9 * * *", "timezone": "Europe/Berlin", "day_or": true},
+               "active": false, "parameters": {}, "slug": "s"})
+    );
+    assert_eq!(
+        s[4].create_json()["schedule"]["anchor_date"],
+        "2024-01-01T00:00:00Z"
+    );
+}
+
+#[test]
+fn invalid_schedule_items_are_refused() {
+    let err = normalize_schedule_item(&json!("not a schedule")).unwrap_err();
+    assert!(
+        err.to_string().starts_with("Invalid schedule provided."),
+        "{err}"
+    );
+    let err = normalize_schedule_item(&json!({"schedule": {"cron": "* * * * *"}, "slug": "x"}))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unexpected keyword argument 'slug'"),
+        "{err}"
+    );
+    assert!(normalize_schedule_item(&json!({"cron": "not cron"})).is_err());
+    assert!(
+        normalize_schedule_item(&json!({"cron": "0 * * * *", "timezone": "Mars/Base"})).is_err()
+    );
+}
+
+#[test]
+fn concurrency_config_gives_limit_and_options() {
+    let (l, o) =
+        ConcurrencyLimit::from_json(&json!({"limit": 2, "collision_strategy": "CANCEL_NEW"}))
+            .unwrap()
+            .extract()
+            .unwrap();
+    assert_eq!(l, 2);
+    assert_eq!(
+        o.unwrap().to_json(),
+        json!({"collision_strategy": "CANCEL_NEW"})
+    );
+    let (_, o) = ConcurrencyLimit::from_json(&json!({"limit": 1, "grace_period_seconds": 300}))
+        .unwrap()
+        .extract()
+        .unwrap();
+    assert_eq!(
+        o.unwrap().to_json(),
+        json!({"collision_strategy": "ENQUEUE", "grace_period_seconds": 300})
+    );
+    assert_eq!(
+        ConcurrencyLimit::from_json(&json!(5))
+            .unwrap()
+            .extract()
+            .unwrap(),
+        (5, None)
+    );
+    assert!(
+        ConcurrencyLimit::from_json(&json!({"limit": 1, "grace_period_seconds": 10}))
+            .unwrap()
+            .extract()
+            .is_err()
+    );
+    assert!(
+        ConcurrencyLimit::from_json(&json!({"limit": 1, "collision_strategy": "DROP"})).is_err()
+    );
+}
+
+#[test]
+fn unnamed_triggers_are_named_by_position() {
+    let d = RunnerDeployment::builder("d.py")
+        .trigger_json(json!({"expect": ["a"]}))
+        .trigger_json(json!({"name": "given", "expect": ["b"]}))
+        .trigger_json(json!({"expect": ["c"]}))
+        .build()
+        .unwrap();
+    let names: Vec<_> = d.triggers.iter().map(|t| t.name.clone().unwrap()).collect();
+    assert_eq!(names, ["d__automation_1", "given", "d__automation_3"]);
+}
+
+#[test]
+fn proactive_within_rules() {
+    let t =
+        DeploymentTrigger::from_json(&json!({"posture": "Proactive", "expect": ["x"]}), 1).unwrap();
+    assert_eq!(t.trigger["within"], json!(10.0));
+    let err =
+        DeploymentTrigger::from_json(&json!({"posture": "Proactive", "within": 5}), 1).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("greater than or equal to 10 seconds"),
+        "{err}"
+    );
+    let t = DeploymentTrigger::from_json(
+        &json!({"triggers": [{"expect": ["a"]}], "require": "any"}),
+        1,
+    )
+    .unwrap();
+    assert_eq!(t.trigger["type"], "compound");
+    let t = DeploymentTrigger::from_json(&json!({"triggers": [{"expect": ["a"]}]}), 1).unwrap();
+    assert_eq!(t.trigger["type"], "sequence");
+    let t = DeploymentTrigger::from_json(&json!({"posture": "Metric", "metric": {"name": "lateness", "threshold": 1, "operator": ">"}}), 1).unwrap();
+    assert_eq!(t.trigger["metric"]["range"], json!(300.0));
+}
+
+#[test]
+fn unsaved_block_references_are_refused() {
+    let ok = RunnerDeployment::builder("x")
+        .parameters(
+            serde_json::from_value(json!({"creds": [block_reference(uuid::Uuid::nil())]})).unwrap(),
+        )
+        .build();
+    assert!(ok.is_ok());
+    let err = RunnerDeployment::builder("x")
+        .parameters(
+            serde_json::from_value(json!({"creds": {"$ref": {"block_document_id": null}}}))
+                .unwrap(),
+        )
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("Block must be saved with `.save()`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn frozen_parameters_mark_the_schema() {
+    let mut schema = crate::flow::ParameterSchema::default();
+    schema.properties.insert(
+        "n".into(),
+        json!({"type": "integer", "title": "n", "position": 0}),
+    );
+    let d = RunnerDeployment::builder("x")
+        .parameter_schema(schema)
+        .frozen_parameter("n", json!(3))
+        .build()
+        .unwrap();
+    assert_eq!(d.parameters["n"], json!(3));
+    let p = &d.parameter_openapi_schema.properties["n"];
+    assert_eq!(p["readOnly"], json!(true));
+    assert_eq!(p["enum"], json!([3]));
+    assert_eq!(p["type"], "integer");
+}
+
+#[test]
+fn create_body_pool_prechecks_in_prefects_order() {
+    let d = RunnerDeployment::builder("x")
+        .work_queue_name("q")
+        .build()
+        .unwrap();
+    let id = uuid::Uuid::nil();
+    assert_eq!(
+        d.create_body(id, None, Some("img"), None, None)
+            .unwrap_err(),
+        "An image can only be provided when registering a deployment with a work pool."
+    );
+    assert_eq!(
+        d.create_body(id, None, None, None, None).unwrap_err(),
+        "A work queue can only be provided when registering a deployment with a work pool."
+    );
+    let body = d
+        .create_body(id, Some("pool"), Some("img"), Some("1"), None)
+        .unwrap();
+    assert_eq!(body["job_variables"], json!({"image": "img"}));
+    assert_eq!(body["pull_steps"], json!([]));
+    assert_eq!(body["description"], "None");
+}
+
+#[test]
+fn update_body_sends_only_set_fields() {
+    let d = RunnerDeployment::builder("x").build().unwrap();
+    let body = d.update_body(None, None).unwrap();
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["paused", "parameter_openapi_schema", "pull_steps"]);
+    assert_eq!(body["pull_steps"], Value::Null);
+}
