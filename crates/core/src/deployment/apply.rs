@@ -135,11 +135,11 @@ pub async fn apply(
                 None => get_inferred_version_info(d.version_type.as_deref(), &process_env, &dir),
             }
             .map_err(|e| DeploymentApplyError::local(e.to_string(), &written))?;
-            if let Some(info) = &inferred {
-                if d.version.as_deref().is_none_or(str::is_empty) || d.version_from_flow {
-                    d.version = Some(info.version.clone());
-                    d.mark_set("version");
-                }
+            if let Some(info) = &inferred
+                && (d.version.as_deref().is_none_or(str::is_empty) || d.version_from_flow)
+            {
+                d.version = Some(info.version.clone());
+                d.mark_set("version");
             }
             VersionInfo::deployment(inferred, d.version.as_deref(), false)
         }

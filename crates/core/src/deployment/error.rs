@@ -175,7 +175,7 @@ pub struct DeploymentApplyError {
     pub written: Written,
     /// The client error, when the failure came from a request.
     #[source]
-    pub source: Option<ClientError>,
+    pub source: Option<Box<ClientError>>,
 }
 
 impl DeploymentApplyError {
@@ -193,7 +193,7 @@ impl DeploymentApplyError {
             step,
             message: client_detail(&err),
             written: written.clone(),
-            source: Some(err),
+            source: Some(Box::new(err)),
         }
     }
 

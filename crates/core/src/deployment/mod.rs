@@ -148,13 +148,13 @@ impl ConcurrencyLimit {
                 collision_strategy,
                 grace_period_seconds,
             } => {
-                if let Some(g) = grace_period_seconds {
-                    if !(60..=86400).contains(&g) {
-                        return Err(DeploymentError::InvalidConcurrency {
-                            input: g.to_string(),
-                            reason: "grace_period_seconds must be between 60 and 86400".into(),
-                        });
-                    }
+                if let Some(g) = grace_period_seconds
+                    && !(60..=86400).contains(&g)
+                {
+                    return Err(DeploymentError::InvalidConcurrency {
+                        input: g.to_string(),
+                        reason: "grace_period_seconds must be between 60 and 86400".into(),
+                    });
                 }
                 Ok((
                     limit,

@@ -110,16 +110,16 @@ impl DeploymentSchedule {
             if !self.set.outer.contains(&key) {
                 continue;
             }
-            if key == "schedule" {
-                if let Some(Value::Object(inner)) = full.get("schedule") {
-                    let filtered: Map<String, Value> = inner
-                        .iter()
-                        .filter(|(k, _)| self.set.inner.contains(&k.as_str()))
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect();
-                    out.insert(key.into(), Value::Object(filtered));
-                    continue;
-                }
+            if key == "schedule"
+                && let Some(Value::Object(inner)) = full.get("schedule")
+            {
+                let filtered: Map<String, Value> = inner
+                    .iter()
+                    .filter(|(k, _)| self.set.inner.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                out.insert(key.into(), Value::Object(filtered));
+                continue;
             }
             out.insert(key.into(), full[key].clone());
         }
@@ -269,13 +269,13 @@ fn interval_schedule(
 
 /// Whether a JSON interval is zero or negative (checked here to give a clear message, Q5).
 fn check_positive_interval(v: &Value, input: &Value) -> Result<(), DeploymentError> {
-    if let Some(n) = v.as_f64() {
-        if n <= 0.0 {
-            return Err(invalid(
-                input,
-                "Input should be greater than 0 seconds (give the interval as a positive number of seconds)",
-            ));
-        }
+    if let Some(n) = v.as_f64()
+        && n <= 0.0
+    {
+        return Err(invalid(
+            input,
+            "Input should be greater than 0 seconds (give the interval as a positive number of seconds)",
+        ));
     }
     Ok(())
 }
