@@ -2,6 +2,8 @@
 //!
 //! Exit codes: 0 success, 1 a run that failed part-way, 2 bad input (a flag, a file, a line).
 
+mod api;
+mod deploy;
 mod inspect;
 mod schedule;
 mod server;
@@ -35,6 +37,9 @@ enum Command {
     /// Run a local Prefect 3.9.1 server on 127.0.0.1 (start/reuse, status, stop).
     #[command(subcommand)]
     Server(server::ServerCommand),
+    /// Build deployments from flows (read statically) and apply them as Prefect 3.9.1 does;
+    /// without PREFECT_API_URL, to a local server prefab starts.
+    Deploy(deploy::DeployArgs),
 }
 
 /// A failure, with the exit code it maps to.
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
         Command::Storage(cmd) => storage::run(cmd),
         Command::Inspect(args) => inspect::run(args),
         Command::Server(cmd) => server::run(cmd),
+        Command::Deploy(args) => deploy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

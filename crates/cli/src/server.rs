@@ -18,7 +18,7 @@ use crate::Failure;
 
 /// The shared implementation under prefab's names (state directory
 /// `<cache>/prefab/servers/cli`).
-const COMMANDS: ServerCommands = ServerCommands {
+pub(crate) const COMMANDS: ServerCommands = ServerCommands {
     name: "cli",
     tag: "prefab",
     stop_command: "prefab server stop",

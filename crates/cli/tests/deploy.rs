@@ -1,0 +1,150 @@
+//! `prefab deploy` as a user runs it: the real binary, the example deployment file, a real
+//! Prefect 3.9.1 server (the workspace tests' shared one), read back over the API.
+
+#[allow(dead_code)]
+#[path = "../../../tests/support/prefect.rs"]
+mod prefect;
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+
+fn prefab(api_url: Option<&str>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PREFECT_") {
+            cmd.env_remove(key);
+        }
+    }
+    if let Some(url) = api_url {
+        cmd.env("PREFECT_API_URL", url);
+    }
+    cmd
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn read_deployment(api: &str, flow: &str, name: &str) -> Value {
+    let client =
+        prefab_client::blocking::PrefectClient::new(prefab_client::ClientConfig::new(api).unwrap())
+            .unwrap();
+    let d = client.read_deployment_by_name(flow, name).unwrap();
+    serde_json::to_value(d).unwrap()
+}
+
+#[test]
+fn the_example_file_applies_and_reapplies() {
+    let server = prefect::server();
+    let api = server.api_url();
+    let file = format!("{EXAMPLES}/deployments.yaml");
+    let first = prefab(Some(api))
+        .args(["deploy", "--file", &file])
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(
+        text(&first).contains("2 applied, 0 failed"),
+        "{}",
+        text(&first)
+    );
+    let nightly = read_deployment(api, "nightly-etl", "nightly");
+    assert_eq!(nightly["schedules"][0]["schedule"]["cron"], "30 2 * * *");
+    assert_eq!(
+        nightly["schedules"][0]["schedule"]["timezone"],
+        "America/New_York"
+    );
+    assert_eq!(nightly["parameters"]["region"], "us");
+    assert_eq!(nightly["entrypoint"], "flows/etl.py:nightly_etl");
+    let props = &nightly["parameter_openapi_schema"]["properties"];
+    assert_eq!(props["source"]["$ref"], "#/definitions/Source");
+    // Re-applying updates the same deployment.
+    let again = prefab(Some(api))
+        .args(["deploy", "--file", &file])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(
+        read_deployment(api, "nightly-etl", "nightly")["id"],
+        nightly["id"]
+    );
+}
+
+#[test]
+fn one_broken_definition_does_not_stop_the_others() {
+    let server = prefect::server();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("flows")).unwrap();
+    std::fs::write(
+        dir.path().join("flows/ok.py"),
+        "from prefect import flow\n\n@flow\ndef ok(n: int = 1):\n    pass\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("d.json"),
+        r#"[{"entrypoint": "flows/ok.py:ok", "name": "fine", "interval": 600},
+            {"entrypoint": "flows/ok.py:missing", "name": "broken"}]"#,
+    )
+    .unwrap();
+    let out = prefab(Some(server.api_url()))
+        .args(["deploy", "--file"])
+        .arg(dir.path().join("d.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("applied  ok/fine"), "{all}");
+    assert!(
+        all.contains("FAILED   #2 broken from flows/ok.py:missing"),
+        "{all}"
+    );
+    assert!(all.contains("1 applied, 1 failed"), "{all}");
+}
+
+#[test]
+fn deploy_from_flags() {
+    let server = prefect::server();
+    let out = prefab(Some(server.api_url()))
+        .current_dir(EXAMPLES)
+        .args([
+            "deploy",
+            "flows/etl.py:hourly_report",
+            "--name",
+            "flags",
+            "--cron",
+            "0 * * * *",
+            "--param",
+            "recipients=[\"a@example.com\"]",
+            "--tag",
+            "cli",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let d = read_deployment(server.api_url(), "hourly-report", "flags");
+    assert_eq!(d["parameters"]["recipients"][0], "a@example.com");
+    assert_eq!(d["tags"], serde_json::json!(["cli"]));
+    assert_eq!(d["schedules"][0]["schedule"]["cron"], "0 * * * *");
+}
+
+#[test]
+fn no_local_server_without_an_api_url_is_an_error_naming_the_fix() {
+    let out = prefab(None)
+        .args([
+            "deploy",
+            "--no-local-server",
+            "--file",
+            &format!("{EXAMPLES}/deployments.yaml"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("PREFECT_API_URL"), "{}", text(&out));
+}
