@@ -161,7 +161,8 @@ fn copy_block_directory(source: &Path, destination: &Path) -> Result<PullReport,
     for rel in wanted.keys() {
         let src = source.join(rel);
         let dst = destination.join(rel);
-        let same = existing.contains_key(rel)
+        // Contents are compared only when the sizes agree.
+        let same = existing.get(rel) == wanted.get(rel)
             && std::fs::read(&src).map_err(|e| StorageError::io("reading", &src, e))?
                 == std::fs::read(&dst).map_err(|e| StorageError::io("reading", &dst, e))?;
         if same {

@@ -90,11 +90,11 @@ impl StorageDefinition {
                     None | Some(Value::Null) => Default::default(),
                     Some(v) => settings_from_json(v)?,
                 };
-                let mut remote = RemoteStorage::new(required_str(input, "url", kind)?)
-                    .with_settings(settings)
-                    .with_pull_interval(pull_interval);
-                remote.set_base_path(base_path);
-                Storage::Remote(remote)
+                Storage::Remote(
+                    RemoteStorage::new(required_str(input, "url", kind)?)
+                        .with_settings(settings)
+                        .with_pull_interval(pull_interval),
+                )
             }
             "local" => {
                 let interval = if input.contains_key("pull_interval") {
@@ -125,9 +125,7 @@ impl StorageDefinition {
                         ));
                     }
                 };
-                let mut storage = BlockStorage::new(block).with_pull_interval(pull_interval);
-                storage.set_base_path(base_path);
-                Storage::Block(storage)
+                Storage::Block(BlockStorage::new(block).with_pull_interval(pull_interval))
             }
             "source" => create_storage_from_source_in(
                 required_str(input, "source", kind)?,
@@ -244,9 +242,7 @@ impl Description {
                 (Some(g.name().to_owned()), None, Some(g.repr()))
             }
             Storage::Remote(r) => {
-                warnings.extend(r.plain_secret_settings().into_iter().map(|key| {
-                    format!("setting `{key}` holds a secret in plain text and is written into the pull step as is; save it as a Secret block instead")
-                }));
+                warnings.extend(r.plain_secret_warnings());
                 (None, Some(r.remote_path()), Some(r.repr()))
             }
             Storage::Local(l) => (None, None, Some(l.repr())),

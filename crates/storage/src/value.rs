@@ -12,6 +12,25 @@ use serde_json::{Map, Value};
 
 use crate::StorageError;
 
+/// Setting names whose values are credentials (fsspec, s3fs, gcsfs, adlfs spellings): redacted
+/// in errors and `Debug`, and warned about when written into a pull step in plain text.
+pub(crate) const SECRET_SETTING_NAMES: &[&str] = &[
+    "key",
+    "secret",
+    "token",
+    "password",
+    "account_key",
+    "sas_token",
+    "client_secret",
+    "connection_string",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "credential",
+    "credentials",
+    "private_key",
+];
+
 const UNSAVED_PLACEHOLDER: &str = "Could not generate block placeholder for unsaved block.";
 
 /// A `Secret` block: its document name (`None` = not saved) and its value.
@@ -285,19 +304,6 @@ impl SettingValue {
     /// (`key`, `secret`, `token`, `password`, `account_key`, …): Prefect writes those into the
     /// deployment verbatim (storage.md Q7), prefab warns.
     pub fn plain_secret_keys(map: &IndexMap<String, SettingValue>) -> Vec<String> {
-        const SECRET_KEYS: &[&str] = &[
-            "key",
-            "secret",
-            "token",
-            "password",
-            "account_key",
-            "sas_token",
-            "client_secret",
-            "connection_string",
-            "aws_secret_access_key",
-            "aws_session_token",
-            "credential",
-        ];
         let mut found = Vec::new();
         fn walk(prefix: &str, map: &IndexMap<String, SettingValue>, found: &mut Vec<String>) {
             for (k, v) in map {
@@ -309,7 +315,7 @@ impl SettingValue {
                 match v {
                     SettingValue::Plain(Value::String(s))
                         if !s.is_empty()
-                            && SECRET_KEYS.contains(&k.as_str())
+                            && SECRET_SETTING_NAMES.contains(&k.as_str())
                             && !s.starts_with("{{") =>
                     {
                         found.push(path)

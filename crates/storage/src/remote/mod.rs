@@ -16,7 +16,7 @@ pub use settings::{Backend, ConfigValue, ObjectStoreConfig};
 use crate::pypath::{join, repr_str};
 use crate::storage::{PullOptions, PullReport, PullStep, RunnerStorage};
 use crate::urls::urlparse;
-use crate::value::SettingValue;
+use crate::value::{SECRET_SETTING_NAMES, SettingValue};
 use crate::{DEFAULT_PULL_INTERVAL, StorageError};
 
 pub(crate) const PULL_FROM_REMOTE_STEP: &str = "prefect.deployments.steps.pull_from_remote_storage";
@@ -56,24 +56,6 @@ pub struct RemoteStorage {
     destination: Option<PathBuf>,
     delete_stale: bool,
 }
-
-/// Setting names whose values are credentials (fsspec, s3fs, gcsfs, adlfs spellings).
-const SECRET_SETTING_NAMES: &[&str] = &[
-    "key",
-    "secret",
-    "token",
-    "password",
-    "account_key",
-    "sas_token",
-    "client_secret",
-    "connection_string",
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "credential",
-    "credentials",
-    "private_key",
-];
 
 impl RemoteStorage {
     /// Remote storage at `url`, no settings, pulled every 60 s by a runner, based in the
@@ -278,6 +260,19 @@ impl RemoteStorage {
 
     /// Settings holding a plain-text secret that Prefect would write into the deployment as
     /// is (Q7); prefab warns about each when building a pull step.
+    pub fn plain_secret_warnings(&self) -> Vec<String> {
+        self.plain_secret_settings()
+            .into_iter()
+            .map(|key| {
+                format!(
+                    "setting `{key}` of {} holds a secret in plain text: Prefect writes it into the deployment's pull step as is; save it as a Secret block instead",
+                    crate::urls::strip_auth(&self.url)
+                )
+            })
+            .collect()
+    }
+
+    /// The settings (dotted paths) behind [`plain_secret_warnings`](Self::plain_secret_warnings).
     pub fn plain_secret_settings(&self) -> Vec<String> {
         let gcs = matches!(urlparse(&self.url).scheme.as_str(), "gs" | "gcs");
         SettingValue::plain_secret_keys(&self.settings)
@@ -351,11 +346,8 @@ impl RunnerStorage for RemoteStorage {
         if let Some(package) = self.required_package() {
             inputs.insert("requires".into(), Value::String(package.into()));
         }
-        for key in self.plain_secret_settings() {
-            tracing::warn!(
-                "setting `{key}` of {} holds a secret in plain text: Prefect writes it into the deployment's pull step as is; save it as a Secret block instead",
-                crate::urls::strip_auth(&self.url)
-            );
+        for warning in self.plain_secret_warnings() {
+            tracing::warn!("{warning}");
         }
         let mut step = Map::new();
         step.insert(PULL_FROM_REMOTE_STEP.into(), Value::Object(inputs));
