@@ -111,10 +111,27 @@ impl DeploymentTrigger {
     }
 }
 
-/// Seconds from a number (pydantic `timedelta`).
+/// Seconds from a pydantic `timedelta` input: a number of seconds, or a string in one of the
+/// forms pydantic accepts — ISO 8601 (`PT1H`, `P1DT2H`, `-PT5S`) or `[D day[s], ]HH:MM[:SS[.f]]`
+/// (`01:30:00`, `1 day, 01:00:00`). Strings are parsed by `speedate`, pydantic-core's own
+/// parser, so the accepted forms and values are pydantic's.
 fn seconds(v: &Value) -> Result<f64, String> {
-    v.as_f64()
-        .ok_or_else(|| format!("expected a number of seconds, got {v}"))
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .ok_or_else(|| format!("expected a number of seconds, got {v}")),
+        Value::String(s) => speedate::Duration::parse_str(s)
+            .map(|d| d.signed_total_seconds() as f64 + d.signed_microseconds() as f64 / 1e6)
+            .map_err(|e| {
+                format!(
+                    "{s:?} is not a duration ({e}): give seconds (3600), ISO 8601 (\"PT1H\") \
+                     or HH:MM:SS (\"01:00:00\")"
+                )
+            }),
+        _ => Err(format!(
+            "expected a number of seconds or a duration string such as \"PT1H\", got {v}"
+        )),
+    }
 }
 
 fn string_set(map: &Map<String, Value>, key: &str) -> Result<Value, String> {
@@ -325,5 +342,65 @@ pub fn normalize_trigger(map: &Map<String, Value>) -> Result<Value, String> {
                 json!({"type": "compound", "triggers": triggers, "within": within, "require": require}),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values pydantic 2.14 (pydantic-core 2.50, Prefect 3.9.1's venv) gives for
+    /// `TypeAdapter(timedelta).validate_python(s).total_seconds()`; `None` = a validation error.
+    const PYDANTIC: &[(&str, Option<f64>)] = &[
+        ("PT1H", Some(3600.0)),
+        ("P1D", Some(86400.0)),
+        ("P1DT2H3M4.5S", Some(93784.5)),
+        ("PT0.5S", Some(0.5)),
+        ("-PT1S", Some(-1.0)),
+        ("P1W", Some(604800.0)),
+        ("P1Y", Some(31536000.0)),
+        ("P1M", Some(2592000.0)),
+        ("PT", None),
+        ("01:02:03", Some(3723.0)),
+        ("1d,01:02:03.000004", Some(90123.000004)),
+        ("1 day, 01:00:00", Some(90000.0)),
+        ("2 days, 00:00:00", Some(172800.0)),
+        ("3600", None),
+        ("  PT1H ", None),
+        ("pt1h", None),
+        ("+PT5M", Some(300.0)),
+        ("10:00", Some(36000.0)),
+        ("1:2:3", None),
+        ("PT1.5H", Some(5400.0)),
+        ("P2W3D", Some(1468800.0)),
+        ("PT-1S", None),
+        ("1day", Some(86400.0)),
+        ("", None),
+    ];
+
+    #[test]
+    fn duration_strings_parse_as_pydantic_does() {
+        for (input, expected) in PYDANTIC {
+            let got = seconds(&json!(input)).ok();
+            match (got, expected) {
+                (Some(g), Some(e)) => assert!((g - e).abs() < 1e-9, "{input:?}: {g} != {e}"),
+                (None, None) => {}
+                _ => panic!("{input:?}: got {got:?}, pydantic gives {expected:?}"),
+            }
+        }
+        assert_eq!(seconds(&json!(90)), Ok(90.0));
+        let err = seconds(&json!("soon")).unwrap_err();
+        assert!(err.contains("\"soon\"") && err.contains("PT1H"), "{err}");
+        assert!(seconds(&json!(true)).is_err());
+    }
+
+    #[test]
+    fn iso_durations_in_triggers_become_seconds() {
+        let map = json!({"expect": ["x"], "posture": "Proactive", "within": "PT1H"});
+        let t = normalize_trigger(map.as_object().unwrap()).unwrap();
+        assert_eq!(t["within"], json!(3600.0));
+        let neg = json!({"expect": ["x"], "within": "-PT1M"});
+        let err = normalize_trigger(neg.as_object().unwrap()).unwrap_err();
+        assert!(err.contains("0 or more"), "{err}");
     }
 }
