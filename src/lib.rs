@@ -8,6 +8,8 @@
 //! | `schemas` | on | [`schemas`] | `prefab-schemas`: wire models, interval / cron / rrule schedules |
 //! | `client` | off | `client` | `prefab-client`: async Prefect REST client |
 //! | `storage` | off | `storage` | `prefab-storage`: git, object-store and local flow storage, pull steps |
+//! | `core` | off | `core` | `prefab-core`: flow loading, `RunnerDeployment`, `apply` |
+//! | `blocking` | off | — | synchronous wrappers in `client::blocking` and `core::deployment::blocking` |
 
 #[cfg(feature = "schemas")]
 pub use prefab_schemas as schemas;
@@ -17,3 +19,6 @@ pub use prefab_client as client;
 
 #[cfg(feature = "storage")]
 pub use prefab_storage as storage;
+
+#[cfg(feature = "core")]
+pub use prefab_core as core;

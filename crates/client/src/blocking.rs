@@ -67,7 +67,10 @@ impl PrefectClient {
         &self.inner
     }
 
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
+    /// Runs `future` to completion on this client's runtime. For async operations built on
+    /// [`Self::as_async`] (e.g. prefab-core's `apply`), so a synchronous caller drives them
+    /// without a runtime of its own.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
 

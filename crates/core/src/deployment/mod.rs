@@ -18,6 +18,8 @@
 //! ```
 
 mod apply;
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod error;
 mod file;
 mod schedules;
