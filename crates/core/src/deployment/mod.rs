@@ -451,6 +451,25 @@ impl RunnerDeployment {
         }
     }
 
+    /// What Prefect would silently ignore in this definition, as sentences for a person: a
+    /// storage without a work pool (Prefect sends pull steps only when a pool is in effect, so
+    /// workers would never clone the code). `work_pool_name` is `apply`'s pool argument, if any.
+    /// The requests are unchanged; callers show these as warnings.
+    pub fn warnings(&self, work_pool_name: Option<&str>) -> Vec<String> {
+        let mut out = Vec::new();
+        let pool = work_pool_name
+            .or(self.work_pool_name.as_deref())
+            .filter(|p| !p.is_empty());
+        if self.storage.is_some() && pool.is_none() {
+            out.push(format!(
+                "{}: its storage is not sent — Prefect sends pull steps only for deployments \
+                 with a work pool; set `work_pool_name` so workers fetch the code",
+                self.full_name()
+            ));
+        }
+        out
+    }
+
     /// The pull steps of the storage as a list (`None` without storage).
     pub fn pull_steps(&self) -> Result<Option<Vec<Value>>, DeploymentError> {
         let Some(storage) = &self.storage else {

@@ -343,3 +343,27 @@ fn update_body_sends_only_set_fields() {
     assert_eq!(keys, ["paused", "parameter_openapi_schema", "pull_steps"]);
     assert_eq!(body["pull_steps"], Value::Null);
 }
+
+#[test]
+fn storage_without_a_pool_is_warned_about() {
+    let storage = prefab_storage::describe::StorageDefinition(
+        json!({"kind": "git", "url": "https://github.com/acme/flows.git"}),
+    )
+    .build(Path::new("."), Path::new("."))
+    .unwrap();
+    let mut d = RunnerDeployment::builder("nightly")
+        .flow_name("etl")
+        .build()
+        .unwrap();
+    assert!(d.warnings(None).is_empty());
+    d.storage = Some(storage);
+    let warnings = d.warnings(None);
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].starts_with("etl/nightly:") && warnings[0].contains("work_pool_name"),
+        "{warnings:?}"
+    );
+    assert!(d.warnings(Some("pool")).is_empty(), "apply's pool counts");
+    d.work_pool_name = Some("pool".into());
+    assert!(d.warnings(None).is_empty());
+}
