@@ -41,7 +41,7 @@ pub use schedules::{
 };
 pub use triggers::{DeploymentTrigger, normalize_trigger};
 
-use crate::flow::{ParameterSchema, load_flow_from_entrypoint};
+use crate::flow::{Flow, ParameterSchema, load_flow_from_entrypoint};
 use crate::version::VersionInfo;
 
 /// How concurrent runs beyond the limit are handled.
@@ -386,7 +386,93 @@ impl RunnerDeployment {
             .map(|c| c.extract())
             .transpose()?;
         let loaded = load_flow_from_entrypoint(entrypoint, root)?;
-        let flow = loaded.flow;
+        let mut d = Self::from_parts(
+            loaded.flow,
+            entrypoint,
+            name,
+            &options,
+            schedules,
+            concurrency,
+        )?;
+        d.path = Some(
+            std::env::current_dir()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| ".".into()),
+        );
+        Ok(d)
+    }
+
+    /// Prefect's `RunnerDeployment.from_flow`: a deployment of `flow` — a Python flow loaded
+    /// with [`crate::flow::load_flow_from_entrypoint`], or a Rust [`Flow`] descriptor with its
+    /// [`Flow::with_entrypoint`] set (where workers find the code). The flow name, version (then
+    /// replaceable by version inference, as Prefect's is) and description come from the flow.
+    /// `path` is `"."` for a file entrypoint (`path/to/file.py:func`) and unset for a module
+    /// path (`package.module.func`), as Prefect sets `_path` for its two entrypoint types.
+    ///
+    /// ```
+    /// use prefab_core::deployment::{FromEntrypointOptions, RunnerDeployment};
+    /// use prefab_core::flow::Flow;
+    ///
+    /// /// Nightly load.
+    /// #[derive(schemars::JsonSchema)]
+    /// #[allow(dead_code)]
+    /// struct Params { bucket: String, retries: Option<u32> }
+    ///
+    /// let flow = Flow::from_parameters::<Params>("etl").with_entrypoint("flows/etl.py:etl");
+    /// let d = RunnerDeployment::from_flow(&flow, "nightly", FromEntrypointOptions::default())?;
+    /// assert_eq!(d.full_name(), "etl/nightly");
+    /// assert_eq!(d.path.as_deref(), Some("."));
+    /// assert_eq!(d.description.as_deref(), Some("Nightly load."));
+    /// # Ok::<(), prefab_core::deployment::DeploymentError>(())
+    /// ```
+    pub fn from_flow(
+        flow: &Flow,
+        name: &str,
+        options: FromEntrypointOptions,
+    ) -> Result<RunnerDeployment, DeploymentError> {
+        let schedules = options.schedule_args().build()?;
+        let concurrency = options
+            .concurrency_limit
+            .as_ref()
+            .map(ConcurrencyLimit::from_json)
+            .transpose()?
+            .map(|c| c.extract())
+            .transpose()?;
+        let entrypoint = flow
+            .entrypoint
+            .clone()
+            .filter(|e| !e.trim().is_empty())
+            .ok_or_else(|| DeploymentError::InvalidField {
+                field: "entrypoint".into(),
+                reason: format!(
+                    "flow {:?} has no entrypoint, so no worker could run it: set it with \
+                     Flow::with_entrypoint(\"path/to/file.py:function\") or \
+                     (\"package.module.function\")",
+                    flow.name
+                ),
+            })?;
+        let file_path = entrypoint.contains(".py:");
+        let mut d = Self::from_parts(
+            flow.clone(),
+            &entrypoint,
+            name,
+            &options,
+            schedules,
+            concurrency,
+        )?;
+        d.path = file_path.then(|| ".".to_owned());
+        Ok(d)
+    }
+
+    /// What `from_flow` and `from_entrypoint` share once the flow is known.
+    fn from_parts(
+        flow: Flow,
+        entrypoint: &str,
+        name: &str,
+        options: &FromEntrypointOptions,
+        schedules: Vec<DeploymentSchedule>,
+        concurrency: Option<(i64, Option<ConcurrencyOptions>)>,
+    ) -> Result<RunnerDeployment, DeploymentError> {
         let mut b = RunnerDeployment::builder(name)
             .flow_name(options.flow_name.clone().unwrap_or(flow.name.clone()))
             .schedule_list(schedules)
@@ -419,11 +505,6 @@ impl RunnerDeployment {
             b = b.trigger_json(t);
         }
         let mut d = b.build()?;
-        d.path = Some(
-            std::env::current_dir()
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| ".".into()),
-        );
         d.parameter_openapi_schema = flow.parameter_schema;
         if d.version.as_deref().is_none_or(str::is_empty) {
             d.version = flow.version;

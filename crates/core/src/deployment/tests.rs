@@ -367,3 +367,53 @@ fn storage_without_a_pool_is_warned_about() {
     d.work_pool_name = Some("pool".into());
     assert!(d.warnings(None).is_empty());
 }
+
+/// §15.1: from_flow copies the flow's name, version (marked as the flow's) and description;
+/// a file entrypoint gets `path` "." and a module path none; a flow without an entrypoint
+/// cannot be deployed.
+#[test]
+fn from_flow_takes_the_flow_and_its_entrypoint_type() {
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    /// Loads things.
+    struct Params {
+        bucket: String,
+    }
+    let flow = crate::flow::Flow::from_parameters::<Params>("loader").with_version("1.2");
+    let err = RunnerDeployment::from_flow(&flow, "d", FromEntrypointOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"loader\"") && err.contains("with_entrypoint"),
+        "{err}"
+    );
+
+    let file = flow.clone().with_entrypoint("flows/load.py:loader");
+    let options = FromEntrypointOptions {
+        cron: Some(json!("0 1 * * *")),
+        tags: Some(vec![json!("a")]),
+        ..Default::default()
+    };
+    let d = RunnerDeployment::from_flow(&file, "d", options).unwrap();
+    assert_eq!(d.full_name(), "loader/d");
+    assert_eq!(d.entrypoint.as_deref(), Some("flows/load.py:loader"));
+    assert_eq!(d.path.as_deref(), Some("."));
+    assert_eq!(d.version.as_deref(), Some("1.2"));
+    assert!(d.version_from_flow);
+    assert_eq!(d.description.as_deref(), Some("Loads things."));
+    assert_eq!(d.tags, ["a"]);
+    assert_eq!(d.schedules.as_ref().map(Vec::len), Some(1));
+    assert_eq!(
+        d.parameter_openapi_schema.required.as_deref(),
+        Some(&["bucket".to_owned()][..])
+    );
+
+    let module = flow.with_entrypoint("acme.flows.loader");
+    let d = RunnerDeployment::from_flow(&module, "d", FromEntrypointOptions::default()).unwrap();
+    assert_eq!(d.path, None);
+    let body = d
+        .create_body(Uuid::nil(), None, None, d.version.as_deref(), None)
+        .unwrap();
+    assert_eq!(body["path"], Value::Null);
+    assert_eq!(body["entrypoint"], "acme.flows.loader");
+}

@@ -31,6 +31,25 @@ impl Flow {
             source_file: None,
         }
     }
+
+    /// Sets where workers find the flow's code: `path/to/file.py:function` or
+    /// `package.module.function` (needed by `RunnerDeployment::from_flow`).
+    pub fn with_entrypoint(mut self, entrypoint: impl Into<String>) -> Flow {
+        self.entrypoint = Some(entrypoint.into());
+        self
+    }
+
+    /// Sets the flow's version (what `@flow(version=…)` would).
+    pub fn with_version(mut self, version: impl Into<String>) -> Flow {
+        self.version = Some(version.into());
+        self
+    }
+
+    /// Sets the flow's description (instead of the parameters type's doc comment).
+    pub fn with_description(mut self, description: impl Into<String>) -> Flow {
+        self.description = Some(description.into());
+        self
+    }
 }
 
 /// The `ParameterSchema` Prefect would emit for a function whose parameters are `P`'s fields:
