@@ -315,3 +315,54 @@ fn apply_from_synchronous_code() {
         json!({"$ref": {"block_document_id": block.to_string()}})
     );
 }
+
+/// A deployment file's `work_pools`: missing pools are created with their type, existing ones
+/// are left alone (and a type mismatch is reported, not fixed); storage then becomes pull steps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_work_pools_are_created_once_and_never_modified() {
+    use prefab_core::deployment::{PoolOutcome, WorkPoolSpec, ensure_work_pools};
+    let c = client();
+    let existing = work_pool(&c).await;
+    let missing = unique("declared");
+    let specs: Vec<WorkPoolSpec> = serde_json::from_value(json!([
+        {"name": missing, "type": "process", "description": "made by prefab"},
+        {"name": existing, "type": "process"},
+    ]))
+    .unwrap();
+    let outcomes = ensure_work_pools(&c, &specs).await.unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            (missing.clone(), PoolOutcome::Created),
+            (
+                existing.clone(),
+                PoolOutcome::ExistsWithOtherType {
+                    actual: "prefab-test".into()
+                }
+            ),
+        ]
+    );
+    let pool = c.read_work_pool(&missing).await.unwrap();
+    assert_eq!(pool.r#type, "process");
+    assert_eq!(pool.description.as_deref(), Some("made by prefab"));
+    let again = ensure_work_pools(&c, &specs[..1]).await.unwrap();
+    assert_eq!(again, vec![(missing.clone(), PoolOutcome::Exists)]);
+    assert_eq!(c.read_work_pool(&missing).await.unwrap().id, pool.id);
+
+    // With the pool in place, git storage becomes the deployment's pull step.
+    let fx = Fixture::new();
+    let d = fx.deployment(json!({
+        "name": unique("stored"),
+        "work_pool_name": missing,
+        "storage": {"kind": "git", "url": "https://github.com/acme/flows.git", "branch": "main"},
+    }));
+    assert!(d.warnings(None).is_empty());
+    let id = apply(&c, &d, &fx.options).await.unwrap();
+    let stored = c.read_deployment(id).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&stored.pull_steps).unwrap(),
+        json!([{"prefect.deployments.steps.git_clone": {
+            "repository": "https://github.com/acme/flows.git", "branch": "main"}}])
+    );
+    assert_eq!(stored.path, None, "a storage-based deployment has no path");
+}

@@ -22,6 +22,7 @@ mod apply;
 pub mod blocking;
 mod error;
 mod file;
+mod pools;
 mod schedules;
 mod triggers;
 
@@ -35,6 +36,7 @@ use uuid::Uuid;
 pub use apply::{ApplyOptions, apply};
 pub use error::{ApplyStep, DeploymentApplyError, DeploymentError, Written};
 pub use file::{ApplySpec, DeploymentFile, FromEntrypointOptions};
+pub use pools::{PoolError, PoolOutcome, WorkPoolSpec, ensure_work_pools};
 pub use schedules::{
     DeploymentSchedule, ScheduleArgs, normalize_rrule_string, normalize_schedule_item,
     schedule_from_apply_arg,
