@@ -51,7 +51,7 @@ fn the_example_file_applies_and_reapplies() {
         .unwrap();
     assert!(first.status.success(), "{}", text(&first));
     assert!(
-        text(&first).contains("2 applied, 0 failed"),
+        text(&first).contains("5 applied, 0 failed"),
         "{}",
         text(&first)
     );
