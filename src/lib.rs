@@ -22,3 +22,8 @@ pub use prefab_storage as storage;
 
 #[cfg(feature = "core")]
 pub use prefab_core as core;
+
+/// The README's Rust examples, compiled (and run unless marked `no_run`) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
