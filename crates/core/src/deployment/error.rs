@@ -73,6 +73,15 @@ pub enum DeploymentError {
         /// Why, and what to do.
         reason: String,
     },
+    /// Parameters the Prefect server would refuse (checked locally before any request, with
+    /// `enforce_parameter_schema` on; see [`check_parameters`](super::RunnerDeployment::check_parameters)).
+    #[error("{}", super::validate::describe_invalid(deployment, violations))]
+    InvalidParameters {
+        /// The deployment, `flow/name`.
+        deployment: String,
+        /// Every value the schema refuses.
+        violations: Vec<super::validate::ParameterViolation>,
+    },
     /// The flow could not be loaded from its entrypoint.
     #[error(transparent)]
     FlowLoad(#[from] FlowLoadError),

@@ -22,6 +22,7 @@ mod error;
 mod file;
 mod schedules;
 mod triggers;
+mod validate;
 
 use std::path::Path;
 
@@ -38,6 +39,7 @@ pub use schedules::{
     schedule_from_apply_arg,
 };
 pub use triggers::{DeploymentTrigger, normalize_trigger};
+pub use validate::{Endpoint, ParameterReport, ParameterViolation, Verdict, server_verdict};
 
 use crate::flow::{ParameterSchema, load_flow_from_entrypoint};
 use crate::version::VersionInfo;
