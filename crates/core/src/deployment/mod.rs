@@ -20,6 +20,7 @@
 mod apply;
 mod error;
 mod file;
+mod from_storage;
 mod schedules;
 mod triggers;
 mod validate;
@@ -34,6 +35,7 @@ use uuid::Uuid;
 pub use apply::{ApplyOptions, apply};
 pub use error::{ApplyStep, DeploymentApplyError, DeploymentError, Written};
 pub use file::{ApplySpec, DeploymentFile, FromEntrypointOptions};
+pub use from_storage::STORAGE_BASE_PATH;
 pub use schedules::{
     DeploymentSchedule, ScheduleArgs, normalize_rrule_string, normalize_schedule_item,
     schedule_from_apply_arg,
