@@ -493,3 +493,74 @@ async fn local_verdicts_equal_the_real_servers() {
         "{refused} refused, {accepted} accepted"
     );
 }
+
+/// `apply` refuses before writing anything: what both endpoints refuse before any request,
+/// what only create refuses once the lookup says the deployment is new; the same parameters
+/// are applied when the deployment exists (the update accepts them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refuses_before_writing() {
+    use prefab_core::deployment::{ApplyOptions, ApplyStep, apply};
+    let server = support::prefect::server();
+    let client = PrefectClient::new(ClientConfig::new(server.api_url()).unwrap()).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let options = ApplyOptions::default()
+        .inference_dir(work.path())
+        .env(Default::default());
+    let run = Uuid::new_v4().simple().to_string();
+    let flow = format!("prefab-validation-apply-{}", &run[..8]);
+    let named = |c: &Case, name: &str| {
+        let mut d = deployment(c, name);
+        d.flow_name = Some(flow.clone());
+        d
+    };
+
+    // Both refuse: an error at the Validate step, nothing on the server (not even the flow).
+    let bad = case(
+        "apply-both-refuse",
+        json!({"n": p("n", 0, json!({"type": "integer"}))}),
+        json!({"n": "x"}),
+        (V::R, V::R),
+    );
+    let err = apply(&client, &named(&bad, "both"), &options)
+        .await
+        .unwrap_err();
+    assert_eq!(err.step, ApplyStep::Validate, "{err}");
+    assert!(err.message.contains("parameters.n"), "{err}");
+    assert!(
+        client
+            .read_flow_by_name(&flow)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    // Only create refuses (null for a non-required property without default).
+    let divergent = case(
+        "apply-divergent",
+        json!({"n": p("n", 0, json!({"type": "integer"}))}),
+        json!({"n": null}),
+        (V::R, V::A),
+    );
+    let err = apply(&client, &named(&divergent, "div"), &options)
+        .await
+        .unwrap_err();
+    assert_eq!(err.step, ApplyStep::Validate, "{err}");
+    assert!(
+        client
+            .read_flow_by_name(&flow)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    // Once it exists, the update accepts the same parameters, as the server does.
+    let mut plain = named(&divergent, "div");
+    plain.parameters = Map::new();
+    let id = apply(&client, &plain, &options).await.unwrap();
+    let id2 = apply(&client, &named(&divergent, "div"), &options)
+        .await
+        .unwrap();
+    assert_eq!(id, id2);
+    let stored = client.read_deployment(id).await.unwrap();
+    assert_eq!(stored.parameters.unwrap()["n"], Value::Null);
+    client.delete_deployment(id).await.unwrap();
+}
