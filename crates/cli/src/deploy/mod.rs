@@ -63,6 +63,16 @@ pub(crate) struct DeployArgs {
     /// How many deployments are applied at once (the client also adapts to a busy server).
     #[arg(long, default_value_t = 4, value_name = "N")]
     pub concurrency: usize,
+    /// Pull each deployment's storage (`storage` in the file, or --source) into a temporary
+    /// directory and load its flow from the pulled code instead of the local tree
+    /// (Prefect's `RunnerDeployment.from_storage`).
+    #[arg(long)]
+    pub pull: bool,
+    /// Where the flow's code lives (with ENTRYPOINT): a git URL, a remote URL (`s3://…`) or a
+    /// directory, as Prefect's `from_source` reads it. Its pull step is recorded; with --pull
+    /// the entrypoint is also read from the pulled code.
+    #[arg(long, value_name = "URL", requires = "entrypoint")]
+    pub source: Option<String>,
 }
 
 /// One deployment to apply: where it came from and its definition.
@@ -110,13 +120,29 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     // Build everything first: a definition that cannot be built is reported, the others go on.
     let mut built = Vec::new();
     let mut failures = Vec::new();
+    let puller = args.pull.then(pull_runtime).transpose()?;
     for d in definitions {
-        let result = DeploymentFile::from_json(&d.value)
-            .and_then(|f| f.build(&d.root).map(|dep| (dep, f.apply_options())));
+        let result = DeploymentFile::from_json(&d.value).and_then(|f| {
+            let dep = match &puller {
+                Some(rt) => rt.block_on(f.build_pulled(&d.root))?,
+                None => f.build(&d.root)?,
+            };
+            Ok((dep, f.apply_options()))
+        });
         match result {
             Ok((deployment, options)) => built.push((d.label, deployment, options)),
             Err(e) => failures.push((d.label, format!("not applied: {e}"))),
         }
+    }
+    // Nothing could be built: bad input (exit 2), and no server is needed to say so.
+    if built.is_empty() && !failures.is_empty() {
+        for (label, error) in &failures {
+            println!("FAILED   {label}: {error}");
+        }
+        return Err(Failure::Input(format!(
+            "none of the {} deployments could be built (listed above)",
+            failures.len()
+        )));
     }
     let target = crate::api::resolve(!args.no_local_server)?;
     let client = PrefectClient::new(target.config)
@@ -173,6 +199,14 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
             applied + failures.len()
         )))
     }
+}
+
+/// The runtime `--pull` pulls on (git runs on its blocking threads).
+fn pull_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Run(format!("starting the async runtime: {e}")))
 }
 
 fn label_of(value: &Value, index: usize) -> String {
@@ -248,6 +282,17 @@ fn definition_from_flags(args: &DeployArgs) -> Result<Value, Failure> {
     }
     if args.paused {
         d.insert("paused".into(), json!(true));
+    }
+    match &args.source {
+        Some(url) => {
+            d.insert("storage".into(), json!({"kind": "source", "source": url}));
+        }
+        None if args.pull => {
+            return Err(Failure::Input(
+                "--pull with ENTRYPOINT needs --source URL (where the flow's code lives)".into(),
+            ));
+        }
+        None => {}
     }
     Ok(Value::Object(d))
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::RunnerDeployment;
 use super::error::{ApplyStep, DeploymentApplyError, Written};
 use super::schedules::schedule_from_apply_arg;
+use super::validate::{Endpoint, Verdict, server_verdict};
 use crate::version::{VersionInfo, get_inferred_version_info, process_env};
 
 /// `apply()`'s arguments.
@@ -32,6 +33,9 @@ pub struct ApplyOptions {
     pub inference_dir: Option<PathBuf>,
     /// The environment version inference reads (default: the process's).
     pub env: Option<HashMap<String, String>>,
+    /// Skip the local parameter check (prefab's addition, on by default; it only refuses
+    /// what the server would refuse, before any request).
+    pub skip_parameter_validation: bool,
 }
 
 impl ApplyOptions {
@@ -58,6 +62,11 @@ impl ApplyOptions {
     /// Sets the environment version inference reads.
     pub fn env(mut self, v: HashMap<String, String>) -> Self {
         self.env = Some(v);
+        self
+    }
+    /// Skips the local parameter check: the server alone decides.
+    pub fn skip_parameter_validation(mut self, skip: bool) -> Self {
+        self.skip_parameter_validation = skip;
         self
     }
 }
@@ -117,6 +126,25 @@ pub async fn apply(
     let mut d = deployment.clone();
     let mut written = Written::default();
 
+    // 0. Parameters the server would refuse, new or existing: refused before any request.
+    let report = (!options.skip_parameter_validation).then(|| d.check_parameters());
+    if let Some(report) = &report {
+        if let (Verdict::Refused(v), Verdict::Refused(_)) = (&report.create, &report.update)
+            && d.is_set("enforce_parameter_schema")
+        {
+            return Err(DeploymentApplyError::local(
+                d.invalid_parameters(v.clone()).to_string(),
+                &written,
+            ));
+        }
+        for w in &report.schedule_warnings {
+            tracing::warn!(
+                deployment = %d.full_name(),
+                "schedule parameter the flow's schema refuses (the server stores it anyway; runs scheduled with it may fail): {w}"
+            );
+        }
+    }
+
     // 1. Version info.
     let version_info = match &options.version_info {
         Some(v) => v.clone(),
@@ -150,8 +178,13 @@ pub async fn apply(
     let lookup = client
         .send(&request::read_deployment_by_name(&flow_name, &d.name))
         .await;
+    let mut existing_body = None;
     let existing = match lookup {
-        Ok(resp) => Some(response_id(&resp.body, ApplyStep::ReadExisting, &written)?),
+        Ok(resp) => {
+            let id = response_id(&resp.body, ApplyStep::ReadExisting, &written)?;
+            existing_body = serde_json::from_slice::<Value>(&resp.body).ok();
+            Some(id)
+        }
         Err(ClientError::NotFound { .. }) => None,
         Err(e) => {
             return Err(DeploymentApplyError::request(
@@ -161,6 +194,11 @@ pub async fn apply(
             ));
         }
     };
+
+    // The endpoint is known now: its verdict decides, still before anything is written.
+    if report.is_some() {
+        check_parameters_for(&d, existing_body.as_ref(), &written)?;
+    }
 
     let id = match existing {
         None => {
@@ -292,6 +330,48 @@ pub async fn apply(
         }
     }
     finish_slas(client, &d, id, written).await
+}
+
+/// The server's verdict on the request about to be sent: create (`existing` is `None`) or
+/// update, where the server checks the parameters it will hold (the existing ones when the
+/// update does not send any) if enforcement (sent, or the existing setting) is on.
+fn check_parameters_for(
+    d: &RunnerDeployment,
+    existing: Option<&Value>,
+    written: &Written,
+) -> Result<(), DeploymentApplyError> {
+    let schema = d.parameter_openapi_schema.to_json();
+    let verdict = match existing {
+        None if d.enforce_parameter_schema => {
+            server_verdict(&schema, &d.parameters, Endpoint::Create)
+        }
+        None => Verdict::Accepted,
+        Some(body) => {
+            let enforce = if d.is_set("enforce_parameter_schema") {
+                d.enforce_parameter_schema
+            } else {
+                body.get("enforce_parameter_schema")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+            };
+            let parameters = if d.is_set("parameters") {
+                Some(d.parameters.clone())
+            } else {
+                body.get("parameters").and_then(Value::as_object).cloned()
+            };
+            match parameters {
+                Some(p) if enforce => server_verdict(&schema, &p, Endpoint::Update),
+                _ => Verdict::Accepted,
+            }
+        }
+    };
+    match verdict {
+        Verdict::Refused(v) => Err(DeploymentApplyError::local(
+            d.invalid_parameters(v).to_string(),
+            written,
+        )),
+        _ => Ok(()),
+    }
 }
 
 async fn finish_slas(

@@ -73,9 +73,39 @@ pub enum DeploymentError {
         /// Why, and what to do.
         reason: String,
     },
+    /// Parameters the Prefect server would refuse (checked locally before any request, with
+    /// `enforce_parameter_schema` on; see [`check_parameters`](super::RunnerDeployment::check_parameters)).
+    #[error("{}", super::validate::describe_invalid(deployment, violations))]
+    InvalidParameters {
+        /// The deployment, `flow/name`.
+        deployment: String,
+        /// Every value the schema refuses.
+        violations: Vec<super::validate::ParameterViolation>,
+    },
     /// The flow could not be loaded from its entrypoint.
     #[error(transparent)]
     FlowLoad(#[from] FlowLoadError),
+    /// `from_storage`: the code could not be pulled.
+    #[error(
+        "could not pull the code from {source_name}: {reason}. Check the URL, the credentials and that the source is reachable (or deploy from the local tree, without --pull)"
+    )]
+    Pull {
+        /// The source (URL without credentials, directory or block).
+        source_name: String,
+        /// What failed.
+        reason: String,
+    },
+    /// `from_storage`: the flow could not be loaded from the pulled code.
+    #[error(
+        "in the code pulled from {source_name}: {error} (the entrypoint is read relative to the root of the pulled code: check its path, and the branch or prefix)"
+    )]
+    PulledFlowLoad {
+        /// The source (URL without credentials, directory or block).
+        source_name: String,
+        /// The loader's error (paths are relative to the pulled tree).
+        #[source]
+        error: FlowLoadError,
+    },
     /// The storage definition could not be built, or gives no pull step.
     #[error("storage: {0}")]
     Storage(#[from] prefab_storage::StorageError),

@@ -194,7 +194,10 @@ impl DeploymentFile {
     }
 
     /// Builds the deployment: `from_entrypoint` under `root`, then the storage (built against
-    /// `root`; only its pull step is used).
+    /// `root`; only its pull step is used). Parameters the server would refuse, whether the
+    /// deployment is new or exists, are refused here
+    /// ([`validate_parameters`](RunnerDeployment::validate_parameters)); schedule parameters
+    /// the schema refuses are logged as warnings.
     pub fn build(&self, root: &Path) -> Result<RunnerDeployment, DeploymentError> {
         let mut d = RunnerDeployment::from_entrypoint(
             &self.entrypoint,
@@ -205,6 +208,12 @@ impl DeploymentFile {
         if let Some(s) = &self.storage {
             let storage = StorageDefinition(s.clone()).build(root, root)?;
             d.storage = Some(storage);
+        }
+        for w in d.validate_parameters()? {
+            tracing::warn!(
+                deployment = %d.full_name(),
+                "schedule parameter the flow's schema refuses (the server stores it anyway; runs scheduled with it may fail): {w}"
+            );
         }
         Ok(d)
     }

@@ -22,9 +22,11 @@ mod apply;
 pub mod blocking;
 mod error;
 mod file;
+mod from_storage;
 mod pools;
 mod schedules;
 mod triggers;
+mod validate;
 
 use std::path::Path;
 
@@ -36,12 +38,14 @@ use uuid::Uuid;
 pub use apply::{ApplyOptions, apply};
 pub use error::{ApplyStep, DeploymentApplyError, DeploymentError, Written};
 pub use file::{ApplySpec, DeploymentFile, FromEntrypointOptions};
+pub use from_storage::STORAGE_BASE_PATH;
 pub use pools::{PoolError, PoolOutcome, WorkPoolSpec, ensure_work_pools};
 pub use schedules::{
     DeploymentSchedule, ScheduleArgs, normalize_rrule_string, normalize_schedule_item,
     schedule_from_apply_arg,
 };
 pub use triggers::{DeploymentTrigger, normalize_trigger};
+pub use validate::{Endpoint, ParameterReport, ParameterViolation, Verdict, server_verdict};
 
 use crate::flow::{Flow, ParameterSchema, load_flow_from_entrypoint};
 use crate::version::VersionInfo;
