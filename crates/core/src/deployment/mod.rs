@@ -18,8 +18,11 @@
 //! ```
 
 mod apply;
+mod bulk;
 mod error;
 mod file;
+mod plan;
+mod prune;
 mod schedules;
 mod triggers;
 
@@ -30,9 +33,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-pub use apply::{ApplyOptions, apply};
+pub use apply::{ApplyOptions, apply, apply_with};
+pub use bulk::{ApplyEvent, BulkOptions, DEFAULT_CONCURRENCY, FlowIdCache, apply_all};
 pub use error::{ApplyStep, DeploymentApplyError, DeploymentError, Written};
 pub use file::{ApplySpec, DeploymentFile, FromEntrypointOptions};
+pub use plan::{DeploymentPlan, FieldChange, PlanAction, PlanError, plan, plan_all};
+pub use prune::{PruneCandidate, delete_deployments, prune_candidates};
 pub use schedules::{
     DeploymentSchedule, ScheduleArgs, normalize_rrule_string, normalize_schedule_item,
     schedule_from_apply_arg,
