@@ -127,7 +127,7 @@ pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// `v` as compact JSON (a string without quotes), cut to `max` characters with `…`.
 pub(crate) fn abbreviate(v: &Value, max: usize) -> String {
     let text = match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.replace('\n', "\\n"),
         other => other.to_string(),
     };
     if text.chars().count() <= max {

@@ -343,21 +343,66 @@ fn compare_schedules(d: &RunnerDeployment, on_server: &Value) -> Option<FieldCha
     if all_matched {
         return None;
     }
-    change(
-        "schedules",
-        Value::Array(
-            server
+    // Show the server's schedules aligned with the local ones (same content, else same slug,
+    // else same kind), so a diff by position reads naturally; the rest follow.
+    let mine: Vec<Value> = local_forms
+        .iter()
+        .map(|(f, defaulted)| canonical_schedule(f, *defaulted))
+        .collect();
+    let mut theirs: Vec<Option<Value>> = server
+        .iter()
+        .map(|s| Some(canonical_schedule(s, false)))
+        .collect();
+    let kind = |v: &Value| {
+        ["cron", "interval", "rrule"]
+            .into_iter()
+            .find(|k| v["schedule"].get(*k).is_some())
+    };
+    let mut aligned: Vec<Option<Value>> = vec![None; mine.len()];
+    let tests: [&Matcher<'_>; 3] = [
+        &|m, t| {
+            same(
+                m,
+                &without_anchor_if(t, m["schedule"].get("anchor_date").is_none()),
+            )
+        },
+        &|m, t| !m["slug"].is_null() && m["slug"] == t["slug"],
+        &|m, t| kind(m) == kind(t),
+    ];
+    for test in tests {
+        for (i, m) in mine.iter().enumerate() {
+            if aligned[i].is_some() {
+                continue;
+            }
+            if let Some(j) = theirs
                 .iter()
-                .map(|s| canonical_schedule(s, false))
-                .collect(),
-        ),
-        Value::Array(
-            local_forms
-                .iter()
-                .map(|(f, defaulted)| canonical_schedule(f, *defaulted))
-                .collect(),
-        ),
-    )
+                .position(|t| t.as_ref().is_some_and(|t| test(m, t)))
+            {
+                aligned[i] = theirs[j].take();
+            }
+        }
+    }
+    let mut server_list: Vec<Value> = aligned
+        .into_iter()
+        .zip(&mine)
+        .filter_map(|(t, m)| {
+            t.map(|t| without_anchor_if(&t, m["schedule"].get("anchor_date").is_none()))
+        })
+        .collect();
+    server_list.extend(theirs.into_iter().flatten());
+    change("schedules", Value::Array(server_list), Value::Array(mine))
+}
+
+/// Whether a local and a server schedule belong together.
+type Matcher<'a> = dyn Fn(&Value, &Value) -> bool + 'a;
+
+/// `schedule` without `schedule.anchor_date` when `drop` is true.
+fn without_anchor_if(schedule: &Value, drop: bool) -> Value {
+    let mut s = schedule.clone();
+    if drop && let Some(Value::Object(m)) = s.get_mut("schedule") {
+        m.remove("anchor_date");
+    }
+    s
 }
 
 /// An automation in comparable form: what `apply` sends, without ids and timestamps.
