@@ -5,6 +5,7 @@
 mod api;
 mod deploy;
 mod inspect;
+mod plan;
 mod schedule;
 mod server;
 mod storage;
@@ -40,6 +41,9 @@ enum Command {
     /// Build deployments from flows (read statically) and apply them as Prefect 3.9.1 does;
     /// without PREFECT_API_URL, to a local server prefab starts.
     Deploy(deploy::DeployArgs),
+    /// Show what `prefab deploy` would do — create, update (field by field) or unchanged —
+    /// without writing; `--prune` also lists the deployments it would delete.
+    Plan(deploy::DeployArgs),
 }
 
 /// A failure, with the exit code it maps to.
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Server(cmd) => server::run(cmd),
         Command::Deploy(args) => deploy::run(args),
+        Command::Plan(args) => plan::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

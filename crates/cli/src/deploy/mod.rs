@@ -3,14 +3,21 @@
 //! (JSON, YAML or TOML), applied with bounded concurrency, every outcome reported.
 
 mod file;
+pub(crate) mod inputs;
+pub(crate) mod report;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use prefab_client::PrefectClient;
+use prefab_core::deployment::{
+    ApplyEvent, ApplyStep, BulkOptions, DEFAULT_CONCURRENCY, PruneCandidate, apply_all,
+    delete_deployments, prune_candidates,
+};
+use serde_json::{Value, json};
 
 use clap::Args;
-use futures::StreamExt as _;
-use prefab_client::PrefectClient;
-use prefab_core::deployment::{DeploymentFile, apply};
-use serde_json::{Map, Value, json};
+use report::{NextRuns, Output, abbreviate, next_runs, table};
 
 use crate::Failure;
 
@@ -61,8 +68,15 @@ pub(crate) struct DeployArgs {
     #[arg(long)]
     pub no_local_server: bool,
     /// How many deployments are applied at once (the client also adapts to a busy server).
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
+    /// Also delete the deployments of the same flows that the definitions no longer contain
+    /// (only after every definition applied; `plan --prune` lists them).
+    #[arg(long)]
+    pub prune: bool,
+    /// Output format: tables, or one JSON document on stdout.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
     /// Pull each deployment's storage (`storage` in the file, or --source) into a temporary
     /// directory and load its flow from the pulled code instead of the local tree
     /// (Prefect's `RunnerDeployment.from_storage`).
@@ -75,224 +89,299 @@ pub(crate) struct DeployArgs {
     pub source: Option<String>,
 }
 
-/// One deployment to apply: where it came from and its definition.
-struct Definition {
-    label: String,
-    root: PathBuf,
-    value: Value,
+/// The API client and a runtime, for `deploy` and `plan`.
+pub(crate) struct Session {
+    pub client: PrefectClient,
+    pub runtime: tokio::runtime::Runtime,
+    /// The local server's URL when prefab started or reused it.
+    pub local_url: Option<String>,
 }
 
-pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
-    let cwd = std::env::current_dir()
-        .map_err(|e| Failure::Run(format!("reading the current directory: {e}")))?;
-    let definitions = match &args.file {
-        Some(path) => {
-            let root = path
-                .parent()
-                .map(|p| {
-                    if p.as_os_str().is_empty() {
-                        Path::new(".")
-                    } else {
-                        p
-                    }
-                })
-                .unwrap_or(Path::new("."))
-                .to_path_buf();
-            file::read_definitions(path)?
-                .into_iter()
-                .enumerate()
-                .map(|(i, value)| Definition {
-                    label: label_of(&value, i),
-                    root: root.clone(),
-                    value,
-                })
-                .collect::<Vec<_>>()
-        }
-        None => {
-            let value = definition_from_flags(&args)?;
-            vec![Definition {
-                label: label_of(&value, 0),
-                root: cwd.clone(),
-                value,
-            }]
-        }
-    };
-    // Build everything first: a definition that cannot be built is reported, the others go on.
-    let mut built = Vec::new();
-    let mut failures = Vec::new();
-    let puller = args.pull.then(pull_runtime).transpose()?;
-    for d in definitions {
-        let result = DeploymentFile::from_json(&d.value).and_then(|f| {
-            let dep = match &puller {
-                Some(rt) => rt.block_on(f.build_pulled(&d.root))?,
-                None => f.build(&d.root)?,
-            };
-            Ok((dep, f.apply_options()))
-        });
-        match result {
-            Ok((deployment, options)) => built.push((d.label, deployment, options)),
-            Err(e) => failures.push((d.label, format!("not applied: {e}"))),
-        }
-    }
-    // Nothing could be built: bad input (exit 2), and no server is needed to say so.
-    if built.is_empty() && !failures.is_empty() {
-        for (label, error) in &failures {
-            println!("FAILED   {label}: {error}");
-        }
-        return Err(Failure::Input(format!(
-            "none of the {} deployments could be built (listed above)",
-            failures.len()
-        )));
-    }
-    let target = crate::api::resolve(!args.no_local_server)?;
+/// Resolves the API (environment or local server) and builds the client and runtime.
+pub(crate) fn session(allow_local: bool) -> Result<Session, Failure> {
+    let target = crate::api::resolve(allow_local)?;
     let client = PrefectClient::new(target.config)
         .map_err(|e| Failure::Input(format!("the Prefect API: {e}")))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::Run(format!("starting the async runtime: {e}")))?;
-    let mut outcomes: Vec<(usize, String, Result<uuid::Uuid, String>)> = runtime.block_on(async {
-        futures::stream::iter(built.into_iter().enumerate().map(
-            |(i, (label, deployment, options))| {
-                let client = &client;
-                async move {
-                    let result = apply(client, &deployment, &options)
-                        .await
-                        .map_err(|e| e.to_string());
-                    (i, format!("{} ({label})", deployment.full_name()), result)
-                }
-            },
-        ))
-        .buffer_unordered(args.concurrency.max(1))
-        .collect()
-        .await
-    });
-    // Report in file order, whatever order the applies finished in.
-    outcomes.sort_by_key(|(i, _, _)| *i);
-    let mut applied = 0;
-    for (_, label, result) in &outcomes {
-        match result {
-            Ok(id) => {
-                applied += 1;
-                println!("applied  {label}  {id}");
-            }
-            Err(e) => failures.push((label.clone(), e.clone())),
-        }
+    Ok(Session {
+        client,
+        runtime,
+        local_url: target.local_url,
+    })
+}
+
+/// A progress bar over `len` deployments on stderr (hidden for JSON output and when stderr is
+/// not a terminal).
+pub(crate) fn progress(len: usize, output: Output, verb: &str) -> ProgressBar {
+    if output == Output::Json || len == 0 {
+        return ProgressBar::hidden();
     }
-    for (label, error) in &failures {
-        println!("FAILED   {label}: {error}");
-    }
-    println!(
-        "{applied} applied, {} failed{}",
-        failures.len(),
-        target
-            .local_url
-            .map(|u| format!(" (server {u})"))
-            .unwrap_or_default()
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{verb} [{{bar:30}}] {{pos}}/{{len}} {{msg}}"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::Run(format!(
-            "{} of {} deployments were not applied (listed above)",
-            failures.len(),
-            applied + failures.len()
+    bar
+}
+
+/// One row of the deploy report, in input order.
+struct Row {
+    index: usize,
+    deployment: String,
+    name: Option<String>,
+    flow: Option<String>,
+    result: &'static str,
+    id: Option<uuid::Uuid>,
+    error: Option<String>,
+    next: Option<NextRuns>,
+}
+
+pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
+    let inputs = inputs::load(&args)?;
+    let session = session(!args.no_local_server)?;
+    let items: Vec<_> = inputs
+        .built
+        .iter()
+        .map(|b| (b.deployment.clone(), b.options.clone()))
+        .collect();
+    let bar = progress(items.len(), args.output, "applying");
+    let bulk = BulkOptions::default().concurrency(args.concurrency);
+    let results =
+        session.runtime.block_on(apply_all(
+            &session.client,
+            &items,
+            &bulk,
+            |event| match event {
+                ApplyEvent::Started { name, .. } => bar.set_message(name),
+                ApplyEvent::Applied { name, .. } => {
+                    bar.inc(1);
+                    bar.set_message(format!("applied {name}"));
+                }
+                ApplyEvent::Failed { name, .. } => {
+                    bar.inc(1);
+                    bar.println(format!("failed: {name}"));
+                }
+                _ => bar.inc(1),
+            },
+        ));
+    bar.finish_and_clear();
+
+    let mut rows: Vec<Row> = Vec::new();
+    for (b, result) in inputs.built.iter().zip(results) {
+        let d = &b.deployment;
+        let (result, id, error) = match result {
+            Ok(id) => ("applied", Some(id), None),
+            // A local check (Prefect's ValueError) is bad input; nothing was written.
+            Err(e) if e.step == ApplyStep::Validate => ("invalid", None, Some(e.to_string())),
+            Err(e) => ("failed", None, Some(e.to_string())),
+        };
+        rows.push(Row {
+            index: b.index,
+            deployment: d.full_name(),
+            name: Some(d.name.clone()),
+            flow: d.flow_name.clone(),
+            result,
+            id,
+            error,
+            next: (result == "applied").then(|| next_runs(d, &b.options)),
+        });
+    }
+    for i in &inputs.invalid {
+        rows.push(Row {
+            index: i.index,
+            deployment: i.label.clone(),
+            name: i.name.clone(),
+            flow: None,
+            result: "invalid",
+            id: None,
+            error: Some(format!("not applied: {}", i.error)),
+            next: None,
+        });
+    }
+    rows.sort_by_key(|r| r.index);
+    let applied = rows.iter().filter(|r| r.result == "applied").count();
+    let failed = rows.iter().filter(|r| r.result == "failed").count();
+    let invalid = rows.iter().filter(|r| r.result == "invalid").count();
+
+    // Prune only when everything was applied: a definition that failed may be one of the
+    // deployments a prune would otherwise delete.
+    let prune = if !args.prune {
+        None
+    } else if failed + invalid > 0 {
+        Some(Prune::Skipped(format!(
+            "prune skipped: {} of {} definitions were not applied, so nothing was deleted",
+            failed + invalid,
+            rows.len()
         )))
-    }
-}
-
-/// The runtime `--pull` pulls on (git runs on its blocking threads).
-fn pull_runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Run(format!("starting the async runtime: {e}")))
-}
-
-fn label_of(value: &Value, index: usize) -> String {
-    let name = value.get("name").and_then(Value::as_str).unwrap_or("?");
-    let entrypoint = value
-        .get("entrypoint")
-        .and_then(Value::as_str)
-        .unwrap_or("?");
-    format!("#{} {name} from {entrypoint}", index + 1)
-}
-
-fn definition_from_flags(args: &DeployArgs) -> Result<Value, Failure> {
-    let entrypoint = args
-        .entrypoint
-        .clone()
-        .expect("clap requires ENTRYPOINT or --file");
-    let name = args.name.clone().ok_or_else(|| {
-        Failure::Input("--name is required with ENTRYPOINT (the deployment's name)".into())
-    })?;
-    let mut d = Map::new();
-    d.insert("entrypoint".into(), json!(entrypoint));
-    d.insert("name".into(), json!(name));
-    let one_or_list = |items: Vec<Value>| {
-        if items.len() == 1 {
-            items.into_iter().next().expect("one")
-        } else {
-            Value::Array(items)
-        }
+    } else {
+        let built: Vec<_> = inputs.built.iter().map(|b| b.deployment.clone()).collect();
+        Some(session.runtime.block_on(async {
+            match prune_candidates(&session.client, &built).await {
+                Err(e) => Prune::Skipped(format!(
+                    "prune failed: listing the flows' deployments: {e}; nothing was deleted"
+                )),
+                Ok(candidates) => {
+                    let results = delete_deployments(&session.client, &candidates).await;
+                    Prune::Done(
+                        candidates
+                            .into_iter()
+                            .zip(results)
+                            .map(|(c, r)| (c, r.err().map(|e| e.to_string())))
+                            .collect(),
+                    )
+                }
+            }
+        }))
     };
-    if !args.cron.is_empty() {
-        d.insert(
-            "cron".into(),
-            one_or_list(args.cron.iter().map(|c| json!(c)).collect()),
-        );
-    }
-    if !args.interval.is_empty() {
-        d.insert(
-            "interval".into(),
-            one_or_list(args.interval.iter().map(|i| json!(i)).collect()),
-        );
-    }
-    if !args.rrule.is_empty() {
-        d.insert(
-            "rrule".into(),
-            one_or_list(args.rrule.iter().map(|r| json!(r)).collect()),
-        );
-    }
-    if !args.params.is_empty() {
-        let mut params = Map::new();
-        for p in &args.params {
-            let (k, v) = p.split_once('=').ok_or_else(|| {
-                Failure::Input(format!(
-                    "--param {p:?}: expected KEY=VALUE, e.g. --param retries=3"
-                ))
-            })?;
-            let v = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
-            params.insert(k.to_owned(), v);
+    let prune_failed = match &prune {
+        Some(Prune::Done(list)) => list.iter().filter(|(_, e)| e.is_some()).count(),
+        Some(Prune::Skipped(_)) => usize::from(failed + invalid == 0),
+        None => 0,
+    };
+
+    match args.output {
+        Output::Json => {
+            let doc = json!({
+                "command": "deploy",
+                "server": session.local_url,
+                "deployments": rows.iter().map(|r| json!({
+                    "name": r.name,
+                    "flow": r.flow,
+                    "result": r.result,
+                    "id": r.id,
+                    "error": r.error,
+                    "next_runs": r.next.as_ref().map(NextRuns::to_json).unwrap_or(json!([])),
+                })).collect::<Vec<_>>(),
+                "prune": prune.as_ref().map(Prune::to_json),
+                "summary": {"applied": applied, "failed": failed, "invalid": invalid},
+            });
+            println!("{doc:#}");
         }
-        d.insert("parameters".into(), Value::Object(params));
-    }
-    if !args.tags.is_empty() {
-        d.insert("tags".into(), json!(args.tags));
-    }
-    for (key, value) in [
-        ("work_pool_name", &args.pool),
-        ("work_queue_name", &args.queue),
-        ("description", &args.description),
-        ("version", &args.version),
-    ] {
-        if let Some(v) = value {
-            d.insert(key.into(), json!(v));
+        Output::Text => {
+            let table_rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.deployment.clone(),
+                        r.result.to_owned(),
+                        r.id.map(|id| id.to_string())
+                            .or_else(|| r.error.clone())
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                table(&["DEPLOYMENT", "RESULT", "ID / ERROR"], &table_rows)
+            );
+            let next: Vec<Vec<String>> = rows
+                .iter()
+                .filter_map(|r| {
+                    r.next
+                        .as_ref()
+                        .map(|n| vec![r.deployment.clone(), n.to_text()])
+                })
+                .collect();
+            if !next.is_empty() {
+                println!();
+                print!("{}", table(&["DEPLOYMENT", "NEXT RUNS"], &next));
+            }
+            if let Some(p) = &prune {
+                println!();
+                p.print();
+            }
+            println!(
+                "{applied} applied, {failed} failed{}{}",
+                if invalid > 0 {
+                    format!(", {invalid} invalid")
+                } else {
+                    String::new()
+                },
+                session
+                    .local_url
+                    .as_ref()
+                    .map(|u| format!(" (server {u})"))
+                    .unwrap_or_default()
+            );
         }
     }
-    if args.paused {
-        d.insert("paused".into(), json!(true));
+    if invalid > 0 {
+        return Err(Failure::Input(format!(
+            "{invalid} of {} definitions are invalid and were not applied (listed above)",
+            rows.len()
+        )));
     }
-    match &args.source {
-        Some(url) => {
-            d.insert("storage".into(), json!({"kind": "source", "source": url}));
-        }
-        None if args.pull => {
-            return Err(Failure::Input(
-                "--pull with ENTRYPOINT needs --source URL (where the flow's code lives)".into(),
-            ));
-        }
-        None => {}
+    if failed > 0 {
+        return Err(Failure::Run(format!(
+            "{failed} of {} deployments were not applied (listed above)",
+            rows.len()
+        )));
     }
-    Ok(Value::Object(d))
+    if prune_failed > 0 {
+        return Err(Failure::Run(
+            "every deployment was applied, but the prune did not complete (see above)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// What `deploy --prune` did.
+enum Prune {
+    /// Not attempted, or failed before deleting anything: why.
+    Skipped(String),
+    /// The candidates, each with its deletion error if it failed.
+    Done(Vec<(PruneCandidate, Option<String>)>),
+}
+
+impl Prune {
+    fn to_json(&self) -> Value {
+        match self {
+            Prune::Skipped(reason) => json!({"deleted": [], "failed": [], "skipped": reason}),
+            Prune::Done(list) => json!({
+                "deleted": list.iter().filter(|(_, e)| e.is_none())
+                    .map(|(c, _)| json!({"flow": c.flow_name, "name": c.name, "id": c.id}))
+                    .collect::<Vec<_>>(),
+                "failed": list.iter().filter_map(|(c, e)| e.as_ref().map(|e|
+                    json!({"flow": c.flow_name, "name": c.name, "id": c.id, "error": e})))
+                    .collect::<Vec<_>>(),
+                "skipped": null,
+            }),
+        }
+    }
+
+    fn print(&self) {
+        match self {
+            Prune::Skipped(reason) => println!("{reason}"),
+            Prune::Done(list) if list.is_empty() => {
+                println!("prune: nothing to delete");
+            }
+            Prune::Done(list) => {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|(c, e)| {
+                        vec![
+                            c.full_name(),
+                            if e.is_some() {
+                                "delete FAILED"
+                            } else {
+                                "deleted"
+                            }
+                            .to_owned(),
+                            e.clone().unwrap_or_else(|| c.id.to_string()),
+                        ]
+                    })
+                    .collect();
+                print!("{}", table(&["PRUNED", "RESULT", "ID / ERROR"], &rows));
+            }
+        }
+    }
+}
+
+/// A value for a table cell.
+pub(crate) fn cell(v: &Value) -> String {
+    abbreviate(v, 60)
 }

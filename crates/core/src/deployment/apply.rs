@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::RunnerDeployment;
-use super::error::{ApplyStep, DeploymentApplyError, Written};
+use super::bulk::FlowIdCache;
+use super::error::{ApplyStep, DeploymentApplyError, DeploymentError, Written};
 use super::schedules::schedule_from_apply_arg;
 use super::validate::{Endpoint, Verdict, server_verdict};
 use crate::version::{VersionInfo, get_inferred_version_info, process_env};
@@ -123,6 +124,19 @@ pub async fn apply(
     deployment: &RunnerDeployment,
     options: &ApplyOptions,
 ) -> Result<Uuid, DeploymentApplyError> {
+    apply_with(client, deployment, options, &FlowIdCache::new()).await
+}
+
+/// [`apply`], sharing flow ids with other applies of the same run: a flow already upserted
+/// through `flow_ids` (by this or a concurrent apply) is not upserted again. With a fresh
+/// cache the requests are exactly [`apply`]'s; [`apply_all`](super::apply_all) shares one
+/// cache across a bulk run, so each flow name costs one `POST /flows/`.
+pub async fn apply_with(
+    client: &PrefectClient,
+    deployment: &RunnerDeployment,
+    options: &ApplyOptions,
+    flow_ids: &FlowIdCache,
+) -> Result<Uuid, DeploymentApplyError> {
     let mut d = deployment.clone();
     let mut written = Written::default();
 
@@ -146,32 +160,8 @@ pub async fn apply(
     }
 
     // 1. Version info.
-    let version_info = match &options.version_info {
-        Some(v) => v.clone(),
-        None => {
-            let dir = options
-                .inference_dir
-                .clone()
-                .or_else(|| std::env::current_dir().ok())
-                .unwrap_or_else(|| PathBuf::from("."));
-            let inferred = match &options.env {
-                Some(env) => get_inferred_version_info(
-                    d.version_type.as_deref(),
-                    &|k: &str| env.get(k).cloned(),
-                    &dir,
-                ),
-                None => get_inferred_version_info(d.version_type.as_deref(), &process_env, &dir),
-            }
-            .map_err(|e| DeploymentApplyError::local(e.to_string(), &written))?;
-            if let Some(info) = &inferred
-                && (d.version.as_deref().is_none_or(str::is_empty) || d.version_from_flow)
-            {
-                d.version = Some(info.version.clone());
-                d.mark_set("version");
-            }
-            VersionInfo::deployment(inferred, d.version.as_deref(), false)
-        }
-    };
+    let version_info =
+        resolve_version(&mut d, options).map_err(|m| DeploymentApplyError::local(m, &written))?;
 
     // 2. Lookup.
     let flow_name = d.flow_name.clone().unwrap_or_else(|| "None".into());
@@ -220,18 +210,24 @@ pub async fn apply(
                 Some(&version_info),
             )
             .map_err(|m| DeploymentApplyError::local(m, &written))?;
-            let flow_body = json!({"name": flow_name, "tags": [], "labels": {}});
-            let resp = client
-                .send(&raw(
-                    Method::POST,
-                    "/flows/",
-                    &flow_body,
-                    Safety::Upsert,
-                    "flow",
-                ))
-                .await
-                .map_err(|e| DeploymentApplyError::request(ApplyStep::CreateFlow, e, &written))?;
-            let flow_id = response_id(&resp.body, ApplyStep::CreateFlow, &written)?;
+            let flow_id = flow_ids
+                .get_or_upsert(&flow_name, || async {
+                    let flow_body = json!({"name": flow_name, "tags": [], "labels": {}});
+                    let resp = client
+                        .send(&raw(
+                            Method::POST,
+                            "/flows/",
+                            &flow_body,
+                            Safety::Upsert,
+                            "flow",
+                        ))
+                        .await
+                        .map_err(|e| {
+                            DeploymentApplyError::request(ApplyStep::CreateFlow, e, &written)
+                        })?;
+                    response_id(&resp.body, ApplyStep::CreateFlow, &written)
+                })
+                .await?;
             written.flow_id = Some(flow_id);
             let body = d
                 .create_body(
@@ -259,26 +255,7 @@ pub async fn apply(
             id
         }
         Some(id) => {
-            if let Some(image) = options.image.as_deref().filter(|i| !i.is_empty()) {
-                d.job_variables.insert("image".into(), json!(image));
-                d.mark_set("job_variables");
-            }
-            if let Some(pool) = options.work_pool_name.as_deref().filter(|p| !p.is_empty()) {
-                d.work_pool_name = Some(pool.to_owned());
-                d.mark_set("work_pool_name");
-            }
-            if !options.schedules.is_empty() {
-                let list = options
-                    .schedules
-                    .iter()
-                    .map(schedule_from_apply_arg)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| DeploymentApplyError::local(e.to_string(), &written))?;
-                d.schedules = Some(list);
-                d.mark_set("schedules");
-            }
-            let body = d
-                .update_body(d.version.as_deref(), Some(&version_info))
+            let body = update_body_for(&mut d, options, &version_info)
                 .map_err(|e| DeploymentApplyError::local(e.to_string(), &written))?;
             client
                 .send(&raw(
@@ -372,6 +349,69 @@ fn check_parameters_for(
         )),
         _ => Ok(()),
     }
+}
+
+/// Step 1 of [`apply`]: the version info to send (given, or inferred from CI variables and
+/// git), replacing an empty or flow-derived `version` by the inferred one as Prefect does.
+pub(crate) fn resolve_version(
+    d: &mut RunnerDeployment,
+    options: &ApplyOptions,
+) -> Result<VersionInfo, String> {
+    if let Some(v) = &options.version_info {
+        return Ok(v.clone());
+    }
+    let dir = options
+        .inference_dir
+        .clone()
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let inferred = match &options.env {
+        Some(env) => get_inferred_version_info(
+            d.version_type.as_deref(),
+            &|k: &str| env.get(k).cloned(),
+            &dir,
+        ),
+        None => get_inferred_version_info(d.version_type.as_deref(), &process_env, &dir),
+    }
+    .map_err(|e| e.to_string())?;
+    if let Some(info) = &inferred
+        && (d.version.as_deref().is_none_or(str::is_empty) || d.version_from_flow)
+    {
+        d.version = Some(info.version.clone());
+        d.mark_set("version");
+    }
+    Ok(VersionInfo::deployment(
+        inferred,
+        d.version.as_deref(),
+        false,
+    ))
+}
+
+/// The update path of [`apply`]: `apply()`'s image, pool and schedules arguments folded into
+/// the deployment, then the `PATCH` body. [`plan`](super::plan) compares the same body.
+pub(crate) fn update_body_for(
+    d: &mut RunnerDeployment,
+    options: &ApplyOptions,
+    version_info: &VersionInfo,
+) -> Result<Value, DeploymentError> {
+    if let Some(image) = options.image.as_deref().filter(|i| !i.is_empty()) {
+        d.job_variables.insert("image".into(), json!(image));
+        d.mark_set("job_variables");
+    }
+    if let Some(pool) = options.work_pool_name.as_deref().filter(|p| !p.is_empty()) {
+        d.work_pool_name = Some(pool.to_owned());
+        d.mark_set("work_pool_name");
+    }
+    if !options.schedules.is_empty() {
+        let list = options
+            .schedules
+            .iter()
+            .map(schedule_from_apply_arg)
+            .collect::<Result<Vec<_>, _>>()?;
+        d.schedules = Some(list);
+        d.mark_set("schedules");
+    }
+    d.update_body(d.version.as_deref(), Some(version_info))
 }
 
 async fn finish_slas(

@@ -20,10 +20,13 @@
 mod apply;
 #[cfg(feature = "blocking")]
 pub mod blocking;
+mod bulk;
 mod error;
 mod file;
 mod from_storage;
+mod plan;
 mod pools;
+mod prune;
 mod schedules;
 mod triggers;
 mod validate;
@@ -35,11 +38,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-pub use apply::{ApplyOptions, apply};
+pub use apply::{ApplyOptions, apply, apply_with};
+pub use bulk::{ApplyEvent, BulkOptions, DEFAULT_CONCURRENCY, FlowIdCache, apply_all};
 pub use error::{ApplyStep, DeploymentApplyError, DeploymentError, Written};
 pub use file::{ApplySpec, DeploymentFile, FromEntrypointOptions};
 pub use from_storage::STORAGE_BASE_PATH;
+pub use plan::{DeploymentPlan, FieldChange, PlanAction, PlanError, plan, plan_all};
 pub use pools::{PoolError, PoolOutcome, WorkPoolSpec, ensure_work_pools};
+pub use prune::{PruneCandidate, delete_deployments, prune_candidates};
 pub use schedules::{
     DeploymentSchedule, ScheduleArgs, normalize_rrule_string, normalize_schedule_item,
     schedule_from_apply_arg,

@@ -34,6 +34,9 @@ pub struct DeploymentSchedule {
     /// The slug this schedule replaces.
     pub replaces: Option<String>,
     set: SetKeys,
+    /// An interval schedule given without `anchor_date` (anchored at "now" when built, so on
+    /// every apply, as in Prefect): [`plan`](super::plan) does not compare its anchor.
+    anchor_defaulted: bool,
 }
 
 impl DeploymentSchedule {
@@ -52,7 +55,14 @@ impl DeploymentSchedule {
                 outer: vec!["schedule", "active"],
                 inner,
             },
+            anchor_defaulted: false,
         }
+    }
+
+    /// Whether this is an interval schedule given without an anchor date (anchored when it
+    /// was built).
+    pub fn anchor_defaulted(&self) -> bool {
+        self.anchor_defaulted
     }
 
     /// Sets `active`.
@@ -325,7 +335,9 @@ impl ScheduleArgs {
                 .map(|i| {
                     check_positive_interval(i, v)?;
                     let s = interval_schedule(i, None, None, v)?;
-                    Ok(shorthand(s, &["interval", "anchor_date", "timezone"]))
+                    let mut d = shorthand(s, &["interval", "anchor_date", "timezone"]);
+                    d.anchor_defaulted = true;
+                    Ok(d)
                 })
                 .collect();
         }
@@ -416,6 +428,7 @@ pub fn normalize_schedule_item(item: &Value) -> Result<DeploymentSchedule, Deplo
         let (schedule, inner) = schedule_from_body(&map["schedule"], item)?;
         let mut d = DeploymentSchedule::new(schedule);
         d.active = active;
+        d.anchor_defaulted = interval_without_anchor(&map["schedule"]);
         d.set.inner = inner;
         return Ok(d);
     }
@@ -485,6 +498,8 @@ pub fn normalize_schedule_item(item: &Value) -> Result<DeploymentSchedule, Deplo
     let inner = all_inner_keys(&schedule);
     let mut d = DeploymentSchedule::new(schedule);
     d.set.inner = inner;
+    d.anchor_defaulted =
+        kinds[0] == "interval" && map.get("anchor_date").is_none_or(Value::is_null);
     d.active = match map.get("active") {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,
@@ -595,6 +610,7 @@ pub fn schedule_from_apply_arg(item: &Value) -> Result<DeploymentSchedule, Deplo
             outer.push(key);
         }
     }
+    let anchor_defaulted = map.get("schedule").is_some_and(interval_without_anchor);
     Ok(DeploymentSchedule {
         schedule,
         active: map.get("active").and_then(Value::as_bool).unwrap_or(true),
@@ -613,5 +629,11 @@ pub fn schedule_from_apply_arg(item: &Value) -> Result<DeploymentSchedule, Deplo
             .and_then(Value::as_str)
             .map(str::to_owned),
         set: SetKeys { outer, inner },
+        anchor_defaulted,
     })
+}
+
+/// An interval schedule body without an anchor date.
+fn interval_without_anchor(body: &Value) -> bool {
+    body.get("interval").is_some() && body.get("anchor_date").is_none_or(Value::is_null)
 }

@@ -1,0 +1,191 @@
+//! The inputs `prefab deploy` and `prefab plan` share: a deployment file (`--file`) or one
+//! deployment from ENTRYPOINT and flags, each definition built into a [`RunnerDeployment`].
+//! A definition that cannot be built is reported and the others go on.
+
+use std::path::{Path, PathBuf};
+
+use prefab_core::deployment::{ApplyOptions, DeploymentFile, RunnerDeployment};
+use serde_json::{Map, Value, json};
+
+use super::DeployArgs;
+use super::file;
+use crate::Failure;
+
+/// One definition that was built.
+pub(crate) struct Built {
+    /// Position in the input.
+    pub index: usize,
+    /// The deployment.
+    pub deployment: RunnerDeployment,
+    /// Its `apply()` arguments.
+    pub options: ApplyOptions,
+}
+
+/// One definition that could not be built (bad input: a missing flow, a bad schedule, …).
+pub(crate) struct Invalid {
+    /// Position in the input.
+    pub index: usize,
+    /// `#N name from entrypoint`, for messages.
+    pub label: String,
+    /// The deployment name, when the definition has one.
+    pub name: Option<String>,
+    /// Why it could not be built.
+    pub error: String,
+}
+
+/// The definitions, in input order: built ones and invalid ones.
+pub(crate) struct Inputs {
+    /// Built definitions, in input order.
+    pub built: Vec<Built>,
+    /// Definitions that could not be built, in input order.
+    pub invalid: Vec<Invalid>,
+}
+
+/// Reads and builds the definitions `args` name. A file that cannot be read or parsed is an
+/// error (nothing is built); a definition that cannot be built is listed in `invalid`.
+pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::Run(format!("reading the current directory: {e}")))?;
+    let definitions: Vec<(String, PathBuf, Value)> = match &args.file {
+        Some(path) => {
+            let root = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
+            file::read_definitions(path)?
+                .into_iter()
+                .enumerate()
+                .map(|(i, value)| (label_of(&value, i), root.clone(), value))
+                .collect()
+        }
+        None => {
+            let value = definition_from_flags(args)?;
+            vec![(label_of(&value, 0), cwd, value)]
+        }
+    };
+    let mut inputs = Inputs {
+        built: Vec::new(),
+        invalid: Vec::new(),
+    };
+    let puller = args.pull.then(pull_runtime).transpose()?;
+    for (index, (label, root, value)) in definitions.into_iter().enumerate() {
+        let result = DeploymentFile::from_json(&value).and_then(|f| {
+            let deployment = match &puller {
+                Some(rt) => rt.block_on(f.build_pulled(&root))?,
+                None => f.build(&root)?,
+            };
+            Ok((deployment, f.apply_options()))
+        });
+        match result {
+            Ok((deployment, options)) => inputs.built.push(Built {
+                index,
+                deployment,
+                options,
+            }),
+            Err(e) => inputs.invalid.push(Invalid {
+                index,
+                label,
+                name: value.get("name").and_then(Value::as_str).map(str::to_owned),
+                error: e.to_string(),
+            }),
+        }
+    }
+    Ok(inputs)
+}
+
+/// The runtime `--pull` pulls on (git runs on its blocking threads).
+fn pull_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Run(format!("starting the async runtime: {e}")))
+}
+
+fn label_of(value: &Value, index: usize) -> String {
+    let name = value.get("name").and_then(Value::as_str).unwrap_or("?");
+    let entrypoint = value
+        .get("entrypoint")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    format!("#{} {name} from {entrypoint}", index + 1)
+}
+
+fn definition_from_flags(args: &DeployArgs) -> Result<Value, Failure> {
+    let entrypoint = args
+        .entrypoint
+        .clone()
+        .expect("clap requires ENTRYPOINT or --file");
+    let name = args.name.clone().ok_or_else(|| {
+        Failure::Input("--name is required with ENTRYPOINT (the deployment's name)".into())
+    })?;
+    let mut d = Map::new();
+    d.insert("entrypoint".into(), json!(entrypoint));
+    d.insert("name".into(), json!(name));
+    let one_or_list = |items: Vec<Value>| {
+        if items.len() == 1 {
+            items.into_iter().next().expect("one")
+        } else {
+            Value::Array(items)
+        }
+    };
+    if !args.cron.is_empty() {
+        d.insert(
+            "cron".into(),
+            one_or_list(args.cron.iter().map(|c| json!(c)).collect()),
+        );
+    }
+    if !args.interval.is_empty() {
+        d.insert(
+            "interval".into(),
+            one_or_list(args.interval.iter().map(|i| json!(i)).collect()),
+        );
+    }
+    if !args.rrule.is_empty() {
+        d.insert(
+            "rrule".into(),
+            one_or_list(args.rrule.iter().map(|r| json!(r)).collect()),
+        );
+    }
+    if !args.params.is_empty() {
+        let mut params = Map::new();
+        for p in &args.params {
+            let (k, v) = p.split_once('=').ok_or_else(|| {
+                Failure::Input(format!(
+                    "--param {p:?}: expected KEY=VALUE, e.g. --param retries=3"
+                ))
+            })?;
+            let v = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+            params.insert(k.to_owned(), v);
+        }
+        d.insert("parameters".into(), Value::Object(params));
+    }
+    if !args.tags.is_empty() {
+        d.insert("tags".into(), json!(args.tags));
+    }
+    for (key, value) in [
+        ("work_pool_name", &args.pool),
+        ("work_queue_name", &args.queue),
+        ("description", &args.description),
+        ("version", &args.version),
+    ] {
+        if let Some(v) = value {
+            d.insert(key.into(), json!(v));
+        }
+    }
+    if args.paused {
+        d.insert("paused".into(), json!(true));
+    }
+    match &args.source {
+        Some(url) => {
+            d.insert("storage".into(), json!({"kind": "source", "source": url}));
+        }
+        None if args.pull => {
+            return Err(Failure::Input(
+                "--pull with ENTRYPOINT needs --source URL (where the flow's code lives)".into(),
+            ));
+        }
+        None => {}
+    }
+    Ok(Value::Object(d))
+}

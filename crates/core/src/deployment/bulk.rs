@@ -1,0 +1,169 @@
+//! `apply_all`: many deployments applied with bounded concurrency, progress events, one result
+//! per deployment in input order, and one flow upsert per flow name for the whole run.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt as _;
+use prefab_client::PrefectClient;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use super::RunnerDeployment;
+use super::apply::{ApplyOptions, apply_with};
+use super::error::DeploymentApplyError;
+
+/// How many deployments [`apply_all`] applies at once by default. A SQLite-backed Prefect
+/// server serialises writes: at 4 its occasional `503`s are absorbed by the client's retries;
+/// more in flight only multiplies them without going faster.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// Flow ids by flow name, shared by the applies of one run: the first apply that needs a flow
+/// upserts it (`POST /flows/`), concurrent and later ones wait for and reuse its id. A failed
+/// upsert is not cached (the next apply that needs the flow tries again).
+#[derive(Debug, Default)]
+pub struct FlowIdCache {
+    cells: Mutex<HashMap<String, Arc<OnceCell<Uuid>>>>,
+}
+
+impl FlowIdCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The cached id of `flow_name`, if an upsert of it succeeded.
+    pub fn get(&self, flow_name: &str) -> Option<Uuid> {
+        self.cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(flow_name)
+            .and_then(|c| c.get().copied())
+    }
+
+    /// The id of `flow_name`: cached, or from `upsert` (run at most once at a time per name).
+    pub(crate) async fn get_or_upsert<F, Fut, E>(
+        &self,
+        flow_name: &str,
+        upsert: F,
+    ) -> Result<Uuid, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Uuid, E>>,
+    {
+        let cell = self
+            .cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(flow_name.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(upsert).await.copied()
+    }
+}
+
+/// [`apply_all`]'s settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BulkOptions {
+    /// How many deployments are applied at once (at least 1; default
+    /// [`DEFAULT_CONCURRENCY`]).
+    pub concurrency: usize,
+}
+
+impl Default for BulkOptions {
+    fn default() -> Self {
+        BulkOptions {
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
+impl BulkOptions {
+    /// Sets the concurrency (0 counts as 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+}
+
+/// What [`apply_all`] reports while it works. `index` is the deployment's position in the
+/// input; `name` its `flow/deployment` name.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ApplyEvent {
+    /// The apply of a deployment started.
+    Started {
+        /// Position in the input.
+        index: usize,
+        /// `flow/deployment`.
+        name: String,
+    },
+    /// A deployment was applied.
+    Applied {
+        /// Position in the input.
+        index: usize,
+        /// `flow/deployment`.
+        name: String,
+        /// The deployment's id.
+        id: Uuid,
+    },
+    /// A deployment failed (the full error is in its result).
+    Failed {
+        /// Position in the input.
+        index: usize,
+        /// `flow/deployment`.
+        name: String,
+        /// The error's message.
+        error: String,
+    },
+}
+
+/// Applies every `(deployment, options)` with Prefect 3.9.1's request sequence (see
+/// [`apply`](super::apply)), at most `options.concurrency` at a time, calling `on_event` as
+/// each starts and ends. It goes on past failures; the results are in input order, one per
+/// deployment.
+///
+/// Unlike a loop of single applies, the run upserts each flow name once (`POST /flows/`): the
+/// flow id is shared between the deployments of the same flow (docs/deviations.md, D7).
+pub async fn apply_all<F>(
+    client: &PrefectClient,
+    items: &[(RunnerDeployment, ApplyOptions)],
+    options: &BulkOptions,
+    on_event: F,
+) -> Vec<Result<Uuid, DeploymentApplyError>>
+where
+    F: Fn(ApplyEvent) + Sync,
+{
+    let flow_ids = FlowIdCache::new();
+    let on_event = &on_event;
+    let flow_ids = &flow_ids;
+    let mut results: Vec<(usize, Result<Uuid, DeploymentApplyError>)> =
+        futures::stream::iter(items.iter().enumerate().map(|(index, (d, o))| async move {
+            let name = d.full_name();
+            on_event(ApplyEvent::Started {
+                index,
+                name: name.clone(),
+            });
+            let result = apply_with(client, d, o, flow_ids).await;
+            on_event(match &result {
+                Ok(id) => ApplyEvent::Applied {
+                    index,
+                    name,
+                    id: *id,
+                },
+                Err(e) => ApplyEvent::Failed {
+                    index,
+                    name,
+                    error: e.to_string(),
+                },
+            });
+            (index, result)
+        }))
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
