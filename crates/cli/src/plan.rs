@@ -2,12 +2,14 @@
 //! `update` (with the field-level diff) or `unchanged`; with `--prune`, the deployments of the
 //! same flows that `deploy --prune` would delete. Same inputs as `deploy`.
 
-use prefab_core::deployment::{BulkOptions, PlanAction, plan_all, prune_candidates};
+use prefab_core::deployment::{
+    BulkOptions, PlanAction, plan_all, plan_work_pools, prune_candidates,
+};
 use serde_json::{Value, json};
 
 use crate::Failure;
 use crate::deploy::report::{NextRuns, Output, next_runs, table};
-use crate::deploy::{DeployArgs, cell, inputs, progress, session};
+use crate::deploy::{DeployArgs, cell, inputs, pools_json, print_pools, progress, session};
 
 /// One row of the plan, in input order.
 struct Row {
@@ -33,7 +35,8 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
         .collect();
     let bar = progress(items.len(), args.output, "planning");
     let bulk = BulkOptions::default().concurrency(args.concurrency);
-    let (results, prune) = session.runtime.block_on(async {
+    let (pools, results, prune) = session.runtime.block_on(async {
+        let pools = plan_work_pools(&session.client, &inputs.work_pools).await;
         let results = plan_all(&session.client, &items, &bulk).await;
         bar.finish_and_clear();
         let prune = if args.prune {
@@ -42,8 +45,9 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
         } else {
             None
         };
-        (results, prune)
+        (pools, results, prune)
     });
+    let pools = pools.map_err(|e| Failure::Run(e.to_string()))?;
     let mut rows = Vec::new();
     for (b, result) in inputs.built.iter().zip(results) {
         let d = &b.deployment;
@@ -125,6 +129,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
                 "prune": prune_list.as_ref().map(|list| list.iter().map(|c| json!({
                     "flow": c.flow_name, "name": c.name, "id": c.id, "action": "delete",
                 })).collect::<Vec<_>>()),
+                "work_pools": pools_json(&pools),
                 "summary": {
                     "create": count("create"),
                     "update": count("update"),
@@ -137,6 +142,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
             println!("{doc:#}");
         }
         Output::Text => {
+            print_pools(&pools);
             let mut lines: Vec<Vec<String>> = Vec::new();
             for r in &rows {
                 let detail = match (r.action, &r.error) {

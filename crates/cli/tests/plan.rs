@@ -264,11 +264,27 @@ fn the_example_file_plans_create_then_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let flows = dir.path().join("flows");
     std::fs::create_dir_all(&flows).unwrap();
-    std::fs::copy(format!("{EXAMPLES}/flows/etl.py"), flows.join("etl.py")).unwrap();
+    for entry in std::fs::read_dir(format!("{EXAMPLES}/flows")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, flows.join(path.file_name().unwrap())).unwrap();
+    }
     let yaml = std::fs::read_to_string(format!("{EXAMPLES}/deployments.yaml")).unwrap();
-    let yaml = yaml
-        .replace("name: nightly\n", &format!("name: nightly-{s}\n"))
-        .replace("name: hourly\n", &format!("name: hourly-{s}\n"));
+    // Every deployment under a fresh name: `  name: x` → `  name: x-<suffix>`.
+    let mut names = Vec::new();
+    let yaml: String = yaml
+        .lines()
+        .map(|line| match line.strip_prefix("  name: ") {
+            Some(name) => {
+                names.push(format!("{name}-{s}"));
+                format!("  name: {name}-{s}\n")
+            }
+            None => format!("{line}\n"),
+        })
+        .collect();
+    assert!(
+        names.len() >= 5,
+        "the example file holds at least five deployments"
+    );
     let file = dir.path().join("deployments.yaml");
     std::fs::write(&file, yaml).unwrap();
 
@@ -276,10 +292,10 @@ fn the_example_file_plans_create_then_unchanged() {
     assert_eq!(code, 0, "{before:#}");
     assert_eq!(
         actions(&before),
-        vec![
-            (format!("nightly-{s}"), "create".to_owned()),
-            (format!("hourly-{s}"), "create".to_owned())
-        ]
+        names
+            .iter()
+            .map(|n| (n.clone(), "create".to_owned()))
+            .collect::<Vec<_>>()
     );
     let out = prefab(api)
         .args(["deploy", "--file"])

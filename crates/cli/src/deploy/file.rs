@@ -4,12 +4,23 @@
 
 use std::path::Path;
 
+use prefab_core::deployment::WorkPoolSpec;
 use serde_json::Value;
 
 use crate::Failure;
 
-/// Reads `path` into a list of deployment definitions (JSON objects), in file order.
-pub(crate) fn read_definitions(path: &Path) -> Result<Vec<Value>, Failure> {
+/// What a deployment file holds.
+#[derive(Debug, PartialEq)]
+pub(crate) struct FileContents {
+    /// The deployment definitions (JSON objects), in file order.
+    pub definitions: Vec<Value>,
+    /// The work pools it declares (`work_pools`, in the mapping form): created when missing.
+    pub work_pools: Vec<WorkPoolSpec>,
+}
+
+/// Reads `path`: one deployment object, a list of them, or a mapping
+/// `{work_pools: [...], deployments: [...]}` (the form TOML needs: `[[deployments]]`).
+pub(crate) fn read_definitions(path: &Path) -> Result<FileContents, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::Input(format!("--file {}: cannot read: {e}", path.display())))?;
     let ext = path
@@ -34,13 +45,33 @@ pub(crate) fn read_definitions(path: &Path) -> Result<Vec<Value>, Failure> {
             )));
         }
     };
+    let mut work_pools = Vec::new();
     let list = match value {
         Value::Array(items) => items,
         Value::Object(mut map)
-            if map.contains_key("deployments") && !map.contains_key("entrypoint") =>
+            if (map.contains_key("deployments") || map.contains_key("work_pools"))
+                && !map.contains_key("entrypoint") =>
         {
-            match map.remove("deployments") {
-                Some(Value::Array(items)) => items,
+            if let Some(pools) = map.remove("work_pools").filter(|p| !p.is_null()) {
+                work_pools = serde_json::from_value(pools).map_err(|e| {
+                    Failure::Input(format!(
+                        "--file {}: `work_pools`: {e} (each pool: {{name, type, description?, \
+                         base_job_template?}})",
+                        path.display()
+                    ))
+                })?;
+            }
+            if let Some(k) = map.keys().find(|k| *k != "deployments") {
+                return Err(Failure::Input(format!(
+                    "--file {}: unknown top-level key `{k}` (allowed: work_pools, deployments)",
+                    path.display()
+                )));
+            }
+            match map
+                .remove("deployments")
+                .unwrap_or(Value::Array(Vec::new()))
+            {
+                Value::Array(items) => items,
                 _ => {
                     return Err(Failure::Input(format!(
                         "--file {}: `deployments` must be a list",
@@ -66,7 +97,10 @@ pub(crate) fn read_definitions(path: &Path) -> Result<Vec<Value>, Failure> {
             )));
         }
     }
-    Ok(list)
+    Ok(FileContents {
+        definitions: list,
+        work_pools,
+    })
 }
 
 #[cfg(test)]
@@ -97,6 +131,19 @@ mod tests {
         let expected = read_definitions(&json).unwrap();
         assert_eq!(read_definitions(&yaml).unwrap(), expected);
         assert_eq!(read_definitions(&toml).unwrap(), expected);
+        assert!(expected.work_pools.is_empty());
+        let (_d, pools) = write(
+            "p.yaml",
+            "work_pools:\n  - {name: wp, type: process}\ndeployments:\n  - {entrypoint: f.py:f, name: a, cron: '0 9 * * *'}\n",
+        );
+        let with_pools = read_definitions(&pools).unwrap();
+        assert_eq!(with_pools.definitions, expected.definitions);
+        assert_eq!(with_pools.work_pools[0].name, "wp");
+        assert_eq!(with_pools.work_pools[0].pool_type, "process");
+        let (_e, typo) = write("t.yaml", "work_pool: []\ndeployments: []\n");
+        assert!(
+            matches!(read_definitions(&typo), Err(Failure::Input(m)) if m.contains("`work_pool`"))
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use prefab_core::deployment::{ApplyOptions, DeploymentFile, RunnerDeployment};
+use prefab_core::deployment::{ApplyOptions, DeploymentFile, RunnerDeployment, WorkPoolSpec};
 use serde_json::{Map, Value, json};
 
 use super::DeployArgs;
@@ -39,6 +39,8 @@ pub(crate) struct Inputs {
     pub built: Vec<Built>,
     /// Definitions that could not be built, in input order.
     pub invalid: Vec<Invalid>,
+    /// The work pools the file declares (created by `deploy` when missing).
+    pub work_pools: Vec<WorkPoolSpec>,
 }
 
 /// Reads and builds the definitions `args` name. A file that cannot be read or parsed is an
@@ -46,6 +48,7 @@ pub(crate) struct Inputs {
 pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
     let cwd = std::env::current_dir()
         .map_err(|e| Failure::Run(format!("reading the current directory: {e}")))?;
+    let mut work_pools = Vec::new();
     let definitions: Vec<(String, PathBuf, Value)> = match &args.file {
         Some(path) => {
             let root = path
@@ -53,7 +56,10 @@ pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
                 .to_path_buf();
-            file::read_definitions(path)?
+            let contents = file::read_definitions(path)?;
+            work_pools = contents.work_pools;
+            contents
+                .definitions
                 .into_iter()
                 .enumerate()
                 .map(|(i, value)| (label_of(&value, i), root.clone(), value))
@@ -67,6 +73,7 @@ pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
     let mut inputs = Inputs {
         built: Vec::new(),
         invalid: Vec::new(),
+        work_pools,
     };
     let puller = args.pull.then(pull_runtime).transpose()?;
     for (index, (label, root, value)) in definitions.into_iter().enumerate() {
@@ -78,11 +85,16 @@ pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
             Ok((deployment, f.apply_options()))
         });
         match result {
-            Ok((deployment, options)) => inputs.built.push(Built {
-                index,
-                deployment,
-                options,
-            }),
+            Ok((deployment, options)) => {
+                for w in deployment.warnings(options.work_pool_name.as_deref()) {
+                    eprintln!("warning: {w}");
+                }
+                inputs.built.push(Built {
+                    index,
+                    deployment,
+                    options,
+                });
+            }
             Err(e) => inputs.invalid.push(Invalid {
                 index,
                 label,

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use prefab_client::PrefectClient;
 use prefab_core::deployment::{
-    ApplyEvent, ApplyStep, BulkOptions, DEFAULT_CONCURRENCY, PruneCandidate, apply_all,
-    delete_deployments, prune_candidates,
+    ApplyEvent, ApplyStep, BulkOptions, DEFAULT_CONCURRENCY, PoolOutcome, PruneCandidate,
+    apply_all, delete_deployments, ensure_work_pools, prune_candidates,
 };
 use serde_json::{Value, json};
 
@@ -148,6 +148,24 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
         .iter()
         .map(|b| (b.deployment.clone(), b.options.clone()))
         .collect();
+    // The pools the file declares, before any deployment needs them; a pool that cannot be
+    // read or created stops the run before anything else is written.
+    let pools = if inputs.work_pools.is_empty() {
+        Vec::new()
+    } else {
+        match session
+            .runtime
+            .block_on(ensure_work_pools(&session.client, &inputs.work_pools))
+        {
+            Ok(done) => done,
+            Err((done, e)) => {
+                for (name, outcome) in &done {
+                    eprintln!("work pool {name}: {}", outcome.describe());
+                }
+                return Err(Failure::Run(format!("{e}; no deployment was applied")));
+            }
+        }
+    };
     let bar = progress(items.len(), args.output, "applying");
     let bulk = BulkOptions::default().concurrency(args.concurrency);
     let results =
@@ -257,11 +275,13 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
                     "next_runs": r.next.as_ref().map(NextRuns::to_json).unwrap_or(json!([])),
                 })).collect::<Vec<_>>(),
                 "prune": prune.as_ref().map(Prune::to_json),
+                "work_pools": pools_json(&pools),
                 "summary": {"applied": applied, "failed": failed, "invalid": invalid},
             });
             println!("{doc:#}");
         }
         Output::Text => {
+            print_pools(&pools);
             let table_rows: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| {
@@ -327,6 +347,29 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
         ));
     }
     Ok(())
+}
+
+/// The work pools' outcomes as JSON: `[{"name", "result"}]`.
+pub(crate) fn pools_json(pools: &[(String, PoolOutcome)]) -> Value {
+    json!(
+        pools
+            .iter()
+            .map(|(name, o)| json!({"name": name, "result": o.describe()}))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// The work pools' outcomes as a table (nothing when the file declares none).
+pub(crate) fn print_pools(pools: &[(String, PoolOutcome)]) {
+    if pools.is_empty() {
+        return;
+    }
+    let rows: Vec<Vec<String>> = pools
+        .iter()
+        .map(|(name, o)| vec![name.clone(), o.describe()])
+        .collect();
+    print!("{}", table(&["WORK POOL", "RESULT"], &rows));
+    println!();
 }
 
 /// What `deploy --prune` did.

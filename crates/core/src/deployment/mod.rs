@@ -44,7 +44,7 @@ pub use error::{ApplyStep, DeploymentApplyError, DeploymentError, Written};
 pub use file::{ApplySpec, DeploymentFile, FromEntrypointOptions};
 pub use from_storage::STORAGE_BASE_PATH;
 pub use plan::{DeploymentPlan, FieldChange, PlanAction, PlanError, plan, plan_all};
-pub use pools::{PoolError, PoolOutcome, WorkPoolSpec, ensure_work_pools};
+pub use pools::{PoolError, PoolOutcome, WorkPoolSpec, ensure_work_pools, plan_work_pools};
 pub use prune::{PruneCandidate, delete_deployments, prune_candidates};
 pub use schedules::{
     DeploymentSchedule, ScheduleArgs, normalize_rrule_string, normalize_schedule_item,
@@ -545,8 +545,9 @@ impl RunnerDeployment {
     }
 
     /// What Prefect would silently ignore in this definition, as sentences for a person: a
-    /// storage without a work pool (Prefect sends pull steps only when a pool is in effect, so
-    /// workers would never clone the code). `work_pool_name` is `apply`'s pool argument, if any.
+    /// storage without a work pool (Prefect's create sends pull steps only when a pool is in
+    /// effect, while its update always sends them — so the first apply drops the storage and
+    /// the second records it). `work_pool_name` is `apply`'s pool argument, if any.
     /// The requests are unchanged; callers show these as warnings.
     pub fn warnings(&self, work_pool_name: Option<&str>) -> Vec<String> {
         let mut out = Vec::new();
@@ -555,8 +556,9 @@ impl RunnerDeployment {
             .filter(|p| !p.is_empty());
         if self.storage.is_some() && pool.is_none() {
             out.push(format!(
-                "{}: its storage is not sent — Prefect sends pull steps only for deployments \
-                 with a work pool; set `work_pool_name` so workers fetch the code",
+                "{}: its storage is not sent when the deployment is created — Prefect sends \
+                 pull steps on create only with a work pool (an update sends them); set \
+                 `work_pool_name` so workers fetch the code",
                 self.full_name()
             ));
         }

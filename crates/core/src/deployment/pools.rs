@@ -39,6 +39,49 @@ pub enum PoolOutcome {
     },
     /// The pool did not exist and was created.
     Created,
+    /// The pool does not exist ([`plan_work_pools`]: `ensure_work_pools` would create it).
+    Missing,
+}
+
+/// What [`ensure_work_pools`] would do, without writing: each pool read by name —
+/// [`PoolOutcome::Exists`], [`PoolOutcome::ExistsWithOtherType`] or [`PoolOutcome::Missing`].
+pub async fn plan_work_pools(
+    client: &PrefectClient,
+    pools: &[WorkPoolSpec],
+) -> Result<Vec<(String, PoolOutcome)>, PoolError> {
+    let mut out = Vec::new();
+    for spec in pools {
+        let outcome = match client.read_work_pool(&spec.name).await {
+            Ok(pool) if pool.r#type == spec.pool_type => PoolOutcome::Exists,
+            Ok(pool) => PoolOutcome::ExistsWithOtherType {
+                actual: pool.r#type,
+            },
+            Err(ClientError::NotFound { .. }) => PoolOutcome::Missing,
+            Err(e) => {
+                return Err(PoolError {
+                    name: spec.name.clone(),
+                    message: format!("could not read it: {e}"),
+                    source: e,
+                });
+            }
+        };
+        out.push((spec.name.clone(), outcome));
+    }
+    Ok(out)
+}
+
+impl PoolOutcome {
+    /// A short word for tables and JSON: `exists`, `exists with type X`, `created`, `create`.
+    pub fn describe(&self) -> String {
+        match self {
+            PoolOutcome::Exists => "exists".into(),
+            PoolOutcome::ExistsWithOtherType { actual } => {
+                format!("exists with type {actual:?} (left as it is)")
+            }
+            PoolOutcome::Created => "created".into(),
+            PoolOutcome::Missing => "create".into(),
+        }
+    }
 }
 
 /// A pool that could not be read or created.
