@@ -227,7 +227,8 @@ impl PrefectClient {
 
     /// Sends a request with the retry policy: 408, 429 and 503 (the server did not act) are
     /// retried for any request; 502, 504, timeouts and dropped connections only for requests
-    /// that are safe to repeat ([`Safety`](crate::request::Safety)); a connection that could not be opened always.
+    /// that are safe to repeat ([`Safety`](crate::request::Safety)); a connection that could not be opened
+    /// up to [`RetryConfig::max_connect_retries`] times.
     /// `Retry-After` is honoured. Non-2xx answers become typed errors.
     pub async fn send(&self, req: &ApiRequest) -> Result<ApiResponse, ClientError> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -319,7 +320,12 @@ impl PrefectClient {
                 }
                 Err(e) => {
                     let reached = !e.is_connect();
-                    if may_retry && (!reached || req.safety.retry_when_maybe_received()) {
+                    let retry_this = if reached {
+                        req.safety.retry_when_maybe_received()
+                    } else {
+                        attempt < retry.max_connect_retries
+                    };
+                    if may_retry && retry_this {
                         let wait = retry.backoff.delay(attempt);
                         tracing::debug!(parent: &span, error = %e, wait_ms = wait.as_millis() as u64, "retrying after a transport error");
                         self.stats.retried_transport.fetch_add(1, Ordering::Relaxed);

@@ -11,6 +11,11 @@ pub struct RetryConfig {
     /// Retries after the first attempt (default 10: a SQLite-backed server under concurrent
     /// writes answers 503 often, and a 503 means nothing was done, so retrying is safe).
     pub max_retries: u32,
+    /// Of those, how many may follow a refused or timed-out connection (default 2, about a
+    /// second in all: enough for a server that is restarting, short enough that a wrong
+    /// `PREFECT_API_URL` or a stopped server is reported at once — Prefect's own client does
+    /// not retry a refused connection at all).
+    pub max_connect_retries: u32,
     /// Waiting between attempts.
     pub backoff: BackoffConfig,
     /// Give up retrying once this much time has passed since the first attempt (default 120 s).
@@ -21,6 +26,7 @@ impl Default for RetryConfig {
     fn default() -> Self {
         RetryConfig {
             max_retries: 10,
+            max_connect_retries: 2,
             backoff: BackoffConfig::default(),
             retry_timeout: Duration::from_secs(120),
         }
@@ -39,6 +45,12 @@ impl RetryConfig {
     /// Sets the number of retries.
     pub fn with_max_retries(mut self, n: u32) -> RetryConfig {
         self.max_retries = n;
+        self
+    }
+
+    /// Sets how many retries may follow a connection that could not be made.
+    pub fn with_max_connect_retries(mut self, n: u32) -> RetryConfig {
+        self.max_connect_retries = n;
         self
     }
 

@@ -268,3 +268,20 @@ fn clients_are_send_and_sync() {
     fn send_sync<T: Send + Sync + 'static>() {}
     send_sync::<ClientError>();
 }
+
+/// A refused connection (a stopped server, a wrong `PREFECT_API_URL`) is retried only
+/// `max_connect_retries` times, however many retries 503s may have.
+#[tokio::test]
+async fn a_refused_connection_has_its_own_small_retry_budget() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let c = client(&url, fast_retry(10));
+    assert!(c.health().await.is_err());
+    let stats = c.stats();
+    assert_eq!(stats.attempts, 3, "{stats:?}");
+    assert_eq!(stats.retried_transport, 2, "{stats:?}");
+    let c = client(&url, fast_retry(10).with_max_connect_retries(0));
+    assert!(c.health().await.is_err());
+    assert_eq!(c.stats().attempts, 1);
+}
