@@ -35,6 +35,11 @@ use crate::{target_dir, venv, workspace_root};
 
 /// How many deployments the bulk runs apply.
 const BULK: usize = 200;
+/// The runs of the bulk comparison: prefab as users run it (`--concurrency` default), prefab
+/// applying one deployment at a time, and Prefect's Python loop.
+const SIDES: [&str; 3] = ["prefab", SEQUENTIAL, "prefect"];
+/// The side label of `prefab deploy --concurrency 1`.
+const SEQUENTIAL: &str = "prefab-sequential";
 /// The issue's targets.
 const INSPECT_SPEEDUP_TARGET: f64 = 100.0;
 const INSPECT_RSS_TARGET_MIB: f64 = 10.0;
@@ -85,9 +90,13 @@ pub(crate) fn measure_child(report: &Path, command: &[OsString]) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-/// Runs `cmd` under `measure-child`; returns its output and measurement. Fails on a non-zero
-/// exit, with the output.
-fn run_measured(cmd: &Command, what: &str) -> Result<(std::process::Output, Measured), String> {
+/// Runs `cmd` under `measure-child`; returns its output and measurement. Fails on an exit code
+/// other than 0 or `also_ok`, with the output.
+fn run_measured(
+    cmd: &Command,
+    what: &str,
+    also_ok: Option<i32>,
+) -> Result<(std::process::Output, Measured), String> {
     let report = tempfile_path("measure")?;
     let exe = std::env::current_exe().map_err(|e| format!("this executable: {e}"))?;
     let mut wrapper = Command::new(exe);
@@ -113,7 +122,7 @@ fn run_measured(cmd: &Command, what: &str) -> Result<(std::process::Output, Meas
         .map_err(|e| format!("{what}: {e}"))?;
     let text = fs::read_to_string(&report).map_err(|e| format!("{what}: no report: {e}"))?;
     let _ = fs::remove_file(&report);
-    if !output.status.success() {
+    if !output.status.success() && output.status.code() != also_ok {
         return Err(format!(
             "{what} failed ({}):\n{}{}",
             output.status,
@@ -381,6 +390,50 @@ fn upstream_addr(server: &LocalServer) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], server.port()))
 }
 
+/// CPU seconds (user + system) used so far by the server process and its descendants.
+fn server_cpu_seconds(pid: u32) -> f64 {
+    fn ticks(pid: u32) -> u64 {
+        let own = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let fields: Vec<u64> = stat
+                    .rsplit_once(") ")?
+                    .1
+                    .split_whitespace()
+                    .filter_map(|f| f.parse().ok())
+                    .collect();
+                // After the state field: ppid … utime (11th) and stime (12th) of the numbers.
+                Some(fields.get(10)? + fields.get(11)?)
+            })
+            .unwrap_or(0);
+        let children: u64 = fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|task| fs::read_to_string(task.path().join("children")).ok())
+            .flat_map(|list| {
+                list.split_whitespace()
+                    .filter_map(|c| c.parse().ok())
+                    .collect::<Vec<u32>>()
+            })
+            .map(ticks)
+            .sum();
+        own + children
+    }
+    let per_second = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(100.0);
+    ticks(pid) as f64 / per_second
+}
+
 /// How many deployments whose names start with `prefix` the server holds.
 fn count_on_server(server: &LocalServer, prefix: &str) -> Result<u64, String> {
     let client = prefab_client::blocking::PrefectClient::new(
@@ -408,6 +461,8 @@ struct BulkRun {
     requests: BTreeMap<String, u64>,
     connections: u64,
     on_server: u64,
+    /// CPU seconds the server spent during the run.
+    server_cpu_s: f64,
 }
 
 impl BulkRun {
@@ -452,7 +507,7 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
     for _ in 0..runs {
         let mut cmd = clean_command(&prefab, &work);
         cmd.args(["inspect", bulk_deployments::ENTRYPOINT, "--output", "json"]);
-        let (out, m) = run_measured(&cmd, "prefab inspect")?;
+        let (out, m) = run_measured(&cmd, "prefab inspect", None)?;
         schemas.0 = serde_json::from_slice(&out.stdout)
             .map_err(|e| format!("prefab inspect printed no JSON: {e}"))?;
         ours.push(m);
@@ -460,7 +515,7 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
         cmd.arg(scripts.join("prefect_from_entrypoint.py"))
             .arg(bulk_deployments::ENTRYPOINT)
             .env("PREFECT_HOME", &py_home);
-        let (out, m) = run_measured(&cmd, "RunnerDeployment.from_entrypoint")?;
+        let (out, m) = run_measured(&cmd, "RunnerDeployment.from_entrypoint", None)?;
         schemas.1 = serde_json::from_slice(&out.stdout)
             .map_err(|e| format!("from_entrypoint printed no JSON: {e}"))?;
         theirs.push(m);
@@ -479,16 +534,19 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
     // 2. Bulk apply, each side on its own copy of the same fresh database.
     let template_home = template_database()?;
     let mut bulk: BTreeMap<&str, Vec<BulkRun>> = BTreeMap::new();
-    for side in ["prefab", "prefect"] {
+    for side in SIDES {
         let server = fresh_server(side, &template_home)?;
         let proxy = CountingProxy::start(upstream_addr(&server))?;
         let mut side_runs = Vec::new();
         for pass in ["create", "update"] {
             eprintln!("xtask: {side}: applying {BULK} deployments ({pass})…");
             let mut cmd;
-            if side == "prefab" {
+            if side.starts_with("prefab") {
                 cmd = clean_command(&prefab, &work);
                 cmd.args(["deploy", "--file", bulk_deployments::DEPLOYMENT_FILE]);
+                if side == SEQUENTIAL {
+                    cmd.args(["--concurrency", "1"]);
+                }
             } else {
                 cmd = clean_command(&python, &work);
                 cmd.arg(scripts.join("prefect_apply_bulk.py"))
@@ -496,13 +554,27 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
                     .env("PREFECT_HOME", &py_home);
             }
             cmd.env("PREFECT_API_URL", &proxy.url);
-            let result = run_measured(&cmd, &format!("{side} {pass}"));
+            let cpu_before = server_cpu_seconds(server.pid());
+            // `prefab deploy` exits 1 when some deployments failed: reported, not fatal.
+            let result = run_measured(&cmd, &format!("{side} {pass}"), Some(1));
+            let server_cpu_s = server_cpu_seconds(server.pid()) - cpu_before;
             let (requests, connections) = proxy.counts.take();
             let (out, measured) = result?;
             let stdout = String::from_utf8_lossy(&out.stdout);
-            let (loop_s, failures) = if side == "prefab" {
-                let applied = format!("{BULK} applied, 0 failed");
-                (None, usize::from(!stdout.contains(&applied)))
+            let (loop_s, failures) = if side.starts_with("prefab") {
+                // The summary line: `N applied, M failed`; the failures are listed above it.
+                for line in stdout.lines().filter(|l| l.starts_with("FAILED")) {
+                    eprintln!("xtask: {side}: {line}");
+                }
+                let failed = stdout
+                    .lines()
+                    .rev()
+                    .find_map(|l| {
+                        let (_, rest) = l.split_once(" applied, ")?;
+                        rest.split_whitespace().next()?.parse::<usize>().ok()
+                    })
+                    .ok_or_else(|| format!("no summary line from prefab deploy:\n{stdout}"))?;
+                (None, failed)
             } else {
                 let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
                     .map_err(|e| format!("prefect_apply_bulk.py printed no JSON: {e}"))?;
@@ -520,6 +592,7 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
                 requests,
                 connections,
                 on_server,
+                server_cpu_s,
             });
         }
         server.stop().map_err(|e| e.to_string())?;
@@ -618,6 +691,13 @@ fn render(
         );
         let _ = writeln!(
             out,
+            "| {pass}: server CPU during the run | {} | {} | {:.1}× | — |",
+            secs(f.server_cpu_s),
+            secs(p.server_cpu_s),
+            f.server_cpu_s / p.server_cpu_s
+        );
+        let _ = writeln!(
+            out,
             "| {pass}: failures / on the server | {} / {} | {} / {} | — | 0 / {BULK} ({}) |",
             f.failures,
             f.on_server,
@@ -625,6 +705,33 @@ fn render(
             p.on_server,
             met(p.failures == 0 && f.failures == 0 && p.on_server == BULK as u64)
         );
+    }
+    let _ = writeln!(
+        out,
+        "\nprefab's own concurrency on the same workload (`prefab deploy --file`, default \
+         `--concurrency 4`, against `--concurrency 1`), each on its own fresh copy of the \
+         database:\n"
+    );
+    let _ = writeln!(
+        out,
+        "| pass | concurrency | wall | server CPU | requests per deployment | connections | failures |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    for (i, pass) in ["create", "update"].into_iter().enumerate() {
+        for (side, concurrency) in [("prefab", "4 (default)"), (SEQUENTIAL, "1")] {
+            let Some(r) = bulk.get(side).and_then(|runs| runs.get(i)) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "| {pass} | {concurrency} | {} | {} | {:.2} | {} | {} |",
+                secs(r.measured.wall.as_secs_f64()),
+                secs(r.server_cpu_s),
+                r.total_requests() as f64 / BULK as f64,
+                r.connections,
+                r.failures
+            );
+        }
     }
     let _ = writeln!(out, "\nRequests by endpoint (per deployment):\n");
     let _ = writeln!(out, "| pass | endpoint | Prefect 3.9.1 | prefab |");
