@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{self, BufRead, BufReader, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -188,14 +188,90 @@ fn median(mut v: Vec<Measured>) -> Measured {
 #[derive(Debug, Default)]
 struct Counts {
     requests: Mutex<BTreeMap<String, u64>>,
+    /// Per endpoint: the summed time from forwarding a request to the end of its response.
+    latency: Mutex<BTreeMap<String, Duration>>,
     connections: AtomicU64,
 }
 
 impl Counts {
-    /// Takes the counts so far and resets them: (per endpoint, connections).
-    fn take(&self) -> (BTreeMap<String, u64>, u64) {
+    /// Takes the counts so far and resets them: (per endpoint, latency per endpoint,
+    /// connections).
+    fn take(&self) -> (BTreeMap<String, u64>, BTreeMap<String, Duration>, u64) {
         let requests = std::mem::take(&mut *self.requests.lock().expect("counts lock"));
-        (requests, self.connections.swap(0, Ordering::Relaxed))
+        let latency = std::mem::take(&mut *self.latency.lock().expect("latency lock"));
+        (
+            requests,
+            latency,
+            self.connections.swap(0, Ordering::Relaxed),
+        )
+    }
+}
+
+/// Requests forwarded on one connection and not answered yet, oldest first.
+type InFlight = Arc<Mutex<std::collections::VecDeque<(String, Instant)>>>;
+
+/// One HTTP/1.1 message head: the first line, the body's length (`None`: chunked) and the
+/// raw bytes.
+type Head = (String, Option<usize>, Vec<u8>);
+
+/// Reads one message head; `Ok(None)` at the end of the stream.
+fn read_head(reader: &mut impl BufRead) -> io::Result<Option<Head>> {
+    let mut raw = Vec::new();
+    let mut first = String::new();
+    let mut length = 0usize;
+    let mut chunked = false;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        raw.extend_from_slice(line.as_bytes());
+        if first.is_empty() {
+            first = line.trim_end().to_owned();
+            continue;
+        }
+        if line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let name = name.trim().to_ascii_lowercase();
+            let value = value.trim();
+            if name == "content-length" {
+                length = value.parse().unwrap_or(0);
+            } else if name == "transfer-encoding" && value.eq_ignore_ascii_case("chunked") {
+                chunked = true;
+            }
+        }
+    }
+    Ok(Some((first, (!chunked).then_some(length), raw)))
+}
+
+/// Forwards a message body of `length` bytes (`None`: chunked) from `reader` to `out`.
+fn forward_body(
+    reader: &mut impl BufRead,
+    out: &mut impl io::Write,
+    length: Option<usize>,
+) -> io::Result<()> {
+    match length {
+        Some(0) => Ok(()),
+        Some(n) => {
+            let mut body = vec![0; n];
+            reader.read_exact(&mut body)?;
+            out.write_all(&body)
+        }
+        None => loop {
+            let mut size_line = String::new();
+            reader.read_line(&mut size_line)?;
+            out.write_all(size_line.as_bytes())?;
+            let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
+            let mut data = vec![0; size + 2];
+            reader.read_exact(&mut data)?;
+            out.write_all(&data)?;
+            if size == 0 {
+                return Ok(());
+            }
+        },
     }
 }
 
@@ -234,78 +310,63 @@ impl CountingProxy {
     }
 }
 
-fn relay(client: TcpStream, upstream: SocketAddr, counts: &Counts) -> io::Result<()> {
+fn relay(client: TcpStream, upstream: SocketAddr, counts: &Arc<Counts>) -> io::Result<()> {
     let server = TcpStream::connect(upstream)?;
     client.set_nodelay(true)?;
     server.set_nodelay(true)?;
+    let in_flight: InFlight = Arc::default();
     let mut to_client = client.try_clone()?;
-    let mut from_server = server.try_clone()?;
+    let from_server = server.try_clone()?;
+    let (answered, latency_counts) = (Arc::clone(&in_flight), Arc::clone(counts));
     let back = std::thread::spawn(move || {
-        let _ = io::copy(&mut from_server, &mut to_client);
+        let mut reader = BufReader::new(from_server);
+        while let Ok(Some((status_line, length, head))) = read_head(&mut reader) {
+            // No body for 204 and 304; a response with neither length nor chunking (not sent
+            // by Prefect's server) would run to the end of the stream.
+            let status = status_line.split_whitespace().nth(1).unwrap_or("");
+            let length = if status == "204" || status == "304" {
+                Some(0)
+            } else {
+                length
+            };
+            if to_client.write_all(&head).is_err()
+                || forward_body(&mut reader, &mut to_client, length).is_err()
+            {
+                break;
+            }
+            if let Some((endpoint, sent)) = answered.lock().expect("in-flight lock").pop_front() {
+                *latency_counts
+                    .latency
+                    .lock()
+                    .expect("latency lock")
+                    .entry(endpoint)
+                    .or_default() += sent.elapsed();
+            }
+        }
         let _ = to_client.shutdown(std::net::Shutdown::Both);
     });
     let mut reader = BufReader::new(client);
     let mut to_server = server;
-    loop {
-        let mut head = Vec::new();
-        let mut content_length = 0usize;
-        let mut chunked = false;
-        let mut request_line = String::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line)? == 0 {
-                let _ = to_server.shutdown(std::net::Shutdown::Write);
-                let _ = back.join();
-                return Ok(());
-            }
-            if request_line.is_empty() {
-                request_line = line.trim_end().to_owned();
-            } else if let Some((name, value)) = line.split_once(':') {
-                let name = name.trim().to_ascii_lowercase();
-                let value = value.trim();
-                if name == "content-length" {
-                    content_length = value.parse().unwrap_or(0);
-                } else if name == "transfer-encoding" && value.eq_ignore_ascii_case("chunked") {
-                    chunked = true;
-                }
-            }
-            head.extend_from_slice(line.as_bytes());
-            if line == "\r\n" || line == "\n" {
-                break;
-            }
-        }
+    while let Some((request_line, length, head)) = read_head(&mut reader)? {
         let mut parts = request_line.split_whitespace();
         let method = parts.next().unwrap_or("?").to_owned();
-        let target = parts.next().unwrap_or("?");
+        let endpoint = format!("{method} {}", template(parts.next().unwrap_or("?")));
         *counts
             .requests
             .lock()
             .expect("counts lock")
-            .entry(format!("{method} {}", template(target)))
+            .entry(endpoint.clone())
             .or_default() += 1;
+        in_flight
+            .lock()
+            .expect("in-flight lock")
+            .push_back((endpoint, Instant::now()));
         to_server.write_all(&head)?;
-        if chunked {
-            // Chunk sizes, data and trailers, forwarded as they come.
-            loop {
-                let mut size_line = String::new();
-                reader.read_line(&mut size_line)?;
-                to_server.write_all(size_line.as_bytes())?;
-                let size =
-                    usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16)
-                        .unwrap_or(0);
-                let mut data = vec![0; size + 2];
-                reader.read_exact(&mut data)?;
-                to_server.write_all(&data)?;
-                if size == 0 {
-                    break;
-                }
-            }
-        } else if content_length > 0 {
-            let mut body = vec![0; content_length];
-            reader.read_exact(&mut body)?;
-            to_server.write_all(&body)?;
-        }
+        forward_body(&mut reader, &mut to_server, length)?;
     }
+    let _ = to_server.shutdown(std::net::Shutdown::Write);
+    let _ = back.join();
+    Ok(())
 }
 
 /// `/api/deployments/name/ingest-orders/x-001?y` → `/deployments/name/{flow}/{name}`; UUIDs
@@ -396,14 +457,11 @@ fn server_cpu_seconds(pid: u32) -> f64 {
         let own = fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
             .and_then(|stat| {
-                let fields: Vec<u64> = stat
-                    .rsplit_once(") ")?
-                    .1
-                    .split_whitespace()
-                    .filter_map(|f| f.parse().ok())
-                    .collect();
-                // After the state field: ppid … utime (11th) and stime (12th) of the numbers.
-                Some(fields.get(10)? + fields.get(11)?)
+                // After the command name: state, ppid, …, utime (index 11), stime (index 12).
+                let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+                let utime: u64 = fields.get(11)?.parse().ok()?;
+                let stime: u64 = fields.get(12)?.parse().ok()?;
+                Some(utime + stime)
             })
             .unwrap_or(0);
         let children: u64 = fs::read_dir(format!("/proc/{pid}/task"))
@@ -459,6 +517,8 @@ struct BulkRun {
     loop_s: Option<f64>,
     failures: usize,
     requests: BTreeMap<String, u64>,
+    /// Summed request-to-response time per endpoint.
+    latency: BTreeMap<String, Duration>,
     connections: u64,
     on_server: u64,
     /// CPU seconds the server spent during the run.
@@ -558,7 +618,7 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
             // `prefab deploy` exits 1 when some deployments failed: reported, not fatal.
             let result = run_measured(&cmd, &format!("{side} {pass}"), Some(1));
             let server_cpu_s = server_cpu_seconds(server.pid()) - cpu_before;
-            let (requests, connections) = proxy.counts.take();
+            let (requests, latency, connections) = proxy.counts.take();
             let (out, measured) = result?;
             let stdout = String::from_utf8_lossy(&out.stdout);
             let (loop_s, failures) = if side.starts_with("prefab") {
@@ -590,6 +650,7 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
                 loop_s,
                 failures,
                 requests,
+                latency,
                 connections,
                 on_server,
                 server_cpu_s,
@@ -733,19 +794,43 @@ fn render(
             );
         }
     }
-    let _ = writeln!(out, "\nRequests by endpoint (per deployment):\n");
-    let _ = writeln!(out, "| pass | endpoint | Prefect 3.9.1 | prefab |");
-    let _ = writeln!(out, "|---|---|---:|---:|");
+    let _ = writeln!(
+        out,
+        "\nRequests by endpoint: per deployment, and the mean time from the proxy forwarding \
+         a request to the end of its response (prefab at `--concurrency 1`, like Python's \
+         loop, so the time is the server's and not a queue's):\n"
+    );
+    let _ = writeln!(
+        out,
+        "| pass | endpoint | Prefect 3.9.1 | prefab | prefab `--concurrency 1` |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|");
     for (i, pass) in ["create", "update"].into_iter().enumerate() {
         let (Some(p), Some(f)) = (bulk["prefab"].get(i), bulk["prefect"].get(i)) else {
             continue;
         };
+        let sequential = bulk.get(SEQUENTIAL).and_then(|runs| runs.get(i));
         let mut endpoints: Vec<&String> = p.requests.keys().chain(f.requests.keys()).collect();
         endpoints.sort();
         endpoints.dedup();
         for e in endpoints {
-            let n = |r: &BulkRun| r.requests.get(e).copied().unwrap_or(0) as f64 / BULK as f64;
-            let _ = writeln!(out, "| {pass} | `{e}` | {:.2} | {:.2} |", n(f), n(p));
+            let cell = |r: &BulkRun, with_time: bool| {
+                let n = r.requests.get(e).copied().unwrap_or(0);
+                let per = n as f64 / BULK as f64;
+                match r.latency.get(e) {
+                    Some(t) if with_time && n > 0 => {
+                        format!("{per:.2} × {:.1} ms", t.as_secs_f64() * 1e3 / n as f64)
+                    }
+                    _ => format!("{per:.2}"),
+                }
+            };
+            let _ = writeln!(
+                out,
+                "| {pass} | `{e}` | {} | {} | {} |",
+                cell(f, true),
+                cell(p, false),
+                sequential.map_or_else(|| "—".to_owned(), |s| cell(s, true))
+            );
         }
     }
     out
