@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use prefab_client::local_server::{LocalServer, ServerOptions};
+use prefab_client::local_server::{LocalServer, ServerOptions, Services};
 
 /// How long the shared server outlives the last test process that used it.
 pub const SHARED_SERVER_GRACE: Duration = Duration::from_secs(5 * 60);
@@ -47,6 +47,37 @@ pub fn server() -> &'static LocalServer {
     match SERVER.get_or_init(|| shared_options().start().map_err(|e| e.to_string())) {
         Ok(server) => server,
         Err(reason) => panic!("could not provision the shared Prefect test server:\n{reason}"),
+    }
+}
+
+/// How often the scheduler server's scheduler loop runs, in seconds.
+pub const SCHEDULER_LOOP_SECONDS: &str = "2";
+
+/// A second shared server with Prefect's scheduler service on (and every other service off,
+/// [`Services::Scheduler`]): it creates the flow runs of scheduled deployments by itself. State
+/// in `target/tmp/prefect-server/scheduler`; started, reused and stopped like [`server`].
+///
+/// # Panics
+///
+/// If the server cannot be provisioned, with the provisioner's error.
+pub fn scheduler_server() -> &'static LocalServer {
+    static SERVER: OnceLock<Result<LocalServer, String>> = OnceLock::new();
+    let start = || {
+        ServerOptions::new()
+            .state_dir(state_root().join("scheduler"))
+            .services(Services::Scheduler)
+            .setting(
+                "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS",
+                SCHEDULER_LOOP_SECONDS,
+            )
+            .stop_when_unused(SHARED_SERVER_GRACE)
+            .on_progress(|line| eprintln!("prefect scheduler test server: {line}"))
+            .start()
+            .map_err(|e| e.to_string())
+    };
+    match SERVER.get_or_init(start) {
+        Ok(server) => server,
+        Err(reason) => panic!("could not provision the scheduler test server:\n{reason}"),
     }
 }
 

@@ -242,7 +242,7 @@ fn write_performance_doc(table: &str) -> Result<(), String> {
 }
 
 /// Replaces the text between `<!-- bench-compare:NAME:start -->` and `…:end -->`.
-fn replace_section(name: &str, text: &str) -> Result<(), String> {
+pub(crate) fn replace_section(name: &str, text: &str) -> Result<(), String> {
     let start = format!("<!-- bench-compare:{name}:start -->");
     let end = format!("<!-- bench-compare:{name}:end -->");
     let path = workspace_root().join("docs/performance.md");

@@ -1,9 +1,9 @@
 //! `cargo xtask`: the project's automation, in Rust (no shell scripts in disguise).
 //!
 //! * `cargo xtask codegen [--check]` — API models from the vendored OpenAPI document.
-//! * `cargo xtask bench-compare [--quick] [--write-docs] [--throughput | --storage]` — Prefect
-//!   3.9.1 vs prefab on the same inputs (schedules; or create throughput; or storage pulls),
-//!   side by side, in one run.
+//! * `cargo xtask bench-compare [--quick] [--write-docs] [--throughput | --storage | --deploy]`
+//!   — Prefect 3.9.1 vs prefab on the same inputs (schedules; or create throughput; or storage
+//!   pulls; or flow loading and bulk apply), side by side, in one run.
 //! * `cargo xtask gen-schedule-cases --kind K --count N --seed S --out FILE` — random schedule
 //!   cases answered by Prefect itself, for differential tests.
 //! * `cargo xtask release X.Y.Z --dry-run` — lockstep bump, changelog, package checks.
@@ -13,6 +13,7 @@
 //!   left running in the background; `start` prints its API URL as the last line of stdout.
 
 mod bench_compare;
+mod bench_deploy;
 mod codegen;
 mod gen_cases;
 mod prefect_server;
@@ -51,6 +52,23 @@ enum Command {
         /// prefix, cold and warm, against `git clone --depth 1` and Prefect's own storage classes.
         #[arg(long, conflicts_with = "throughput")]
         storage: bool,
+        /// Measure the deployment workflow instead: a cold `prefab inspect` of a six-parameter
+        /// flow against `RunnerDeployment.from_entrypoint` in a fresh Python process, and
+        /// applying then re-applying 200 deployments (`prefab deploy --file`, release build)
+        /// against a Python loop of `RunnerDeployment.apply()`, each on a fresh real server.
+        #[arg(long, conflicts_with_all = ["throughput", "storage"])]
+        deploy: bool,
+    },
+    /// Run a command and report its wall time and peak RSS (`getrusage(RUSAGE_CHILDREN)`) to
+    /// FILE as JSON; used by `bench-compare --deploy`.
+    #[command(hide = true)]
+    MeasureChild {
+        /// Where the JSON report goes.
+        #[arg(long)]
+        report: PathBuf,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
     },
     /// Generate the API models in crates/schemas/src/api/generated.rs from openapi/.
     Codegen {
@@ -98,6 +116,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::MeasureChild { report, command } => {
+            return bench_deploy::measure_child(&report, &command);
+        }
+        Command::BenchCompare {
+            deploy: true,
+            write_docs,
+            ..
+        } => bench_deploy::run(write_docs),
         Command::BenchCompare {
             storage: true,
             write_docs,

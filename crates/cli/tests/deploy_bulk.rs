@@ -1,0 +1,113 @@
+//! Bulk apply through the `prefab` binary against a real Prefect 3.9.1 server (issue 5 §7): 200
+//! deployments of one deployment file (the workload of `cargo xtask bench-compare --deploy`),
+//! zero failures, and every one of them readable afterwards as defined, with its automation.
+
+#[allow(dead_code)]
+#[path = "../../../tests/support/prefect.rs"]
+mod prefect;
+
+#[allow(dead_code)]
+#[path = "../../../tests/support/bulk_deployments.rs"]
+mod bulk_deployments;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use prefab_client::api::{DeploymentFilter, DeploymentFilterName, DeploymentFilterRequest};
+use prefab_client::{ClientConfig, PrefectClient};
+use serde_json::{Value, json};
+
+const COUNT: usize = 200;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_deployments_apply_without_failure_and_read_back() {
+    let server = prefect::server();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("bulk-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    bulk_deployments::write(dir.path(), &prefix, COUNT).unwrap();
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PREFECT_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .current_dir(dir.path())
+        .env("PREFECT_API_URL", server.api_url())
+        .args(["deploy", "--file", bulk_deployments::DEPLOYMENT_FILE])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("{COUNT} applied, 0 failed")),
+        "{text}"
+    );
+
+    // Every deployment is on the server, as defined.
+    let c = PrefectClient::new(ClientConfig::new(server.api_url()).unwrap()).unwrap();
+    let mut filter = DeploymentFilterRequest::default();
+    let mut deployments = DeploymentFilter::default();
+    let mut by_name = DeploymentFilterName::default();
+    by_name.like_ = Some(Some(prefix.clone()));
+    deployments.name = Some(Some(by_name));
+    filter.deployments = Some(Some(deployments));
+    let stored: BTreeMap<String, Value> = c
+        .deployments(filter)
+        .map_ok(|d| (d.name.clone(), serde_json::to_value(d).unwrap()))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), COUNT);
+    let definitions = bulk_deployments::definitions(&prefix, COUNT);
+    for definition in definitions.as_array().unwrap() {
+        let name = definition["name"].as_str().unwrap();
+        let d = stored
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not on the server"));
+        assert_eq!(d["parameters"], definition["parameters"], "{name}");
+        assert_eq!(d["tags"], definition["tags"], "{name}");
+        assert_eq!(d["entrypoint"], json!(bulk_deployments::ENTRYPOINT));
+        let schedules = d["schedules"].as_array().unwrap();
+        assert_eq!(schedules.len(), 1, "{name}");
+        assert_eq!(
+            schedules[0]["schedule"]["cron"], definition["cron"],
+            "{name}"
+        );
+        assert_eq!(
+            d["parameter_openapi_schema"]["properties"]
+                .as_object()
+                .unwrap()
+                .len(),
+            6
+        );
+    }
+    // One automation each, owned by its deployment.
+    let ids: Vec<(String, String)> = stored
+        .iter()
+        .map(|(name, d)| (name.clone(), d["id"].as_str().unwrap().to_owned()))
+        .collect();
+    let counts: Vec<(String, usize)> = futures::stream::iter(ids)
+        .map(|(name, id)| {
+            let c = c.clone();
+            async move {
+                let related = c
+                    .read_automations_related_to(&format!("prefect.deployment.{id}"))
+                    .await
+                    .unwrap();
+                let expected = format!("{name}__automation_1");
+                (name, related.iter().filter(|a| a.name == expected).count())
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    let wrong: Vec<_> = counts.iter().filter(|(_, n)| *n != 1).collect();
+    assert!(wrong.is_empty(), "automations per deployment: {wrong:?}");
+}
