@@ -67,7 +67,9 @@ pub(crate) struct DeployArgs {
     /// Fail instead of starting a local Prefect server when PREFECT_API_URL is unset.
     #[arg(long)]
     pub no_local_server: bool,
-    /// How many deployments are applied at once (the client also adapts to a busy server).
+    /// How many deployments are applied at once. 1 by default: a SQLite-backed Prefect server
+    /// serialises writes, and more at once is slower there; raise it for a PostgreSQL-backed
+    /// server or Prefect Cloud (the client still backs off on 503s).
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
     /// Also delete the deployments of the same flows that the definitions no longer contain
@@ -102,7 +104,9 @@ pub(crate) fn session(allow_local: bool) -> Result<Session, Failure> {
     let target = crate::api::resolve(allow_local)?;
     let client = PrefectClient::new(target.config)
         .map_err(|e| Failure::Input(format!("the Prefect API: {e}")))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: the work is waiting on the server, and one thread keeps the process small
+    // (no per-thread allocator arenas).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::Run(format!("starting the async runtime: {e}")))?;
@@ -141,12 +145,14 @@ struct Row {
 }
 
 pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
-    let inputs = inputs::load(&args)?;
+    let mut inputs = inputs::load(&args)?;
     let session = session(!args.no_local_server)?;
-    let items: Vec<_> = inputs
-        .built
-        .iter()
-        .map(|b| (b.deployment.clone(), b.options.clone()))
+    // The deployments move into the bulk run (no second copy of each parameter schema).
+    let built = std::mem::take(&mut inputs.built);
+    let indices: Vec<usize> = built.iter().map(|b| b.index).collect();
+    let items: Vec<_> = built
+        .into_iter()
+        .map(|b| (b.deployment, b.options))
         .collect();
     // The pools the file declares, before any deployment needs them; a pool that cannot be
     // read or created stops the run before anything else is written.
@@ -189,8 +195,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     bar.finish_and_clear();
 
     let mut rows: Vec<Row> = Vec::new();
-    for (b, result) in inputs.built.iter().zip(results) {
-        let d = &b.deployment;
+    for ((index, (d, options)), result) in indices.iter().zip(&items).zip(results) {
         let (result, id, error) = match result {
             Ok(id) => ("applied", Some(id), None),
             // A local check (Prefect's ValueError) is bad input; nothing was written.
@@ -198,14 +203,14 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
             Err(e) => ("failed", None, Some(e.to_string())),
         };
         rows.push(Row {
-            index: b.index,
+            index: *index,
             deployment: d.full_name(),
             name: Some(d.name.clone()),
             flow: d.flow_name.clone(),
             result,
             id,
             error,
-            next: (result == "applied").then(|| next_runs(d, &b.options)),
+            next: (result == "applied").then(|| next_runs(d, options)),
         });
     }
     for i in &inputs.invalid {
@@ -236,7 +241,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
             rows.len()
         )))
     } else {
-        let built: Vec<_> = inputs.built.iter().map(|b| b.deployment.clone()).collect();
+        let built: Vec<_> = items.iter().map(|(d, _)| d.clone()).collect();
         Some(session.runtime.block_on(async {
             match prune_candidates(&session.client, &built).await {
                 Err(e) => Prune::Skipped(format!(

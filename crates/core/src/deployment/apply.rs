@@ -274,37 +274,78 @@ pub async fn apply_with(
         }
     };
 
-    // 4. Triggers → automations.
+    // 4. Triggers → automations. The step as a whole is idempotent (delete what the deployment
+    // owns, then create one automation per trigger), so when a create gets no answer — e.g. the
+    // server closed a pooled connection right after a 503 — the whole step is run again rather
+    // than the non-idempotent POST alone: at most two more times.
     let owner = format!("prefect.deployment.{id}");
-    match client
-        .send(&request::delete_automations_owned_by(&owner))
-        .await
-    {
-        Ok(_) => written.automations_deleted = true,
-        // No automations on this server: nothing to create either.
-        Err(ClientError::NotFound { .. }) => return finish_slas(client, &d, id, written).await,
-        Err(e) => {
-            return Err(DeploymentApplyError::request(
-                ApplyStep::DeleteAutomations,
-                e,
-                &written,
-            ));
+    let bodies = d.automation_bodies(id);
+    let fresh = existing.is_none();
+    let mut rounds = 0;
+    'step: loop {
+        // A deployment created a moment ago owns nothing: a bulk run skips the delete (D7).
+        let skip_delete = fresh && flow_ids.is_bulk() && rounds == 0;
+        if !skip_delete {
+            match client
+                .send(&request::delete_automations_owned_by(&owner))
+                .await
+            {
+                Ok(_) => written.automations_deleted = true,
+                // No automations on this server: nothing to create either.
+                Err(ClientError::NotFound { .. }) => {
+                    return finish_slas(client, &d, id, written).await;
+                }
+                Err(e) => {
+                    return Err(DeploymentApplyError::request(
+                        ApplyStep::DeleteAutomations,
+                        e,
+                        &written,
+                    ));
+                }
+            }
         }
-    }
-    for body in d.automation_bodies(id) {
-        let resp = client
-            .send(&raw(
-                Method::POST,
-                "/automations/",
-                &body,
-                Safety::NotIdempotent,
-                "automation",
-            ))
-            .await
-            .map_err(|e| DeploymentApplyError::request(ApplyStep::CreateAutomation, e, &written))?;
-        if let Ok(aid) = response_id(&resp.body, ApplyStep::CreateAutomation, &written) {
-            written.automation_ids.push(aid);
+        written.automation_ids.clear();
+        for body in &bodies {
+            match client
+                .send(&raw(
+                    Method::POST,
+                    "/automations/",
+                    body,
+                    Safety::NotIdempotent,
+                    "automation",
+                ))
+                .await
+            {
+                Ok(resp) => {
+                    if let Ok(aid) = response_id(&resp.body, ApplyStep::CreateAutomation, &written)
+                    {
+                        written.automation_ids.push(aid);
+                    }
+                }
+                // The delete was skipped and the server has no automations API: as Prefect,
+                // nothing to create.
+                Err(ClientError::NotFound { .. }) if skip_delete => {
+                    return finish_slas(client, &d, id, written).await;
+                }
+                Err(e) if e.status().is_none() && rounds < 2 => {
+                    tracing::warn!(
+                        deployment = %d.full_name(),
+                        error = %e,
+                        "creating an automation got no answer; replacing the deployment's automations again"
+                    );
+                    rounds += 1;
+                    continue 'step;
+                }
+                Err(e) => {
+                    return Err(DeploymentApplyError::request(
+                        ApplyStep::CreateAutomation,
+                        e,
+                        &written,
+                    ));
+                }
+            }
         }
+        break;
     }
     finish_slas(client, &d, id, written).await
 }

@@ -14,23 +14,46 @@ use super::RunnerDeployment;
 use super::apply::{ApplyOptions, apply_with};
 use super::error::DeploymentApplyError;
 
-/// How many deployments [`apply_all`] applies at once by default. A SQLite-backed Prefect
-/// server serialises writes: at 4 its occasional `503`s are absorbed by the client's retries;
-/// more in flight only multiplies them without going faster.
-pub const DEFAULT_CONCURRENCY: usize = 4;
+/// How many deployments [`apply_all`] applies at once by default: one. A SQLite-backed Prefect
+/// server (the default, and what `prefab server` runs) is one CPU-bound process that serialises
+/// writes; applying more at once only adds lock contention, `503`s and reconnections. Measured
+/// with 200 deployments (docs/performance.md): create 20.8 s at 1, 27.2 s at 2, 33.4 s at 4;
+/// update 25.8 s / 27.6 s / 36.5 s. Raise it ([`BulkOptions::concurrency`], `--concurrency`)
+/// for a PostgreSQL-backed server or Prefect Cloud; the client's adaptive write limiter still
+/// backs off on `503`s.
+pub const DEFAULT_CONCURRENCY: usize = 1;
 
 /// Flow ids by flow name, shared by the applies of one run: the first apply that needs a flow
 /// upserts it (`POST /flows/`), concurrent and later ones wait for and reuse its id. A failed
 /// upsert is not cached (the next apply that needs the flow tries again).
+///
+/// A cache made by [`FlowIdCache::bulk`] (as [`apply_all`] does) also leaves out the
+/// `DELETE /automations/owned-by/…` right after a deployment was created: a deployment id that
+/// did not exist a moment ago owns nothing (docs/deviations.md D7).
 #[derive(Debug, Default)]
 pub struct FlowIdCache {
     cells: Mutex<HashMap<String, Arc<OnceCell<Uuid>>>>,
+    bulk: bool,
 }
 
 impl FlowIdCache {
-    /// An empty cache.
+    /// An empty cache; `apply_with` sends Prefect's exact sequence apart from the flow upserts
+    /// it saves.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty cache for a bulk run: also no owned-automation delete after a fresh create.
+    pub fn bulk() -> Self {
+        FlowIdCache {
+            bulk: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this cache belongs to a bulk run ([`FlowIdCache::bulk`]).
+    pub fn is_bulk(&self) -> bool {
+        self.bulk
     }
 
     /// The cached id of `flow_name`, if an upsert of it succeeded.
@@ -136,7 +159,7 @@ pub async fn apply_all<F>(
 where
     F: Fn(ApplyEvent) + Sync,
 {
-    let flow_ids = FlowIdCache::new();
+    let flow_ids = FlowIdCache::bulk();
     let on_event = &on_event;
     let flow_ids = &flow_ids;
     let mut results: Vec<(usize, Result<Uuid, DeploymentApplyError>)> =
