@@ -228,7 +228,7 @@ impl PrefectClient {
     /// Sends a request with the retry policy: 408, 429 and 503 (the server did not act) are
     /// retried for any request; 502, 504, timeouts and dropped connections only for requests
     /// that are safe to repeat ([`Safety`](crate::request::Safety)); a connection that could not be opened
-    /// up to [`RetryConfig::max_connect_retries`] times.
+    /// up to [`RetryConfig::max_connect_retries`](crate::RetryConfig::max_connect_retries) times.
     /// `Retry-After` is honoured. Non-2xx answers become typed errors.
     pub async fn send(&self, req: &ApiRequest) -> Result<ApiResponse, ClientError> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
