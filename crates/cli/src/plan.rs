@@ -8,7 +8,7 @@ use prefab_core::deployment::{
 use serde_json::{Value, json};
 
 use crate::Failure;
-use crate::deploy::report::{NextRuns, Output, next_runs, table};
+use crate::deploy::report::{NextRuns, Output, next_runs, print_next_runs, table};
 use crate::deploy::{DeployArgs, cell, inputs, pools_json, print_pools, progress, session};
 
 /// One row of the plan, in input order.
@@ -169,18 +169,10 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
                 ]);
             }
             print!("{}", table(&["DEPLOYMENT", "ACTION", "DETAIL"], &lines));
-            let next: Vec<Vec<String>> = rows
-                .iter()
-                .filter_map(|r| {
-                    r.next
-                        .as_ref()
-                        .map(|n| vec![r.deployment.clone(), n.to_text()])
-                })
-                .collect();
-            if !next.is_empty() {
-                println!();
-                print!("{}", table(&["DEPLOYMENT", "NEXT RUNS"], &next));
-            }
+            print_next_runs(
+                rows.iter()
+                    .map(|r| (r.deployment.as_str(), r.next.as_ref())),
+            );
             println!(
                 "{} to create, {} to update, {} unchanged{}{}{}",
                 count("create"),

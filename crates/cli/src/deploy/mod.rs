@@ -17,7 +17,7 @@ use prefab_core::deployment::{
 use serde_json::{Value, json};
 
 use clap::Args;
-use report::{NextRuns, Output, abbreviate, next_runs, table};
+use report::{NextRuns, Output, abbreviate, next_runs, print_next_runs, table};
 
 use crate::Failure;
 
@@ -303,18 +303,10 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
                 "{}",
                 table(&["DEPLOYMENT", "RESULT", "ID / ERROR"], &table_rows)
             );
-            let next: Vec<Vec<String>> = rows
-                .iter()
-                .filter_map(|r| {
-                    r.next
-                        .as_ref()
-                        .map(|n| vec![r.deployment.clone(), n.to_text()])
-                })
-                .collect();
-            if !next.is_empty() {
-                println!();
-                print!("{}", table(&["DEPLOYMENT", "NEXT RUNS"], &next));
-            }
+            print_next_runs(
+                rows.iter()
+                    .map(|r| (r.deployment.as_str(), r.next.as_ref())),
+            );
             if let Some(p) = &prune {
                 println!();
                 p.print();

@@ -139,6 +139,18 @@ pub(crate) fn abbreviate(v: &Value, max: usize) -> String {
     }
 }
 
+/// The next-runs table (`DEPLOYMENT`, `NEXT RUNS`) of the deployments that have next runs,
+/// after a blank line; nothing when none has.
+pub(crate) fn print_next_runs<'a>(rows: impl Iterator<Item = (&'a str, Option<&'a NextRuns>)>) {
+    let next: Vec<Vec<String>> = rows
+        .filter_map(|(deployment, next)| next.map(|n| vec![deployment.to_owned(), n.to_text()]))
+        .collect();
+    if !next.is_empty() {
+        println!();
+        print!("{}", table(&["DEPLOYMENT", "NEXT RUNS"], &next));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

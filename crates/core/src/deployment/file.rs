@@ -10,7 +10,11 @@ use serde_json::{Map, Value};
 use super::RunnerDeployment;
 use super::apply::ApplyOptions;
 use super::error::DeploymentError;
-use super::schedules::ScheduleArgs;
+use super::schedules::{DeploymentSchedule, ScheduleArgs};
+use super::{ConcurrencyLimit, ConcurrencyOptions};
+
+/// A concurrency limit and its options, as the constructors take them apart.
+pub(crate) type LimitAndOptions = (i64, Option<ConcurrencyOptions>);
 
 /// The marker of a frozen parameter value in files: `{"$freeze": value}`.
 pub const FREEZE_MARKER: &str = "$freeze";
@@ -71,6 +75,22 @@ pub struct FromEntrypointOptions {
 }
 
 impl FromEntrypointOptions {
+    /// The schedules and the concurrency limit (with its options), built and checked — what
+    /// every constructor does first, so their errors come before any flow load or pull.
+    pub fn schedules_and_concurrency(
+        &self,
+    ) -> Result<(Vec<DeploymentSchedule>, Option<LimitAndOptions>), DeploymentError> {
+        let schedules = self.schedule_args().build()?;
+        let concurrency = self
+            .concurrency_limit
+            .as_ref()
+            .map(ConcurrencyLimit::from_json)
+            .transpose()?
+            .map(|c| c.extract())
+            .transpose()?;
+        Ok((schedules, concurrency))
+    }
+
     /// The schedule arguments.
     pub fn schedule_args(&self) -> ScheduleArgs {
         ScheduleArgs {

@@ -7,9 +7,9 @@ use std::path::Path;
 use prefab_storage::describe::StorageDefinition;
 use prefab_storage::{RunnerStorage as _, Storage};
 
+use super::RunnerDeployment;
 use super::error::DeploymentError;
 use super::file::{DeploymentFile, FromEntrypointOptions};
-use super::{ConcurrencyLimit, RunnerDeployment};
 
 /// The placeholder Prefect writes into a storage-based deployment's `path` in place of the
 /// temporary directory the code was pulled into; a runner replaces it with its own base path.
@@ -33,10 +33,7 @@ impl RunnerDeployment {
         options: FromEntrypointOptions,
     ) -> Result<RunnerDeployment, DeploymentError> {
         // As Prefect: schedule and concurrency errors come before any pull.
-        options.schedule_args().build()?;
-        if let Some(c) = &options.concurrency_limit {
-            ConcurrencyLimit::from_json(c)?.extract()?;
-        }
+        options.schedules_and_concurrency()?;
         let mut storage = storage;
         let tmp = tempfile::Builder::new()
             .prefix("prefab-storage-")

@@ -389,14 +389,7 @@ impl RunnerDeployment {
         root: &Path,
         options: FromEntrypointOptions,
     ) -> Result<RunnerDeployment, DeploymentError> {
-        let schedules = options.schedule_args().build()?;
-        let concurrency = options
-            .concurrency_limit
-            .as_ref()
-            .map(ConcurrencyLimit::from_json)
-            .transpose()?
-            .map(|c| c.extract())
-            .transpose()?;
+        let (schedules, concurrency) = options.schedules_and_concurrency()?;
         let loaded = load_flow_from_entrypoint(entrypoint, root)?;
         let mut d = Self::from_parts(
             loaded.flow,
@@ -442,14 +435,7 @@ impl RunnerDeployment {
         name: &str,
         options: FromEntrypointOptions,
     ) -> Result<RunnerDeployment, DeploymentError> {
-        let schedules = options.schedule_args().build()?;
-        let concurrency = options
-            .concurrency_limit
-            .as_ref()
-            .map(ConcurrencyLimit::from_json)
-            .transpose()?
-            .map(|c| c.extract())
-            .transpose()?;
+        let (schedules, concurrency) = options.schedules_and_concurrency()?;
         let entrypoint = flow
             .entrypoint
             .clone()

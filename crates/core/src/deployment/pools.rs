@@ -43,33 +43,6 @@ pub enum PoolOutcome {
     Missing,
 }
 
-/// What [`ensure_work_pools`] would do, without writing: each pool read by name —
-/// [`PoolOutcome::Exists`], [`PoolOutcome::ExistsWithOtherType`] or [`PoolOutcome::Missing`].
-pub async fn plan_work_pools(
-    client: &PrefectClient,
-    pools: &[WorkPoolSpec],
-) -> Result<Vec<(String, PoolOutcome)>, PoolError> {
-    let mut out = Vec::new();
-    for spec in pools {
-        let outcome = match client.read_work_pool(&spec.name).await {
-            Ok(pool) if pool.r#type == spec.pool_type => PoolOutcome::Exists,
-            Ok(pool) => PoolOutcome::ExistsWithOtherType {
-                actual: pool.r#type,
-            },
-            Err(ClientError::NotFound { .. }) => PoolOutcome::Missing,
-            Err(e) => {
-                return Err(PoolError {
-                    name: spec.name.clone(),
-                    message: format!("could not read it: {e}"),
-                    source: e,
-                });
-            }
-        };
-        out.push((spec.name.clone(), outcome));
-    }
-    Ok(out)
-}
-
 impl PoolOutcome {
     /// A short word for tables and JSON: `exists`, `exists with type X`, `created`, `create`.
     pub fn describe(&self) -> String {
@@ -106,12 +79,8 @@ pub async fn ensure_work_pools(
 ) -> Result<Vec<(String, PoolOutcome)>, (Vec<(String, PoolOutcome)>, PoolError)> {
     let mut done = Vec::new();
     for spec in pools {
-        let outcome = match client.read_work_pool(&spec.name).await {
-            Ok(pool) if pool.r#type == spec.pool_type => PoolOutcome::Exists,
-            Ok(pool) => PoolOutcome::ExistsWithOtherType {
-                actual: pool.r#type,
-            },
-            Err(ClientError::NotFound { .. }) => {
+        let outcome = match read_outcome(client, spec).await {
+            Ok(PoolOutcome::Missing) => {
                 let mut create = WorkPoolCreate::new(spec.name.clone());
                 create.r#type = Some(spec.pool_type.clone());
                 create.description = spec.description.clone().map(Some);
@@ -120,32 +89,49 @@ pub async fn ensure_work_pools(
                     Ok(_) => PoolOutcome::Created,
                     // Created by someone else in the meantime: it exists now.
                     Err(ClientError::Conflict { .. }) => PoolOutcome::Exists,
-                    Err(e) => {
-                        let message = format!("could not create it: {e}");
-                        return Err((
-                            done,
-                            PoolError {
-                                name: spec.name.clone(),
-                                message,
-                                source: e,
-                            },
-                        ));
-                    }
+                    Err(e) => return Err((done, pool_error(spec, "could not create it", e))),
                 }
             }
-            Err(e) => {
-                let message = format!("could not read it: {e}");
-                return Err((
-                    done,
-                    PoolError {
-                        name: spec.name.clone(),
-                        message,
-                        source: e,
-                    },
-                ));
-            }
+            Ok(outcome) => outcome,
+            Err(e) => return Err((done, e)),
         };
         done.push((spec.name.clone(), outcome));
     }
     Ok(done)
+}
+
+/// What [`ensure_work_pools`] would do, without writing: each pool read by name —
+/// [`PoolOutcome::Exists`], [`PoolOutcome::ExistsWithOtherType`] or [`PoolOutcome::Missing`].
+pub async fn plan_work_pools(
+    client: &PrefectClient,
+    pools: &[WorkPoolSpec],
+) -> Result<Vec<(String, PoolOutcome)>, PoolError> {
+    let mut out = Vec::new();
+    for spec in pools {
+        out.push((spec.name.clone(), read_outcome(client, spec).await?));
+    }
+    Ok(out)
+}
+
+/// Reads `spec`'s pool: exists (with the declared type or another), or missing.
+async fn read_outcome(
+    client: &PrefectClient,
+    spec: &WorkPoolSpec,
+) -> Result<PoolOutcome, PoolError> {
+    match client.read_work_pool(&spec.name).await {
+        Ok(pool) if pool.r#type == spec.pool_type => Ok(PoolOutcome::Exists),
+        Ok(pool) => Ok(PoolOutcome::ExistsWithOtherType {
+            actual: pool.r#type,
+        }),
+        Err(ClientError::NotFound { .. }) => Ok(PoolOutcome::Missing),
+        Err(e) => Err(pool_error(spec, "could not read it", e)),
+    }
+}
+
+fn pool_error(spec: &WorkPoolSpec, what: &str, source: ClientError) -> PoolError {
+    PoolError {
+        name: spec.name.clone(),
+        message: format!("{what}: {source}"),
+        source,
+    }
 }
