@@ -155,3 +155,23 @@ fn no_local_server_without_an_api_url_is_an_error_naming_the_fix() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("PREFECT_API_URL"), "{}", text(&out));
 }
+
+/// A plain-HTTP API needs no certificate authorities: on a machine without a CA bundle (a
+/// minimal container) `deploy` still applies. (Before, building the HTTP client failed there.)
+#[test]
+fn deploy_to_an_http_server_needs_no_ca_bundle() {
+    let server = prefect::server();
+    let empty = tempfile::tempdir().unwrap();
+    let bundle = empty.path().join("none.pem");
+    std::fs::write(&bundle, "").unwrap();
+    let out = prefab(Some(server.api_url()))
+        .current_dir(EXAMPLES)
+        .env("SSL_CERT_FILE", &bundle)
+        .env("SSL_CERT_DIR", empty.path())
+        .args(["deploy", "flows/etl.py:hourly_report", "--name", "no-ca-bundle"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let d = read_deployment(server.api_url(), "hourly-report", "no-ca-bundle");
+    assert_eq!(d["name"], "no-ca-bundle");
+}

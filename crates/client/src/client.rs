@@ -1,7 +1,7 @@
 //! The async client: sends [`ApiRequest`]s with retries, maps answers to typed results.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -187,26 +187,86 @@ impl Drop for WritePermit<'_> {
 #[derive(Clone, Debug)]
 pub struct PrefectClient {
     http: reqwest::Client,
+    /// For an `http://` API URL, `http` trusts no certificate authority (loading the system's
+    /// bundle costs memory and start-up time, and fails on machines without one); this client,
+    /// with the system's roots, is built the first time the server redirects to `https://`.
+    tls: Option<Arc<OnceLock<reqwest::Client>>>,
     config: Arc<ClientConfig>,
     stats: Arc<ClientStats>,
     writes: Arc<WriteLimiter>,
 }
 
+/// How many redirects a request follows (reqwest's and httpx's default limit).
+const MAX_REDIRECTS: usize = 10;
+
 impl PrefectClient {
     /// A client for `config`.
     pub fn new(config: ClientConfig) -> Result<PrefectClient, ClientError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
+        // An https:// proxy for http:// URLs needs TLS too.
+        let https_proxy = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+            .iter()
+            .any(|k| std::env::var(k).is_ok_and(|v| v.starts_with("https://")));
+        let plain = config.api_url.starts_with("http://") && !https_proxy;
+        let http = if plain {
+            // Redirects are followed as Prefect's client does, except to https://: there the
+            // 3xx comes back and `execute` re-sends the request with the TLS client.
+            http_builder(&config)
+                .tls_certs_only(std::iter::empty())
+                .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                    if attempt.url().scheme() == "https" {
+                        attempt.stop()
+                    } else if attempt.previous().len() > MAX_REDIRECTS {
+                        attempt.error("too many redirects")
+                    } else {
+                        attempt.follow()
+                    }
+                }))
+                .build()
+        } else {
+            http_builder(&config).build()
+        }
+        .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(PrefectClient {
             http,
+            tls: plain.then(Arc::default),
             writes: Arc::new(WriteLimiter::new(config.max_concurrent_writes)),
             config: Arc::new(config),
             stats: Arc::default(),
         })
+    }
+
+    /// Sends one attempt. With an `http://` API URL, a redirect to `https://` is followed by
+    /// re-sending the request with a client that trusts the system's certificate authorities.
+    async fn execute(
+        &self,
+        req: &ApiRequest,
+        reqwest_req: reqwest::Request,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let resp = self.http.execute(reqwest_req).await?;
+        let Some(cell) = &self.tls else {
+            return Ok(resp);
+        };
+        let to_https = resp.status().is_redirection()
+            && resp
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .is_some_and(|l| l.starts_with("https://"));
+        if !to_https {
+            return Ok(resp);
+        }
+        let client = match cell.get() {
+            Some(client) => client,
+            None => {
+                let built = http_builder(&self.config).build()?;
+                cell.get_or_init(|| built)
+            }
+        };
+        // `to_http` and the conversion succeeded for this request already.
+        match req.to_http(&self.config).map(reqwest::Request::try_from) {
+            Ok(Ok(again)) => client.execute(again).await,
+            _ => Ok(resp),
+        }
     }
 
     /// A client configured from `PREFECT_API_URL`, `PREFECT_API_KEY`,
@@ -267,7 +327,7 @@ impl PrefectClient {
             let attempt_started = Instant::now();
             self.stats.attempts.fetch_add(1, Ordering::Relaxed);
             let outcome = async {
-                let resp = self.http.execute(reqwest_req).await?;
+                let resp = self.execute(req, reqwest_req).await?;
                 let status = resp.status().as_u16();
                 let retry_after = resp
                     .headers()
@@ -638,6 +698,14 @@ impl PrefectClient {
         self.send_json(&request::read_work_queue_by_name(pool, name))
             .await
     }
+}
+
+/// The settings both transports share: timeouts and connection reuse.
+fn http_builder(config: &ClientConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.request_timeout)
+        .pool_idle_timeout(Duration::from_secs(30))
 }
 
 /// Offset pagination as a stream: asks for pages until one comes back short.

@@ -285,3 +285,55 @@ async fn a_refused_connection_has_its_own_small_retry_budget() {
     assert!(c.health().await.is_err());
     assert_eq!(c.stats().attempts, 1);
 }
+
+/// With an `http://` API URL the client loads no certificate authorities; a redirect to
+/// `https://` is still followed, by a TLS client built at that moment (the TLS handshake
+/// arrives at the redirect's target).
+#[tokio::test]
+async fn a_redirect_from_http_to_https_is_followed_with_tls() {
+    let tls_target = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tls_port = tls_target.local_addr().unwrap().port();
+    let first_bytes = std::thread::spawn(move || {
+        let (mut conn, _) = tls_target.accept().unwrap();
+        let mut record = [0u8; 3];
+        conn.read_exact(&mut record).unwrap();
+        record
+    });
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/health"))
+        .respond_with(ResponseTemplate::new(307).insert_header(
+            "location",
+            format!("https://127.0.0.1:{tls_port}/api/health"),
+        ))
+        .mount(&server)
+        .await;
+    let err = client(&server.uri(), fast_retry(0))
+        .health()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Transport { .. }), "{err:?}");
+    // A TLS handshake record (0x16) of TLS 1.x (0x03 0x01).
+    assert_eq!(first_bytes.join().unwrap(), [0x16, 0x03, 0x01]);
+}
+
+/// Redirects between `http://` URLs are followed as before.
+#[tokio::test]
+async fn a_redirect_between_http_urls_is_followed() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/health"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}/moved/api/health", server.uri())),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/moved/api/health"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(true))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert!(client(&server.uri(), fast_retry(0)).health().await.unwrap());
+}
