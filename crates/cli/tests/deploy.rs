@@ -168,7 +168,12 @@ fn deploy_to_an_http_server_needs_no_ca_bundle() {
         .current_dir(EXAMPLES)
         .env("SSL_CERT_FILE", &bundle)
         .env("SSL_CERT_DIR", empty.path())
-        .args(["deploy", "flows/etl.py:hourly_report", "--name", "no-ca-bundle"])
+        .args([
+            "deploy",
+            "flows/etl.py:hourly_report",
+            "--name",
+            "no-ca-bundle",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));

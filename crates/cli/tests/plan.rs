@@ -692,6 +692,9 @@ async fn apply_all_upserts_each_flow_once_and_reports_progress() {
         "{:?}",
         proxy.exchanges
     );
+    // Which deployments exist: one filter per flow, no read per deployment (D24).
+    assert_eq!(proxy.count("POST /api/deployments/filter"), 2);
+    assert_eq!(proxy.count_prefix("GET /api/deployments/name/"), 0);
     // Results in input order.
     let reader = PrefectClient::new(ClientConfig::new(api.clone()).unwrap()).unwrap();
     for ((d, _), id) in items.iter().zip(&ids) {
@@ -729,6 +732,72 @@ async fn apply_all_upserts_each_flow_once_and_reports_progress() {
     assert_eq!(proxy.count("POST /api/flows/"), 2);
     assert_eq!(proxy.count("POST /api/deployments/"), 8);
     assert_eq!(proxy.count_prefix("PATCH /api/deployments/"), 8);
+    assert_eq!(proxy.count("POST /api/deployments/filter"), 4);
+    assert_eq!(proxy.count_prefix("GET /api/deployments/name/"), 0);
+}
+
+/// The bulk pre-read's answers are used once: a definition repeated in one run is created by
+/// its first occurrence and updated (after a read) by the second, as a loop of applies does;
+/// a deployment deleted after the pre-read is created again, not reported as missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_all_pre_read_answers_are_used_once_and_rechecked() {
+    let api = prefect::server().api_url().to_owned();
+    let proxy = CountingProxy::start(&api).await;
+    let s = suffix();
+    let flow = format!("ingest-{s}");
+    let definitions = [
+        json!({"entrypoint": "flows/jobs.py:ingest", "name": "a", "flow_name": flow}),
+        json!({"entrypoint": "flows/jobs.py:ingest", "name": "b", "flow_name": flow}),
+        json!({"entrypoint": "flows/jobs.py:ingest", "name": "a", "flow_name": flow, "tags": ["again"]}),
+    ];
+    let (dir, _) = project(&Value::Array(definitions.to_vec()));
+    let items: Vec<_> = definitions
+        .iter()
+        .map(|v| {
+            let f = DeploymentFile::from_json(v).unwrap();
+            (f.build(dir.path()).unwrap(), f.apply_options())
+        })
+        .collect();
+    let client = PrefectClient::new(ClientConfig::new(proxy.url.clone()).unwrap()).unwrap();
+    let results = apply_all(&client, &items, &BulkOptions::default(), |_| {}).await;
+    let ids: Vec<uuid::Uuid> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(
+        ids[0], ids[2],
+        "the repeated definition updates the first one's deployment"
+    );
+    assert_eq!(proxy.count("POST /api/deployments/"), 2);
+    assert_eq!(proxy.count_prefix("PATCH /api/deployments/"), 1);
+    assert_eq!(proxy.count_prefix("GET /api/deployments/name/"), 1);
+    let reader = PrefectClient::new(ClientConfig::new(api.clone()).unwrap()).unwrap();
+    let a = reader.read_deployment_by_name(&flow, "a").await.unwrap();
+    assert_eq!(a.tags, Some(vec!["again".to_owned()]));
+
+    // Re-apply `a` and `b`; `b` is deleted while `a` is being applied (after the pre-read).
+    let items = items[..2].to_vec();
+    let b_id = ids[1];
+    let deleted = std::sync::atomic::AtomicBool::new(false);
+    let results = apply_all(&client, &items, &BulkOptions::default(), |e| {
+        if let ApplyEvent::Started { index: 0, .. } = e {
+            let api = api.clone();
+            std::thread::spawn(move || {
+                prefab_client::blocking::PrefectClient::new(ClientConfig::new(api).unwrap())
+                    .unwrap()
+                    .delete_deployment(b_id)
+                    .unwrap();
+            })
+            .join()
+            .unwrap();
+            deleted.store(true, Ordering::SeqCst);
+        }
+    })
+    .await;
+    assert!(deleted.load(Ordering::SeqCst));
+    let new_b = results[1].as_ref().unwrap();
+    assert_ne!(*new_b, b_id, "b was created again");
+    assert_eq!(
+        reader.read_deployment_by_name(&flow, "b").await.unwrap().id,
+        *new_b
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -233,9 +233,10 @@ impl CiProvider {
         let branch = var(self.branch);
         let repository = var(self.repository);
         // Prefect reads the message (running `git log`) before checking the variables, so
-        // outside a git repository every CI source fails too.
-        let message = commit_message(&open_repository(cwd)?)?;
+        // outside a git repository every CI source fails too. Either missing gives `None`, so
+        // the variables are checked first: no repository is opened for an unset provider.
         let (commit_sha, branch, repository) = (commit_sha?, branch?, repository?);
+        let message = commit_message(&open_repository(cwd)?)?;
         let url = var(self.url_base).map(|base| (self.url)(&base, &repository, &commit_sha));
         Some(VersionInfo {
             kind: self.kind.to_owned(),

@@ -72,7 +72,7 @@ impl ApplyOptions {
     }
 }
 
-fn raw(
+pub(crate) fn raw(
     method: Method,
     path: &str,
     body: &Value,
@@ -163,26 +163,36 @@ pub async fn apply_with(
     let version_info =
         resolve_version(&mut d, options).map_err(|m| DeploymentApplyError::local(m, &written))?;
 
-    // 2. Lookup.
+    // 2. Lookup: asked of the server, unless the bulk run already read this flow's deployments
+    // (D24; each such answer is used once).
     let flow_name = d.flow_name.clone().unwrap_or_else(|| "None".into());
-    let lookup = client
-        .send(&request::read_deployment_by_name(&flow_name, &d.name))
-        .await;
+    let known = flow_ids.take_existing(&flow_name, &d.name);
+    let prefetched = known.is_some();
     let mut existing_body = None;
-    let existing = match lookup {
-        Ok(resp) => {
-            let id = response_id(&resp.body, ApplyStep::ReadExisting, &written)?;
-            existing_body = serde_json::from_slice::<Value>(&resp.body).ok();
-            Some(id)
+    let existing = match known {
+        Some(Some(found)) => {
+            existing_body = Some(found.body);
+            Some(found.id)
         }
-        Err(ClientError::NotFound { .. }) => None,
-        Err(e) => {
-            return Err(DeploymentApplyError::request(
-                ApplyStep::ReadExisting,
-                e,
-                &written,
-            ));
-        }
+        Some(None) => None,
+        None => match client
+            .send(&request::read_deployment_by_name(&flow_name, &d.name))
+            .await
+        {
+            Ok(resp) => {
+                let id = response_id(&resp.body, ApplyStep::ReadExisting, &written)?;
+                existing_body = serde_json::from_slice::<Value>(&resp.body).ok();
+                Some(id)
+            }
+            Err(ClientError::NotFound { .. }) => None,
+            Err(e) => {
+                return Err(DeploymentApplyError::request(
+                    ApplyStep::ReadExisting,
+                    e,
+                    &written,
+                ));
+            }
+        },
     };
 
     // The endpoint is known now: its verdict decides, still before anything is written.
@@ -257,7 +267,7 @@ pub async fn apply_with(
         Some(id) => {
             let body = update_body_for(&mut d, options, &version_info)
                 .map_err(|e| DeploymentApplyError::local(e.to_string(), &written))?;
-            client
+            let patched = client
                 .send(&raw(
                     Method::PATCH,
                     &format!("/deployments/{id}"),
@@ -265,10 +275,22 @@ pub async fn apply_with(
                     Safety::Idempotent,
                     "deployment",
                 ))
-                .await
-                .map_err(|e| {
-                    DeploymentApplyError::request(ApplyStep::UpdateDeployment, e, &written)
-                })?;
+                .await;
+            match patched {
+                Ok(_) => {}
+                // Deleted since the bulk run read it: start again, asking the server this time
+                // (nothing was written).
+                Err(ClientError::NotFound { .. }) if prefetched => {
+                    return Box::pin(apply_with(client, deployment, options, flow_ids)).await;
+                }
+                Err(e) => {
+                    return Err(DeploymentApplyError::request(
+                        ApplyStep::UpdateDeployment,
+                        e,
+                        &written,
+                    ));
+                }
+            }
             written.deployment_id = Some(id);
             id
         }

@@ -1,17 +1,21 @@
 //! `apply_all`: many deployments applied with bounded concurrency, progress events, one result
 //! per deployment in input order, and one flow upsert per flow name for the whole run.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt as _;
+use http::Method;
 use prefab_client::PrefectClient;
+use prefab_client::request::Safety;
+use serde::Deserialize;
+use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::RunnerDeployment;
-use super::apply::{ApplyOptions, apply_with};
+use super::apply::{ApplyOptions, apply_with, raw};
 use super::error::DeploymentApplyError;
 
 /// How many deployments [`apply_all`] applies at once by default: one. A SQLite-backed Prefect
@@ -34,6 +38,28 @@ pub const DEFAULT_CONCURRENCY: usize = 1;
 pub struct FlowIdCache {
     cells: Mutex<HashMap<String, Arc<OnceCell<Uuid>>>>,
     bulk: bool,
+    /// `(flow, deployment)` → what the bulk run's pre-read found (`None`: no such deployment).
+    existing: Mutex<HashMap<(String, String), Option<Existing>>>,
+}
+
+/// A deployment the bulk run's pre-read found: its id, and the fields of the server's read
+/// that the apply looks at (`enforce_parameter_schema`, `parameters`).
+#[derive(Debug, Clone)]
+pub(crate) struct Existing {
+    pub id: Uuid,
+    pub body: Value,
+}
+
+/// The fields of a `POST /deployments/filter` item that a pre-read keeps (serde skips the rest,
+/// the parameter schema included, without building it).
+#[derive(Debug, Deserialize)]
+struct FilteredDeployment {
+    id: Uuid,
+    name: String,
+    #[serde(default)]
+    enforce_parameter_schema: Option<bool>,
+    #[serde(default)]
+    parameters: Option<serde_json::Map<String, Value>>,
 }
 
 impl FlowIdCache {
@@ -54,6 +80,15 @@ impl FlowIdCache {
     /// Whether this cache belongs to a bulk run ([`FlowIdCache::bulk`]).
     pub fn is_bulk(&self) -> bool {
         self.bulk
+    }
+
+    /// What the pre-read found for `flow`/`name`, once: `None` when it was not pre-read (or was
+    /// taken already: ask the server), `Some(None)` when it does not exist.
+    pub(crate) fn take_existing(&self, flow: &str, name: &str) -> Option<Option<Existing>> {
+        self.existing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&(flow.to_owned(), name.to_owned()))
     }
 
     /// The cached id of `flow_name`, if an upsert of it succeeded.
@@ -160,33 +195,136 @@ where
     F: Fn(ApplyEvent) + Sync,
 {
     let flow_ids = FlowIdCache::bulk();
+    pre_read(client, items, &flow_ids).await;
     let on_event = &on_event;
     let flow_ids = &flow_ids;
     let mut results: Vec<(usize, Result<Uuid, DeploymentApplyError>)> =
-        futures::stream::iter(items.iter().enumerate().map(|(index, (d, o))| async move {
-            let name = d.full_name();
-            on_event(ApplyEvent::Started {
-                index,
-                name: name.clone(),
-            });
-            let result = apply_with(client, d, o, flow_ids).await;
-            on_event(match &result {
-                Ok(id) => ApplyEvent::Applied {
-                    index,
-                    name,
-                    id: *id,
-                },
-                Err(e) => ApplyEvent::Failed {
-                    index,
-                    name,
-                    error: e.to_string(),
-                },
-            });
-            (index, result)
-        }))
+        // Indices, not `items.iter()`: a closure over borrowed items would make the future
+        // not `Send` (a higher-ranked lifetime the compiler cannot prove).
+        futures::stream::iter(0..items.len())
+            .map(|index| {
+                let (d, o) = &items[index];
+                apply_one(client, index, d, o, flow_ids, on_event)
+            })
         .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// One deployment of [`apply_all`], between its two events. (A function rather than a closure
+/// returning an `async` block, one reason `apply_all`'s future is `Send`.)
+async fn apply_one<F>(
+    client: &PrefectClient,
+    index: usize,
+    d: &RunnerDeployment,
+    o: &ApplyOptions,
+    flow_ids: &FlowIdCache,
+    on_event: &F,
+) -> (usize, Result<Uuid, DeploymentApplyError>)
+where
+    F: Fn(ApplyEvent) + Sync,
+{
+    let name = d.full_name();
+    on_event(ApplyEvent::Started {
+        index,
+        name: name.clone(),
+    });
+    let result = apply_with(client, d, o, flow_ids).await;
+    on_event(match &result {
+        Ok(id) => ApplyEvent::Applied {
+            index,
+            name,
+            id: *id,
+        },
+        Err(e) => ApplyEvent::Failed {
+            index,
+            name,
+            error: e.to_string(),
+        },
+    });
+    (index, result)
+}
+
+/// Deployments asked for per `POST /deployments/filter` page by [`pre_read`].
+const PRE_READ_PAGE: usize = 100;
+
+/// For each flow with two or more deployments in the run, reads which of them exist with
+/// `POST /deployments/filter` (a page per [`PRE_READ_PAGE`] names) instead of a
+/// `GET /deployments/name/…` per deployment (D24). A flow whose read fails is left to the
+/// per-deployment reads.
+async fn pre_read(
+    client: &PrefectClient,
+    items: &[(RunnerDeployment, ApplyOptions)],
+    cache: &FlowIdCache,
+) {
+    let mut by_flow: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (d, _) in items {
+        if let Some(flow) = d.flow_name.as_deref() {
+            by_flow.entry(flow).or_default().push(&d.name);
+        }
+    }
+    for (flow, mut names) in by_flow {
+        names.sort_unstable();
+        names.dedup();
+        if names.len() < 2 {
+            continue;
+        }
+        let mut known: HashMap<(String, String), Option<Existing>> = names
+            .iter()
+            .map(|n| ((flow.to_owned(), (*n).to_owned()), None))
+            .collect();
+        let mut complete = true;
+        for chunk in names.chunks(PRE_READ_PAGE) {
+            match read_existing(client, flow, chunk).await {
+                Ok(found) => {
+                    for f in found {
+                        let body = json!({
+                            "id": f.id,
+                            "name": f.name,
+                            "enforce_parameter_schema": f.enforce_parameter_schema,
+                            "parameters": f.parameters,
+                        });
+                        known.insert((flow.to_owned(), f.name), Some(Existing { id: f.id, body }));
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(flow, error = %e, "pre-read failed; reading deployments one by one");
+                    complete = false;
+                    break;
+                }
+            }
+        }
+        if complete {
+            cache
+                .existing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(known);
+        }
+    }
+}
+
+/// The deployments of `flow` named in `names` (at most [`PRE_READ_PAGE`]).
+async fn read_existing(
+    client: &PrefectClient,
+    flow: &str,
+    names: &[&str],
+) -> Result<Vec<FilteredDeployment>, String> {
+    let body = json!({
+        "flows": {"name": {"any_": [flow]}},
+        "deployments": {"name": {"any_": names}},
+        "offset": 0,
+        "limit": names.len(),
+    });
+    let req = raw(
+        Method::POST,
+        "/deployments/filter",
+        &body,
+        Safety::Idempotent,
+        "deployments",
+    );
+    let resp = client.send(&req).await.map_err(|e| e.to_string())?;
+    serde_json::from_slice(&resp.body).map_err(|e| e.to_string())
 }

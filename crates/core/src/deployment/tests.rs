@@ -417,3 +417,23 @@ fn from_flow_takes_the_flow_and_its_entrypoint_type() {
     assert_eq!(body["path"], Value::Null);
     assert_eq!(body["entrypoint"], "acme.flows.loader");
 }
+
+/// The apply futures can be spawned on a multi-threaded runtime (the bulk pre-read's retry
+/// makes `apply_with` recursive; the future must stay `Send`).
+#[test]
+fn apply_futures_are_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let client = prefab_client::PrefectClient::new(
+        prefab_client::ClientConfig::new("http://127.0.0.1:9/api").unwrap(),
+    )
+    .unwrap();
+    let d = RunnerDeployment::builder("d")
+        .flow_name("f")
+        .build()
+        .unwrap();
+    let options = ApplyOptions::default();
+    let cache = FlowIdCache::bulk();
+    is_send(&apply_with(&client, &d, &options, &cache));
+    let items = vec![(d.clone(), options.clone())];
+    is_send(&apply_all(&client, &items, &BulkOptions::default(), |_| {}));
+}
