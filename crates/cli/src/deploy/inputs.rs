@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use prefab_core::deployment::{ApplyOptions, DeploymentFile, RunnerDeployment, WorkPoolSpec};
+use prefab_core::deployment::{
+    ApplyOptions, DeploymentFile, RunnerDeployment, SchemaPool, WorkPoolSpec,
+};
 use serde_json::{Map, Value, json};
 
 use super::DeployArgs;
@@ -76,6 +78,8 @@ pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
         work_pools,
     };
     let puller = args.pull.then(pull_runtime).transpose()?;
+    // Deployments of one flow share its parameter schema: one copy, not one per deployment.
+    let mut schemas = SchemaPool::new();
     for (index, (label, root, value)) in definitions.into_iter().enumerate() {
         let result = DeploymentFile::from_json(&value).and_then(|f| {
             let deployment = match &puller {
@@ -85,7 +89,8 @@ pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
             Ok((deployment, f.apply_options()))
         });
         match result {
-            Ok((deployment, options)) => {
+            Ok((mut deployment, options)) => {
+                schemas.share(&mut deployment);
                 for w in deployment.warnings(options.work_pool_name.as_deref()) {
                     eprintln!("warning: {w}");
                 }

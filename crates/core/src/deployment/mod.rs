@@ -32,6 +32,7 @@ mod triggers;
 mod validate;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use prefab_storage::{RunnerStorage as _, Storage};
 use serde::{Deserialize, Serialize};
@@ -300,8 +301,9 @@ pub struct RunnerDeployment {
     pub slas: Option<Vec<Value>>,
     /// The deployment `path` (sent on create only).
     pub path: Option<String>,
-    /// The flow's parameter schema.
-    pub parameter_openapi_schema: ParameterSchema,
+    /// The flow's parameter schema, shared between the deployments of one flow when built in
+    /// bulk ([`share_parameter_schemas`]); changed copy-on-write (`Arc::make_mut`).
+    pub parameter_openapi_schema: Arc<ParameterSchema>,
     /// Whether `version` came from the flow (lets an inferred VCS version win).
     pub version_from_flow: bool,
     fields_set: Vec<&'static str>,
@@ -349,7 +351,7 @@ impl RunnerDeployment {
                 job_variables: Map::new(),
                 slas: None,
                 path: None,
-                parameter_openapi_schema: ParameterSchema::default(),
+                parameter_openapi_schema: Arc::default(),
                 version_from_flow: false,
                 fields_set: Vec::new(),
             },
@@ -503,7 +505,7 @@ impl RunnerDeployment {
             b = b.trigger_json(t);
         }
         let mut d = b.build()?;
-        d.parameter_openapi_schema = flow.parameter_schema;
+        d.parameter_openapi_schema = Arc::new(flow.parameter_schema);
         if d.version.as_deref().is_none_or(str::is_empty) {
             d.version = flow.version;
             d.version_from_flow = true;
@@ -522,7 +524,9 @@ impl RunnerDeployment {
             let Some(raw) = self.parameters.get(key).cloned() else {
                 continue;
             };
-            if let Some(Value::Object(prop)) = self.parameter_openapi_schema.properties.get_mut(key)
+            if let Some(Value::Object(prop)) = Arc::make_mut(&mut self.parameter_openapi_schema)
+                .properties
+                .get_mut(key)
             {
                 prop.insert("readOnly".into(), Value::Bool(true));
                 prop.insert("enum".into(), Value::Array(vec![raw]));
@@ -852,7 +856,7 @@ impl RunnerDeploymentBuilder {
     }
     /// The parameter schema.
     pub fn parameter_schema(mut self, s: ParameterSchema) -> Self {
-        self.d.parameter_openapi_schema = s;
+        self.d.parameter_openapi_schema = Arc::new(s);
         self
     }
     /// The deployment `path`.
@@ -890,6 +894,45 @@ impl RunnerDeploymentBuilder {
         }
         d.apply_frozen(&frozen);
         Ok(d)
+    }
+}
+
+/// One copy of each distinct parameter schema: deployments of one flow hold the same schema,
+/// and a bulk run keeps them all, so [`SchemaPool::share`] points each deployment at the pool's
+/// copy (the deployment's own is dropped). Equal content only: a schema changed by frozen
+/// parameters stays its own.
+#[derive(Debug, Default)]
+pub struct SchemaPool {
+    distinct: Vec<Arc<ParameterSchema>>,
+}
+
+impl SchemaPool {
+    /// An empty pool.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes `d` share the pool's copy of its schema (adding it when new).
+    pub fn share(&mut self, d: &mut RunnerDeployment) {
+        let own = &d.parameter_openapi_schema;
+        match self
+            .distinct
+            .iter()
+            .find(|s| Arc::ptr_eq(s, own) || ***s == **own)
+        {
+            Some(shared) => d.parameter_openapi_schema = Arc::clone(shared),
+            None => self.distinct.push(Arc::clone(own)),
+        }
+    }
+
+    /// How many distinct schemas the pool holds.
+    pub fn len(&self) -> usize {
+        self.distinct.len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.distinct.is_empty()
     }
 }
 

@@ -437,3 +437,44 @@ fn apply_futures_are_send() {
     let items = vec![(d.clone(), options.clone())];
     is_send(&apply_all(&client, &items, &BulkOptions::default(), |_| {}));
 }
+
+/// Deployments with equal schemas share one copy; one whose schema a frozen parameter changed
+/// keeps its own.
+#[test]
+fn schema_pool_shares_equal_schemas_only() {
+    let mut schema = crate::flow::ParameterSchema::default();
+    schema.properties.insert(
+        "n".into(),
+        json!({"type": "integer", "title": "n", "position": 0}),
+    );
+    let build = |name: &str| {
+        RunnerDeployment::builder(name)
+            .parameter_schema(schema.clone())
+            .build()
+            .unwrap()
+    };
+    let (mut a, mut b) = (build("a"), build("b"));
+    let mut frozen = RunnerDeployment::builder("c")
+        .parameter_schema(schema.clone())
+        .frozen_parameter("n", json!(3))
+        .build()
+        .unwrap();
+    assert!(!std::sync::Arc::ptr_eq(
+        &a.parameter_openapi_schema,
+        &b.parameter_openapi_schema
+    ));
+    let mut pool = SchemaPool::new();
+    for d in [&mut a, &mut b, &mut frozen] {
+        pool.share(d);
+    }
+    assert_eq!(pool.len(), 2);
+    assert!(std::sync::Arc::ptr_eq(
+        &a.parameter_openapi_schema,
+        &b.parameter_openapi_schema
+    ));
+    assert_eq!(
+        frozen.parameter_openapi_schema.properties["n"]["enum"],
+        json!([3])
+    );
+    assert_eq!(*a.parameter_openapi_schema, schema);
+}
