@@ -170,6 +170,25 @@ fn clean_command(program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
     cmd
 }
 
+/// Pids of running `prefect server start` processes (Linux `/proc`; empty elsewhere).
+fn other_prefect_servers() -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let args: Vec<&[u8]> = c.split(|b| *b == 0).collect();
+                args.windows(2)
+                    .any(|w| w[0] == b"server" && w[1] == b"start")
+                    && args.iter().any(|a| a.ends_with(b"prefect"))
+            })
+        })
+        .collect()
+}
+
 fn median(mut v: Vec<Measured>) -> Measured {
     v.sort_by_key(|m| m.wall);
     let wall = v[v.len() / 2].wall;
@@ -537,6 +556,15 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(7)
         .max(1);
+    let others = other_prefect_servers();
+    if !others.is_empty() && std::env::var_os("PREFAB_BENCH_ALLOW_OTHERS").is_none() {
+        return Err(format!(
+            "other Prefect servers are running (pids {others:?}: e.g. a test suite's shared \
+             server, whose scheduler wakes every few seconds); they take CPU from the measured \
+             server. Stop them (`prefab server stop`, or kill the pids) or set \
+             PREFAB_BENCH_ALLOW_OTHERS=1"
+        ));
+    }
     eprintln!("xtask: building the prefab binary (release)…");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(workspace_root())

@@ -3,9 +3,17 @@
 //! (spec `runner-deployment.md` §5).
 //!
 //! The sources are tried in Prefect's order — GitHub Actions, GitLab CI, Bitbucket Pipelines,
-//! Azure DevOps (their environment variables), then the git working tree itself (via libgit2:
-//! no `git` executable needed) — and the first that yields a complete record wins. Every
-//! source needs a git repository at (or above) the working directory, for the commit message.
+//! Azure DevOps (their environment variables), then the git working tree itself — and the
+//! first that yields a complete record wins. Every source needs a git repository at (or above)
+//! the working directory, for the commit message.
+//!
+//! The repository is read with the `git` command, running Prefect's own commands
+//! (`git log -1 --pretty=%B`, `git rev-parse HEAD`, `git rev-parse --abbrev-ref HEAD`,
+//! `git config --get remote.origin.url`), so the answers are git's in every case (worktrees,
+//! `safe.directory`, includes, `GIT_DIR`). Without a `git` executable on `PATH`, libgit2 reads
+//! the same values. (libgit2 is not the first choice because its initialisation also
+//! initialises OpenSSL and loads the system's certificate bundle — about 4 MiB, a fifth of a
+//! `prefab deploy` process — to read four local values; docs/deviations.md V2.)
 //!
 //! The environment is passed in as a lookup function, so callers (and tests) decide what it
 //! holds; [`process_env`] reads the real one.
@@ -236,7 +244,7 @@ impl CiProvider {
         // outside a git repository every CI source fails too. Either missing gives `None`, so
         // the variables are checked first: no repository is opened for an unset provider.
         let (commit_sha, branch, repository) = (commit_sha?, branch?, repository?);
-        let message = commit_message(&open_repository(cwd)?)?;
+        let message = commit_message(cwd)?;
         let url = var(self.url_base).map(|base| (self.url)(&base, &repository, &commit_sha));
         Some(VersionInfo {
             kind: self.kind.to_owned(),
@@ -251,8 +259,72 @@ impl CiProvider {
 }
 
 /// `vcs:git`: HEAD's SHA, `git rev-parse --abbrev-ref HEAD`, `remote.origin.url` and the
-/// repository path parsed from it, the commit message's first line.
+/// repository path parsed from it, the commit message's first line — read with the `git`
+/// command, as Prefect does, or with libgit2 when there is no `git` executable.
 fn git_version_info(cwd: &Path) -> Option<VersionInfo> {
+    match git_cli_version_info(cwd) {
+        Ok(info) => info,
+        Err(NoGit) => libgit2_version_info(cwd),
+    }
+}
+
+/// There is no `git` executable on `PATH`.
+#[derive(Debug)]
+struct NoGit;
+
+/// Runs `git ARGS` in `cwd` and returns its output, trimmed; `Ok(None)` when it fails or prints
+/// something that is not UTF-8 (Prefect's `run_process(...).stdout.decode()` raises then).
+fn git(cwd: &Path, args: &[&str]) -> Result<Option<String>, NoGit> {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    match output {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(NoGit),
+        Err(_) => Ok(None),
+        Ok(o) if !o.status.success() => Ok(None),
+        Ok(o) => Ok(String::from_utf8(o.stdout)
+            .ok()
+            .map(|s| s.trim().to_owned())),
+    }
+}
+
+/// Prefect's `get_git_version_info`: the same four commands in the same order.
+fn git_cli_version_info(cwd: &Path) -> Result<Option<VersionInfo>, NoGit> {
+    let Some(commit_sha) = git(cwd, &["rev-parse", "HEAD"])? else {
+        return Ok(None);
+    };
+    let Some(branch) = git(cwd, &["rev-parse", "--abbrev-ref", "HEAD"])? else {
+        return Ok(None);
+    };
+    let Some(remote_url) = git(cwd, &["config", "--get", "remote.origin.url"])? else {
+        return Ok(None);
+    };
+    let repository = repository_from_remote(&remote_url);
+    let Some(message) = git(cwd, &["log", "-1", "--pretty=%B"])?.and_then(|m| first_line(&m))
+    else {
+        return Ok(None);
+    };
+    // Prefect takes the remote URL as `url` only when a repository path was parsed from it,
+    // and fails without a URL.
+    if repository.is_empty() || remote_url.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(VersionInfo {
+        kind: GIT.to_owned(),
+        version: short_sha(&commit_sha),
+        commit_sha: Some(commit_sha),
+        message: Some(message),
+        branch: Some(branch),
+        repository: Some(repository),
+        url: Some(remote_url),
+    }))
+}
+
+/// [`git_cli_version_info`] through libgit2, for machines without a `git` executable.
+fn libgit2_version_info(cwd: &Path) -> Option<VersionInfo> {
     let repo = open_repository(cwd)?;
     let head = repo.head().ok()?;
     let commit = head.peel_to_commit().ok()?;
@@ -293,11 +365,18 @@ fn open_repository(cwd: &Path) -> Option<git2::Repository> {
     git2::Repository::discover(cwd).ok()
 }
 
-/// `git log -1 --pretty=%B`, trimmed, first line; `None` without a commit or with an empty
-/// message (Prefect's `splitlines()[0]` fails on it).
-fn commit_message(repo: &git2::Repository) -> Option<String> {
-    let commit = repo.head().ok()?.peel_to_commit().ok()?;
-    first_line(commit.message_raw().ok()?)
+/// `git log -1 --pretty=%B`, trimmed, first line; `None` outside a repository, without a
+/// commit or with an empty message (Prefect's `splitlines()[0]` fails on it). libgit2 reads it
+/// when there is no `git` executable.
+fn commit_message(cwd: &Path) -> Option<String> {
+    match git(cwd, &["log", "-1", "--pretty=%B"]) {
+        Ok(message) => first_line(&message?),
+        Err(NoGit) => {
+            let repo = open_repository(cwd)?;
+            let commit = repo.head().ok()?.peel_to_commit().ok()?;
+            first_line(commit.message_raw().ok()?)
+        }
+    }
 }
 
 fn first_line(message: &str) -> Option<String> {
@@ -592,6 +671,49 @@ mod tests {
             .unwrap();
         let info = infer_in(None, &[], dir.path()).unwrap();
         assert_eq!(info.branch.as_deref(), Some("HEAD"));
+    }
+
+    /// The `git` command and the libgit2 fallback read the same values from the same
+    /// repositories: a branch, a subdirectory, a detached HEAD, a multi-line message, an scp-like
+    /// remote, no remote, no commit, no repository.
+    #[test]
+    fn git_command_and_libgit2_agree() {
+        let mut cases: Vec<(tempfile::TempDir, PathBuf)> = Vec::new();
+        let (dir, _) = repo_with_commit("Initial commit", Some("https://example.com/my-repo"));
+        let sub = dir.path().join("flows");
+        std::fs::create_dir_all(&sub).unwrap();
+        cases.push((dir, sub));
+        let (dir, sha) = repo_with_commit("\nFirst\n\nmore\n", Some("git@github.com:org/x.git"));
+        git2::Repository::open(dir.path())
+            .unwrap()
+            .set_head_detached(git2::Oid::from_str(&sha).unwrap())
+            .unwrap();
+        let path = dir.path().to_owned();
+        cases.push((dir, path));
+        let (dir, _) = repo_with_commit("No remote", None);
+        let path = dir.path().to_owned();
+        cases.push((dir, path));
+        let dir = tempfile::tempdir().unwrap();
+        git2::Repository::init(dir.path()).unwrap();
+        let path = dir.path().to_owned();
+        cases.push((dir, path));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_owned();
+        cases.push((dir, path));
+        let mut found = 0;
+        for (_dir, path) in &cases {
+            let cli = git_cli_version_info(path).expect("the tests need a git executable");
+            assert_eq!(cli, libgit2_version_info(path), "{}", path.display());
+            let message = git(path, &["log", "-1", "--pretty=%B"])
+                .unwrap()
+                .and_then(|m| first_line(&m));
+            let libgit2 = open_repository(path).and_then(|r| {
+                first_line(r.head().ok()?.peel_to_commit().ok()?.message_raw().ok()?)
+            });
+            assert_eq!(message, libgit2, "{}", path.display());
+            found += usize::from(cli.is_some());
+        }
+        assert_eq!(found, 2, "two of the cases have complete git info");
     }
 
     #[test]

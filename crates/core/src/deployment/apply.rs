@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use http::Method;
 use prefab_client::request::{self, ApiRequest, Safety};
@@ -160,8 +161,8 @@ pub async fn apply_with(
     }
 
     // 1. Version info.
-    let version_info =
-        resolve_version(&mut d, options).map_err(|m| DeploymentApplyError::local(m, &written))?;
+    let version_info = resolve_version(&mut d, options, Some(flow_ids.versions()))
+        .map_err(|m| DeploymentApplyError::local(m, &written))?;
 
     // 2. Lookup: asked of the server, unless the bulk run already read this flow's deployments
     // (D24; each such answer is used once).
@@ -414,11 +415,40 @@ fn check_parameters_for(
     }
 }
 
+/// Inferred version info by `(version_type, directory)` for one run of many deployments: the
+/// process environment and the repository do not change meanwhile, and reading git runs the
+/// `git` command (four processes). An explicit [`ApplyOptions::env`] is not cached.
+#[derive(Debug, Default)]
+pub(crate) struct VersionCache {
+    found: Mutex<HashMap<VersionKey, Option<VersionInfo>>>,
+}
+
+/// `(version_type, directory)`.
+type VersionKey = (Option<String>, PathBuf);
+
+impl VersionCache {
+    fn get(&self, key: &VersionKey) -> Option<Option<VersionInfo>> {
+        self.found
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn insert(&self, key: VersionKey, info: Option<VersionInfo>) {
+        self.found
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, info);
+    }
+}
+
 /// Step 1 of [`apply`]: the version info to send (given, or inferred from CI variables and
 /// git), replacing an empty or flow-derived `version` by the inferred one as Prefect does.
 pub(crate) fn resolve_version(
     d: &mut RunnerDeployment,
     options: &ApplyOptions,
+    cache: Option<&VersionCache>,
 ) -> Result<VersionInfo, String> {
     if let Some(v) = &options.version_info {
         return Ok(v.clone());
@@ -428,15 +458,29 @@ pub(crate) fn resolve_version(
         .clone()
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("."));
-    let inferred = match &options.env {
-        Some(env) => get_inferred_version_info(
+    let inferred = match (&options.env, cache) {
+        (Some(env), _) => get_inferred_version_info(
             d.version_type.as_deref(),
             &|k: &str| env.get(k).cloned(),
             &dir,
-        ),
-        None => get_inferred_version_info(d.version_type.as_deref(), &process_env, &dir),
-    }
-    .map_err(|e| e.to_string())?;
+        )
+        .map_err(|e| e.to_string())?,
+        (None, Some(cache)) => {
+            let key = (d.version_type.clone(), dir);
+            match cache.get(&key) {
+                Some(hit) => hit,
+                None => {
+                    let found =
+                        get_inferred_version_info(d.version_type.as_deref(), &process_env, &key.1)
+                            .map_err(|e| e.to_string())?;
+                    cache.insert(key, found.clone());
+                    found
+                }
+            }
+        }
+        (None, None) => get_inferred_version_info(d.version_type.as_deref(), &process_env, &dir)
+            .map_err(|e| e.to_string())?,
+    };
     if let Some(info) = &inferred
         && (d.version.as_deref().is_none_or(str::is_empty) || d.version_from_flow)
     {

@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::RunnerDeployment;
-use super::apply::{ApplyOptions, apply_with, raw};
+use super::apply::{ApplyOptions, VersionCache, apply_with, raw};
 use super::error::DeploymentApplyError;
 
 /// How many deployments [`apply_all`] applies at once by default: one. A SQLite-backed Prefect
@@ -40,6 +40,8 @@ pub struct FlowIdCache {
     bulk: bool,
     /// `(flow, deployment)` → what the bulk run's pre-read found (`None`: no such deployment).
     existing: Mutex<HashMap<(String, String), Option<Existing>>>,
+    /// Version info inferred once per run.
+    versions: VersionCache,
 }
 
 /// A deployment the bulk run's pre-read found: its id, and the fields of the server's read
@@ -89,6 +91,11 @@ impl FlowIdCache {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&(flow.to_owned(), name.to_owned()))
+    }
+
+    /// The run's inferred version info.
+    pub(crate) fn versions(&self) -> &VersionCache {
+        &self.versions
     }
 
     /// The cached id of `flow_name`, if an upsert of it succeeded.

@@ -302,7 +302,7 @@ pub struct RunnerDeployment {
     /// The deployment `path` (sent on create only).
     pub path: Option<String>,
     /// The flow's parameter schema, shared between the deployments of one flow when built in
-    /// bulk ([`share_parameter_schemas`]); changed copy-on-write (`Arc::make_mut`).
+    /// bulk ([`SchemaPool`]); changed copy-on-write (`Arc::make_mut`).
     pub parameter_openapi_schema: Arc<ParameterSchema>,
     /// Whether `version` came from the flow (lets an inferred VCS version win).
     pub version_from_flow: bool,

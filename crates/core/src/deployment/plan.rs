@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::RunnerDeployment;
-use super::apply::{ApplyOptions, resolve_version, update_body_for};
+use super::apply::{ApplyOptions, VersionCache, resolve_version, update_body_for};
 use super::bulk::BulkOptions;
 use super::schedules::{DeploymentSchedule, schedule_from_apply_arg};
 
@@ -116,8 +116,17 @@ pub async fn plan(
     deployment: &RunnerDeployment,
     options: &ApplyOptions,
 ) -> Result<DeploymentPlan, PlanError> {
+    plan_with(client, deployment, options, None).await
+}
+
+async fn plan_with(
+    client: &PrefectClient,
+    deployment: &RunnerDeployment,
+    options: &ApplyOptions,
+    versions: Option<&VersionCache>,
+) -> Result<DeploymentPlan, PlanError> {
     let mut d = deployment.clone();
-    let version_info = resolve_version(&mut d, options).map_err(PlanError::local)?;
+    let version_info = resolve_version(&mut d, options, versions).map_err(PlanError::local)?;
     let flow_name = d.flow_name.clone().unwrap_or_else(|| "None".into());
     let read = client
         .send(&request::read_deployment_by_name(&flow_name, &d.name))
@@ -192,7 +201,11 @@ pub async fn plan_all(
     items: &[(RunnerDeployment, ApplyOptions)],
     options: &BulkOptions,
 ) -> Vec<Result<DeploymentPlan, PlanError>> {
-    futures::stream::iter(items.iter().map(|(d, o)| plan(client, d, o)))
+    // Version info is inferred once for the run.
+    let versions = VersionCache::default();
+    let versions = &versions;
+    futures::stream::iter(0..items.len())
+        .map(|i| plan_with(client, &items[i].0, &items[i].1, Some(versions)))
         .buffered(options.concurrency.max(1))
         .collect()
         .await

@@ -478,3 +478,47 @@ fn schema_pool_shares_equal_schemas_only() {
     );
     assert_eq!(*a.parameter_openapi_schema, schema);
 }
+
+/// A run infers version info once per directory: the second deployment of a run reuses the
+/// first one's answer (git is not read again), a deployment outside a run reads it again.
+#[test]
+fn version_info_is_inferred_once_per_run() {
+    use super::apply::{VersionCache, resolve_version};
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "first"]);
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://example.com/org/repo.git",
+    ]);
+    let options = ApplyOptions::default().inference_dir(dir.path());
+    let deployment = RunnerDeployment::builder("d")
+        .flow_name("f")
+        .build()
+        .unwrap();
+    let cache = VersionCache::default();
+    let first = resolve_version(&mut deployment.clone(), &options, Some(&cache)).unwrap();
+    assert_eq!(first.kind, "vcs:git");
+    assert_eq!(first.message.as_deref(), Some("first"));
+    git(&["commit", "-q", "--allow-empty", "-m", "second"]);
+    let again = resolve_version(&mut deployment.clone(), &options, Some(&cache)).unwrap();
+    assert_eq!(again, first);
+    let fresh = resolve_version(&mut deployment.clone(), &options, None).unwrap();
+    assert_eq!(fresh.message.as_deref(), Some("second"));
+}
