@@ -36,10 +36,13 @@ use crate::{target_dir, venv, workspace_root};
 /// How many deployments the bulk runs apply.
 const BULK: usize = 200;
 /// The runs of the bulk comparison: prefab as users run it (`--concurrency` default: one at a
-/// time), prefab applying four at a time, and Prefect's Python loop.
-const SIDES: [&str; 3] = ["prefab", PARALLEL, "prefect"];
+/// time, pre-read), prefab reading each deployment by name, prefab applying four at a time, and
+/// Prefect's Python loop.
+const SIDES: [&str; 4] = ["prefab", READ_EACH, PARALLEL, "prefect"];
 /// The side label of `prefab deploy --concurrency 4`.
 const PARALLEL: &str = "prefab-concurrency-4";
+/// The side label of `prefab deploy --no-pre-read`.
+const READ_EACH: &str = "prefab-no-pre-read";
 /// The issue's targets.
 const INSPECT_SPEEDUP_TARGET: f64 = 100.0;
 const INSPECT_RSS_TARGET_MIB: f64 = 10.0;
@@ -635,6 +638,9 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
                 if side == PARALLEL {
                     cmd.args(["--concurrency", "4"]);
                 }
+                if side == READ_EACH {
+                    cmd.arg("--no-pre-read");
+                }
             } else {
                 cmd = clean_command(&python, &work);
                 cmd.arg(scripts.join("prefect_apply_bulk.py"))
@@ -797,17 +803,22 @@ fn render(
     }
     let _ = writeln!(
         out,
-        "\nprefab's own concurrency on the same workload (`prefab deploy --file`, default \
-         `--concurrency 1`, against `--concurrency 4`), each on its own fresh copy of the \
-         database:\n"
+        "\nprefab's own variants on the same workload (`prefab deploy --file`: the default — one \
+         at a time, one `POST /deployments/filter` per flow — against `--no-pre-read`, a read by \
+         name per deployment as Prefect, and `--concurrency 4`), each on its own fresh copy of \
+         the database:\n"
     );
     let _ = writeln!(
         out,
-        "| pass | concurrency | wall | server CPU | requests per deployment | connections | failures |"
+        "| pass | variant | wall | server CPU | requests per deployment | connections | failures |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
     for (i, pass) in ["create", "update"].into_iter().enumerate() {
-        for (side, concurrency) in [("prefab", "1 (default)"), (PARALLEL, "4")] {
+        for (side, concurrency) in [
+            ("prefab", "default"),
+            (READ_EACH, "`--no-pre-read`"),
+            (PARALLEL, "`--concurrency 4`"),
+        ] {
             let Some(r) = bulk.get(side).and_then(|runs| runs.get(i)) else {
                 continue;
             };
@@ -831,15 +842,21 @@ fn render(
     );
     let _ = writeln!(
         out,
-        "| pass | endpoint | Prefect 3.9.1 | prefab | prefab `--concurrency 4` |"
+        "| pass | endpoint | Prefect 3.9.1 | prefab | prefab `--no-pre-read` | prefab `--concurrency 4` |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|");
     for (i, pass) in ["create", "update"].into_iter().enumerate() {
         let (Some(p), Some(f)) = (bulk["prefab"].get(i), bulk["prefect"].get(i)) else {
             continue;
         };
         let parallel = bulk.get(PARALLEL).and_then(|runs| runs.get(i));
-        let mut endpoints: Vec<&String> = p.requests.keys().chain(f.requests.keys()).collect();
+        let read_each = bulk.get(READ_EACH).and_then(|runs| runs.get(i));
+        let mut endpoints: Vec<&String> = p
+            .requests
+            .keys()
+            .chain(f.requests.keys())
+            .chain(read_each.into_iter().flat_map(|r| r.requests.keys()))
+            .collect();
         endpoints.sort();
         endpoints.dedup();
         for e in endpoints {
@@ -855,9 +872,10 @@ fn render(
             };
             let _ = writeln!(
                 out,
-                "| {pass} | `{e}` | {} | {} | {} |",
+                "| {pass} | `{e}` | {} | {} | {} | {} |",
                 cell(f, true),
                 cell(p, true),
+                read_each.map_or_else(|| "—".to_owned(), |s| cell(s, true)),
                 parallel.map_or_else(|| "—".to_owned(), |s| cell(s, false))
             );
         }

@@ -734,6 +734,19 @@ async fn apply_all_upserts_each_flow_once_and_reports_progress() {
     assert_eq!(proxy.count_prefix("PATCH /api/deployments/"), 8);
     assert_eq!(proxy.count("POST /api/deployments/filter"), 4);
     assert_eq!(proxy.count_prefix("GET /api/deployments/name/"), 0);
+
+    // Without the pre-read: a read by name per deployment, as Prefect.
+    let again = apply_all(
+        &client,
+        &items,
+        &BulkOptions::default().pre_read(false),
+        |_| {},
+    )
+    .await;
+    assert!(again.iter().all(Result::is_ok));
+    assert_eq!(proxy.count("POST /api/deployments/filter"), 4);
+    assert_eq!(proxy.count_prefix("GET /api/deployments/name/"), 8);
+    assert_eq!(proxy.count_prefix("PATCH /api/deployments/"), 16);
 }
 
 /// The bulk pre-read's answers are used once: a definition repeated in one run is created by

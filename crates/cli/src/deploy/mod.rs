@@ -72,6 +72,10 @@ pub(crate) struct DeployArgs {
     /// server or Prefect Cloud (the client still backs off on 503s).
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
+    /// Read each deployment by name before applying it, as Prefect does, instead of one
+    /// `POST /deployments/filter` per flow before the run (one request more per deployment).
+    #[arg(long)]
+    pub no_pre_read: bool,
     /// Also delete the deployments of the same flows that the definitions no longer contain
     /// (only after every definition applied; `plan --prune` lists them).
     #[arg(long)]
@@ -173,7 +177,9 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
         }
     };
     let bar = progress(items.len(), args.output, "applying");
-    let bulk = BulkOptions::default().concurrency(args.concurrency);
+    let bulk = BulkOptions::default()
+        .concurrency(args.concurrency)
+        .pre_read(!args.no_pre_read);
     let results =
         session.runtime.block_on(apply_all(
             &session.client,

@@ -135,12 +135,16 @@ pub struct BulkOptions {
     /// How many deployments are applied at once (at least 1; default
     /// [`DEFAULT_CONCURRENCY`]).
     pub concurrency: usize,
+    /// Whether a flow's deployments are looked up with one `POST /deployments/filter` before the
+    /// run (default) instead of a by-name read per deployment, as Prefect does (D24).
+    pub pre_read: bool,
 }
 
 impl Default for BulkOptions {
     fn default() -> Self {
         BulkOptions {
             concurrency: DEFAULT_CONCURRENCY,
+            pre_read: true,
         }
     }
 }
@@ -149,6 +153,12 @@ impl BulkOptions {
     /// Sets the concurrency (0 counts as 1).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets whether the run pre-reads which deployments exist ([`BulkOptions::pre_read`]).
+    pub fn pre_read(mut self, on: bool) -> Self {
+        self.pre_read = on;
         self
     }
 }
@@ -202,7 +212,9 @@ where
     F: Fn(ApplyEvent) + Sync,
 {
     let flow_ids = FlowIdCache::bulk();
-    pre_read(client, items, &flow_ids).await;
+    if options.pre_read {
+        pre_read(client, items, &flow_ids).await;
+    }
     let on_event = &on_event;
     let flow_ids = &flow_ids;
     let mut results: Vec<(usize, Result<Uuid, DeploymentApplyError>)> =
