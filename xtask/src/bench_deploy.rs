@@ -35,14 +35,14 @@ use crate::{target_dir, venv, workspace_root};
 
 /// How many deployments the bulk runs apply.
 const BULK: usize = 200;
-/// The runs of the bulk comparison: prefab as users run it (`--concurrency` default: one at a
-/// time, pre-read), prefab reading each deployment by name, prefab applying four at a time, and
-/// Prefect's Python loop.
-const SIDES: [&str; 4] = ["prefab", READ_EACH, PARALLEL, "prefect"];
+/// The runs of the bulk comparison: prefab as users run it (one at a time, a read by name per
+/// deployment), prefab with `--pre-read`, prefab applying four at a time, and Prefect's Python
+/// loop.
+const SIDES: [&str; 4] = ["prefab", PRE_READ, PARALLEL, "prefect"];
 /// The side label of `prefab deploy --concurrency 4`.
 const PARALLEL: &str = "prefab-concurrency-4";
-/// The side label of `prefab deploy --no-pre-read`.
-const READ_EACH: &str = "prefab-no-pre-read";
+/// The side label of `prefab deploy --pre-read`.
+const PRE_READ: &str = "prefab-pre-read";
 /// The issue's targets.
 const INSPECT_SPEEDUP_TARGET: f64 = 100.0;
 const INSPECT_RSS_TARGET_MIB: f64 = 10.0;
@@ -638,8 +638,8 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
                 if side == PARALLEL {
                     cmd.args(["--concurrency", "4"]);
                 }
-                if side == READ_EACH {
-                    cmd.arg("--no-pre-read");
+                if side == PRE_READ {
+                    cmd.arg("--pre-read");
                 }
             } else {
                 cmd = clean_command(&python, &work);
@@ -804,8 +804,8 @@ fn render(
     let _ = writeln!(
         out,
         "\nprefab's own variants on the same workload (`prefab deploy --file`: the default — one \
-         at a time, one `POST /deployments/filter` per flow — against `--no-pre-read`, a read by \
-         name per deployment as Prefect, and `--concurrency 4`), each on its own fresh copy of \
+         at a time, a read by name per deployment as Prefect — against `--pre-read`, one \
+         `POST /deployments/filter` per flow instead, and `--concurrency 4`), each on its own fresh copy of \
          the database:\n"
     );
     let _ = writeln!(
@@ -816,7 +816,7 @@ fn render(
     for (i, pass) in ["create", "update"].into_iter().enumerate() {
         for (side, concurrency) in [
             ("prefab", "default"),
-            (READ_EACH, "`--no-pre-read`"),
+            (PRE_READ, "`--pre-read`"),
             (PARALLEL, "`--concurrency 4`"),
         ] {
             let Some(r) = bulk.get(side).and_then(|runs| runs.get(i)) else {
@@ -842,7 +842,7 @@ fn render(
     );
     let _ = writeln!(
         out,
-        "| pass | endpoint | Prefect 3.9.1 | prefab | prefab `--no-pre-read` | prefab `--concurrency 4` |"
+        "| pass | endpoint | Prefect 3.9.1 | prefab | prefab `--pre-read` | prefab `--concurrency 4` |"
     );
     let _ = writeln!(out, "|---|---|---:|---:|---:|---:|");
     for (i, pass) in ["create", "update"].into_iter().enumerate() {
@@ -850,7 +850,7 @@ fn render(
             continue;
         };
         let parallel = bulk.get(PARALLEL).and_then(|runs| runs.get(i));
-        let read_each = bulk.get(READ_EACH).and_then(|runs| runs.get(i));
+        let read_each = bulk.get(PRE_READ).and_then(|runs| runs.get(i));
         let mut endpoints: Vec<&String> = p
             .requests
             .keys()

@@ -677,9 +677,12 @@ async fn apply_all_upserts_each_flow_once_and_reports_progress() {
         .collect();
     let client = PrefectClient::new(ClientConfig::new(proxy.url.clone()).unwrap()).unwrap();
     let events = Mutex::new(Vec::new());
-    let results = apply_all(&client, &items, &BulkOptions::default(), |e| {
-        events.lock().unwrap().push(e)
-    })
+    let results = apply_all(
+        &client,
+        &items,
+        &BulkOptions::default().pre_read(true),
+        |e| events.lock().unwrap().push(e),
+    )
     .await;
 
     assert_eq!(results.len(), 8);
@@ -724,7 +727,7 @@ async fn apply_all_upserts_each_flow_once_and_reports_progress() {
     let again = apply_all(
         &client,
         &items,
-        &BulkOptions::default().concurrency(3),
+        &BulkOptions::default().concurrency(3).pre_read(true),
         |e| events.lock().unwrap().push(e),
     )
     .await;
@@ -735,14 +738,8 @@ async fn apply_all_upserts_each_flow_once_and_reports_progress() {
     assert_eq!(proxy.count("POST /api/deployments/filter"), 4);
     assert_eq!(proxy.count_prefix("GET /api/deployments/name/"), 0);
 
-    // Without the pre-read: a read by name per deployment, as Prefect.
-    let again = apply_all(
-        &client,
-        &items,
-        &BulkOptions::default().pre_read(false),
-        |_| {},
-    )
-    .await;
+    // Without the pre-read (the default): a read by name per deployment, as Prefect.
+    let again = apply_all(&client, &items, &BulkOptions::default(), |_| {}).await;
     assert!(again.iter().all(Result::is_ok));
     assert_eq!(proxy.count("POST /api/deployments/filter"), 4);
     assert_eq!(proxy.count_prefix("GET /api/deployments/name/"), 8);
@@ -772,7 +769,13 @@ async fn apply_all_pre_read_answers_are_used_once_and_rechecked() {
         })
         .collect();
     let client = PrefectClient::new(ClientConfig::new(proxy.url.clone()).unwrap()).unwrap();
-    let results = apply_all(&client, &items, &BulkOptions::default(), |_| {}).await;
+    let results = apply_all(
+        &client,
+        &items,
+        &BulkOptions::default().pre_read(true),
+        |_| {},
+    )
+    .await;
     let ids: Vec<uuid::Uuid> = results.into_iter().map(|r| r.unwrap()).collect();
     assert_eq!(
         ids[0], ids[2],
@@ -789,20 +792,25 @@ async fn apply_all_pre_read_answers_are_used_once_and_rechecked() {
     let items = items[..2].to_vec();
     let b_id = ids[1];
     let deleted = std::sync::atomic::AtomicBool::new(false);
-    let results = apply_all(&client, &items, &BulkOptions::default(), |e| {
-        if let ApplyEvent::Started { index: 0, .. } = e {
-            let api = api.clone();
-            std::thread::spawn(move || {
-                prefab_client::blocking::PrefectClient::new(ClientConfig::new(api).unwrap())
-                    .unwrap()
-                    .delete_deployment(b_id)
-                    .unwrap();
-            })
-            .join()
-            .unwrap();
-            deleted.store(true, Ordering::SeqCst);
-        }
-    })
+    let results = apply_all(
+        &client,
+        &items,
+        &BulkOptions::default().pre_read(true),
+        |e| {
+            if let ApplyEvent::Started { index: 0, .. } = e {
+                let api = api.clone();
+                std::thread::spawn(move || {
+                    prefab_client::blocking::PrefectClient::new(ClientConfig::new(api).unwrap())
+                        .unwrap()
+                        .delete_deployment(b_id)
+                        .unwrap();
+                })
+                .join()
+                .unwrap();
+                deleted.store(true, Ordering::SeqCst);
+            }
+        },
+    )
     .await;
     assert!(deleted.load(Ordering::SeqCst));
     let new_b = results[1].as_ref().unwrap();

@@ -72,10 +72,11 @@ pub(crate) struct DeployArgs {
     /// server or Prefect Cloud (the client still backs off on 503s).
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N")]
     pub concurrency: usize,
-    /// Read each deployment by name before applying it, as Prefect does, instead of one
-    /// `POST /deployments/filter` per flow before the run (one request more per deployment).
+    /// Look up which deployments exist with one `POST /deployments/filter` per flow before the
+    /// run, instead of a read by name per deployment: fewer round trips to Prefect Cloud or a
+    /// remote server (against a local SQLite-backed server it measured slower).
     #[arg(long)]
-    pub no_pre_read: bool,
+    pub pre_read: bool,
     /// Also delete the deployments of the same flows that the definitions no longer contain
     /// (only after every definition applied; `plan --prune` lists them).
     #[arg(long)]
@@ -179,7 +180,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     let bar = progress(items.len(), args.output, "applying");
     let bulk = BulkOptions::default()
         .concurrency(args.concurrency)
-        .pre_read(!args.no_pre_read);
+        .pre_read(args.pre_read);
     let results =
         session.runtime.block_on(apply_all(
             &session.client,
