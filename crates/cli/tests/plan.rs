@@ -650,6 +650,23 @@ fn response_statuses(pending: &mut Vec<u8>) -> Vec<u16> {
     statuses
 }
 
+/// Each definition built as `prefab deploy --file` builds it, with its apply options.
+fn build_all(
+    definitions: &[Value],
+    root: &std::path::Path,
+) -> Vec<(
+    prefab_core::deployment::RunnerDeployment,
+    prefab_core::deployment::ApplyOptions,
+)> {
+    definitions
+        .iter()
+        .map(|v| {
+            let f = DeploymentFile::from_json(v).unwrap();
+            (f.build(root).unwrap(), f.apply_options())
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_all_upserts_each_flow_once_and_reports_progress() {
     let api = prefect::server().api_url().to_owned();
@@ -668,13 +685,7 @@ async fn apply_all_upserts_each_flow_once_and_reports_progress() {
         );
     }
     let (dir, _) = project(&Value::Array(definitions.clone()));
-    let items: Vec<_> = definitions
-        .iter()
-        .map(|v| {
-            let f = DeploymentFile::from_json(v).unwrap();
-            (f.build(dir.path()).unwrap(), f.apply_options())
-        })
-        .collect();
+    let items = build_all(&definitions, dir.path());
     let client = PrefectClient::new(ClientConfig::new(proxy.url.clone()).unwrap()).unwrap();
     let events = Mutex::new(Vec::new());
     let results = apply_all(
@@ -761,13 +772,7 @@ async fn apply_all_pre_read_answers_are_used_once_and_rechecked() {
         json!({"entrypoint": "flows/jobs.py:ingest", "name": "a", "flow_name": flow, "tags": ["again"]}),
     ];
     let (dir, _) = project(&Value::Array(definitions.to_vec()));
-    let items: Vec<_> = definitions
-        .iter()
-        .map(|v| {
-            let f = DeploymentFile::from_json(v).unwrap();
-            (f.build(dir.path()).unwrap(), f.apply_options())
-        })
-        .collect();
+    let items = build_all(&definitions, dir.path());
     let client = PrefectClient::new(ClientConfig::new(proxy.url.clone()).unwrap()).unwrap();
     let results = apply_all(
         &client,
@@ -833,13 +838,7 @@ async fn apply_all_goes_on_past_failures_and_reports_them() {
         json!({"entrypoint": "flows/jobs.py:ingest", "name": "c", "flow_name": ingest}),
     ];
     let (dir, _) = project(&Value::Array(definitions.to_vec()));
-    let items: Vec<_> = definitions
-        .iter()
-        .map(|v| {
-            let f = DeploymentFile::from_json(v).unwrap();
-            (f.build(dir.path()).unwrap(), f.apply_options())
-        })
-        .collect();
+    let items = build_all(&definitions, dir.path());
     let client = PrefectClient::new(ClientConfig::new(api).unwrap()).unwrap();
     let failed = AtomicUsize::new(0);
     let results = apply_all(&client, &items, &BulkOptions::default(), |e| {

@@ -302,17 +302,26 @@ fn git_cli_version_info(cwd: &Path) -> Result<Option<VersionInfo>, NoGit> {
     let Some(remote_url) = git(cwd, &["config", "--get", "remote.origin.url"])? else {
         return Ok(None);
     };
-    let repository = repository_from_remote(&remote_url);
     let Some(message) = git(cwd, &["log", "-1", "--pretty=%B"])?.and_then(|m| first_line(&m))
     else {
         return Ok(None);
     };
-    // Prefect takes the remote URL as `url` only when a repository path was parsed from it,
-    // and fails without a URL.
+    Ok(git_info(commit_sha, branch, remote_url, message))
+}
+
+/// The `vcs:git` record from what git said. Prefect takes the remote URL as `url` only when a
+/// repository path was parsed from it, and fails without a URL.
+fn git_info(
+    commit_sha: String,
+    branch: String,
+    remote_url: String,
+    message: String,
+) -> Option<VersionInfo> {
+    let repository = repository_from_remote(&remote_url);
     if repository.is_empty() || remote_url.is_empty() {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(VersionInfo {
+    Some(VersionInfo {
         kind: GIT.to_owned(),
         version: short_sha(&commit_sha),
         commit_sha: Some(commit_sha),
@@ -320,7 +329,7 @@ fn git_cli_version_info(cwd: &Path) -> Result<Option<VersionInfo>, NoGit> {
         branch: Some(branch),
         repository: Some(repository),
         url: Some(remote_url),
-    }))
+    })
 }
 
 /// [`git_cli_version_info`] through libgit2, for machines without a `git` executable.
@@ -342,22 +351,8 @@ fn libgit2_version_info(cwd: &Path) -> Option<VersionInfo> {
         .ok()?
         .trim()
         .to_owned();
-    let repository = repository_from_remote(&remote_url);
     let message = first_line(commit.message_raw().ok()?)?;
-    // Prefect takes the remote URL as `url` only when a repository path was parsed from it,
-    // and fails without a URL.
-    if repository.is_empty() || remote_url.is_empty() {
-        return None;
-    }
-    Some(VersionInfo {
-        kind: GIT.to_owned(),
-        version: short_sha(&commit_sha),
-        commit_sha: Some(commit_sha),
-        message: Some(message),
-        branch: Some(branch),
-        repository: Some(repository),
-        url: Some(remote_url),
-    })
+    git_info(commit_sha, branch, remote_url, message)
 }
 
 /// The repository at or above `cwd` (how `git` finds it).
