@@ -366,12 +366,15 @@ fn open_repository(cwd: &Path) -> Option<git2::Repository> {
 fn commit_message(cwd: &Path) -> Option<String> {
     match git(cwd, &["log", "-1", "--pretty=%B"]) {
         Ok(message) => first_line(&message?),
-        Err(NoGit) => {
-            let repo = open_repository(cwd)?;
-            let commit = repo.head().ok()?.peel_to_commit().ok()?;
-            first_line(commit.message_raw().ok()?)
-        }
+        Err(NoGit) => libgit2_commit_message(cwd),
     }
+}
+
+/// [`commit_message`] through libgit2.
+fn libgit2_commit_message(cwd: &Path) -> Option<String> {
+    let repo = open_repository(cwd)?;
+    let commit = repo.head().ok()?.peel_to_commit().ok()?;
+    first_line(commit.message_raw().ok()?)
 }
 
 fn first_line(message: &str) -> Option<String> {
@@ -702,10 +705,7 @@ mod tests {
             let message = git(path, &["log", "-1", "--pretty=%B"])
                 .unwrap()
                 .and_then(|m| first_line(&m));
-            let libgit2 = open_repository(path).and_then(|r| {
-                first_line(r.head().ok()?.peel_to_commit().ok()?.message_raw().ok()?)
-            });
-            assert_eq!(message, libgit2, "{}", path.display());
+            assert_eq!(message, libgit2_commit_message(path), "{}", path.display());
             found += usize::from(cli.is_some());
         }
         assert_eq!(found, 2, "two of the cases have complete git info");

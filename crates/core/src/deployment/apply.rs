@@ -41,6 +41,21 @@ pub struct ApplyOptions {
 }
 
 impl ApplyOptions {
+    /// `schedules` read as `apply(schedules=[...])` reads them; `None` when none were given
+    /// (the deployment's own schedules stay).
+    pub(crate) fn parsed_schedules(
+        &self,
+    ) -> Result<Option<Vec<super::DeploymentSchedule>>, DeploymentError> {
+        if self.schedules.is_empty() {
+            return Ok(None);
+        }
+        self.schedules
+            .iter()
+            .map(schedule_from_apply_arg)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
     /// Sets the work pool.
     pub fn work_pool_name(mut self, v: impl Into<String>) -> Self {
         self.work_pool_name = Some(v.into());
@@ -203,13 +218,10 @@ pub async fn apply_with(
 
     let id = match existing {
         None => {
-            if !options.schedules.is_empty() {
-                let list = options
-                    .schedules
-                    .iter()
-                    .map(schedule_from_apply_arg)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| DeploymentApplyError::local(e.to_string(), &written))?;
+            if let Some(list) = options
+                .parsed_schedules()
+                .map_err(|e| DeploymentApplyError::local(e.to_string(), &written))?
+            {
                 d.schedules = Some(list);
             }
             // Pre-checks before anything is written.
@@ -427,19 +439,22 @@ pub(crate) struct VersionCache {
 type VersionKey = (Option<String>, PathBuf);
 
 impl VersionCache {
-    fn get(&self, key: &VersionKey) -> Option<Option<VersionInfo>> {
-        self.found
+    /// The cached answer for `key`, or `infer`'s (cached when it succeeded).
+    fn get_or_infer<E>(
+        &self,
+        key: VersionKey,
+        infer: impl FnOnce() -> Result<Option<VersionInfo>, E>,
+    ) -> Result<Option<VersionInfo>, E> {
+        let mut found = self
+            .found
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(key)
-            .cloned()
-    }
-
-    fn insert(&self, key: VersionKey, info: Option<VersionInfo>) {
-        self.found
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, info);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(hit) = found.get(&key) {
+            return Ok(hit.clone());
+        }
+        let info = infer()?;
+        found.insert(key, info.clone());
+        Ok(info)
     }
 }
 
@@ -458,29 +473,19 @@ pub(crate) fn resolve_version(
         .clone()
         .or_else(|| std::env::current_dir().ok())
         .unwrap_or_else(|| PathBuf::from("."));
-    let inferred = match (&options.env, cache) {
-        (Some(env), _) => get_inferred_version_info(
-            d.version_type.as_deref(),
-            &|k: &str| env.get(k).cloned(),
-            &dir,
-        )
-        .map_err(|e| e.to_string())?,
-        (None, Some(cache)) => {
-            let key = (d.version_type.clone(), dir);
-            match cache.get(&key) {
-                Some(hit) => hit,
-                None => {
-                    let found =
-                        get_inferred_version_info(d.version_type.as_deref(), &process_env, &key.1)
-                            .map_err(|e| e.to_string())?;
-                    cache.insert(key, found.clone());
-                    found
-                }
-            }
-        }
-        (None, None) => get_inferred_version_info(d.version_type.as_deref(), &process_env, &dir)
-            .map_err(|e| e.to_string())?,
+    let version_type = d.version_type.as_deref();
+    let infer = || match &options.env {
+        Some(env) => get_inferred_version_info(version_type, &|k: &str| env.get(k).cloned(), &dir),
+        None => get_inferred_version_info(version_type, &process_env, &dir),
     };
+    let inferred = match cache {
+        // The process environment is the same for the whole run; an explicit one may not be.
+        Some(cache) if options.env.is_none() => {
+            cache.get_or_infer((d.version_type.clone(), dir.clone()), infer)
+        }
+        _ => infer(),
+    }
+    .map_err(|e| e.to_string())?;
     if let Some(info) = &inferred
         && (d.version.as_deref().is_none_or(str::is_empty) || d.version_from_flow)
     {
@@ -509,12 +514,7 @@ pub(crate) fn update_body_for(
         d.work_pool_name = Some(pool.to_owned());
         d.mark_set("work_pool_name");
     }
-    if !options.schedules.is_empty() {
-        let list = options
-            .schedules
-            .iter()
-            .map(schedule_from_apply_arg)
-            .collect::<Result<Vec<_>, _>>()?;
+    if let Some(list) = options.parsed_schedules()? {
         d.schedules = Some(list);
         d.mark_set("schedules");
     }

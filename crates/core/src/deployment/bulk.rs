@@ -33,7 +33,9 @@ pub const DEFAULT_CONCURRENCY: usize = 1;
 ///
 /// A cache made by [`FlowIdCache::bulk`] (as [`apply_all`] does) also leaves out the
 /// `DELETE /automations/owned-by/…` right after a deployment was created: a deployment id that
-/// did not exist a moment ago owns nothing (docs/deviations.md D7).
+/// did not exist a moment ago owns nothing (docs/deviations.md D7). It also holds what else the
+/// applies of one run share: the inferred version info (read once per directory) and, with
+/// [`BulkOptions::pre_read`], which deployments exist.
 #[derive(Debug, Default)]
 pub struct FlowIdCache {
     cells: Mutex<HashMap<String, Arc<OnceCell<Uuid>>>>,

@@ -29,7 +29,7 @@ use uuid::Uuid;
 use super::RunnerDeployment;
 use super::apply::{ApplyOptions, VersionCache, resolve_version, update_body_for};
 use super::bulk::BulkOptions;
-use super::schedules::{DeploymentSchedule, schedule_from_apply_arg};
+use super::schedules::DeploymentSchedule;
 
 /// One field that differs: the server's value and the value `apply` would send, both
 /// normalised.
@@ -137,13 +137,10 @@ async fn plan_with(
         Err(ClientError::NotFound { .. }) => {
             // The pre-checks `apply` runs before a create.
             let mut created = d.clone();
-            if !options.schedules.is_empty() {
-                let list = options
-                    .schedules
-                    .iter()
-                    .map(schedule_from_apply_arg)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| PlanError::local(e.to_string()))?;
+            if let Some(list) = options
+                .parsed_schedules()
+                .map_err(|e| PlanError::local(e.to_string()))?
+            {
                 created.schedules = Some(list);
             }
             created
