@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use prefab_client::{ClientConfig, PrefectClient};
-use prefab_core::deployment::{ApplyEvent, BulkOptions, DeploymentFile, apply_all};
+use prefab_core::deployment::{ApplyEvent, BulkOptions, BulkOutcome, DeploymentFile, apply_all};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -697,7 +697,7 @@ async fn apply_all_upserts_each_flow_once_and_reports_progress() {
     .await;
 
     assert_eq!(results.len(), 8);
-    let ids: Vec<uuid::Uuid> = results.into_iter().map(|r| r.unwrap()).collect();
+    let ids: Vec<uuid::Uuid> = results.into_iter().map(|r| r.unwrap().id()).collect();
     // One flow upsert per flow name, one create per deployment.
     assert_eq!(proxy.count("POST /api/flows/"), 2, "{:?}", proxy.exchanges);
     assert_eq!(
@@ -781,7 +781,7 @@ async fn apply_all_pre_read_answers_are_used_once_and_rechecked() {
         |_| {},
     )
     .await;
-    let ids: Vec<uuid::Uuid> = results.into_iter().map(|r| r.unwrap()).collect();
+    let ids: Vec<uuid::Uuid> = results.into_iter().map(|r| r.unwrap().id()).collect();
     assert_eq!(
         ids[0], ids[2],
         "the repeated definition updates the first one's deployment"
@@ -818,11 +818,11 @@ async fn apply_all_pre_read_answers_are_used_once_and_rechecked() {
     )
     .await;
     assert!(deleted.load(Ordering::SeqCst));
-    let new_b = results[1].as_ref().unwrap();
-    assert_ne!(*new_b, b_id, "b was created again");
+    let new_b = results[1].as_ref().unwrap().id();
+    assert_ne!(new_b, b_id, "b was created again");
     assert_eq!(
         reader.read_deployment_by_name(&flow, "b").await.unwrap().id,
-        *new_b
+        new_b
     );
 }
 
@@ -852,4 +852,221 @@ async fn apply_all_goes_on_past_failures_and_reports_them() {
     assert!(results[0].is_ok() && results[2].is_ok());
     assert!(results[1].is_err());
     assert_eq!(failed.load(Ordering::SeqCst), 1);
+}
+
+/// The automations related to deployment `id`, as `(id, name)` pairs, sorted.
+async fn related_automations(client: &PrefectClient, id: &str) -> Vec<(String, String)> {
+    let resp = client
+        .send(&prefab_client::request::read_automations_related_to(
+            &format!("prefect.deployment.{id}"),
+        ))
+        .await
+        .unwrap();
+    let list: Value = serde_json::from_slice(&resp.body).unwrap();
+    let mut out: Vec<(String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_owned(),
+                a["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `BulkOptions::skip_unchanged` (D25): every deployment is planned first; those the server
+/// already matches get no write (their schedules and automations keep their ids), the others
+/// are applied as usual with the plan's read reused, and a pause made on the server counts as
+/// a change (re-applying unpauses it, as Prefect's apply does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_all_skip_unchanged_writes_only_what_changed() {
+    let api = prefect::server().api_url().to_owned();
+    let s = suffix();
+    let (ingest, publish) = (format!("ingest-{s}"), format!("publish-{s}"));
+    let mut definitions: Vec<Value> = full_definitions(&ingest, &publish)
+        .as_array()
+        .unwrap()
+        .clone();
+    let (dir, _) = project(&Value::Array(definitions.clone()));
+    let items = build_all(&definitions, dir.path());
+    let direct = PrefectClient::new(ClientConfig::new(api.clone()).unwrap()).unwrap();
+    let first = apply_all(&direct, &items, &BulkOptions::default(), |_| {}).await;
+    let ids: Vec<uuid::Uuid> = first.into_iter().map(|r| r.unwrap().id()).collect();
+    let read = |i: usize| {
+        let direct = &direct;
+        let (flow, name) = (
+            items[i].0.flow_name.clone().unwrap(),
+            items[i].0.name.clone(),
+        );
+        async move { direct.read_deployment_by_name(&flow, &name).await.unwrap() }
+    };
+    let schedule_ids = |d: &prefab_schemas::api::Deployment| -> Vec<String> {
+        let mut out: Vec<String> = d
+            .schedules
+            .iter()
+            .flatten()
+            .map(|s| s.id.to_string())
+            .collect();
+        out.sort();
+        out
+    };
+    let schedules_before = schedule_ids(&read(2).await);
+    let automations_before = related_automations(&direct, &ids[3].to_string()).await;
+    assert_eq!(automations_before.len(), 2);
+
+    // Nothing changed: one read by name and one automations read per deployment, no write.
+    let proxy = CountingProxy::start(&api).await;
+    let client = PrefectClient::new(ClientConfig::new(proxy.url.clone()).unwrap()).unwrap();
+    let events = Mutex::new(Vec::new());
+    let again = apply_all(
+        &client,
+        &items,
+        &BulkOptions::default().skip_unchanged(true),
+        |e| events.lock().unwrap().push(e),
+    )
+    .await;
+    let outcomes: Vec<BulkOutcome> = again.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        outcomes,
+        ids.iter()
+            .map(|id| BulkOutcome::Unchanged(*id))
+            .collect::<Vec<_>>()
+    );
+    let written: Vec<_> = proxy
+        .exchanges
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(line, _)| !line.starts_with("GET "))
+        .cloned()
+        .collect();
+    assert!(written.is_empty(), "no write expected: {written:?}");
+    assert_eq!(proxy.count_prefix("GET /api/deployments/name/"), 5);
+    let unchanged_events = events
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e, ApplyEvent::Unchanged { .. }))
+        .count();
+    assert_eq!(unchanged_events, 5);
+    assert_eq!(schedule_ids(&read(2).await), schedules_before);
+    assert_eq!(
+        related_automations(&direct, &ids[3].to_string()).await,
+        automations_before
+    );
+
+    // A changed field, a pause made on the server and a new definition are applied; the rest
+    // is left alone.
+    definitions[0]["tags"] = json!(["etl", "weekday"]);
+    definitions.push(
+        json!({"entrypoint": "flows/jobs.py:publish", "name": "added", "flow_name": publish,
+               "cron": "0 12 * * *"}),
+    );
+    write_definitions(dir.path(), &Value::Array(definitions.clone()));
+    let items = build_all(&definitions, dir.path());
+    let mut pause = prefab_schemas::api::DeploymentUpdate::default();
+    pause.paused = Some(true);
+    direct.update_deployment(ids[2], &pause).await.unwrap();
+    let proxy = CountingProxy::start(&api).await;
+    let client = PrefectClient::new(ClientConfig::new(proxy.url.clone()).unwrap()).unwrap();
+    let results = apply_all(
+        &client,
+        &items,
+        &BulkOptions::default().skip_unchanged(true),
+        |_| {},
+    )
+    .await;
+    let outcomes: Vec<BulkOutcome> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(outcomes[0], BulkOutcome::Applied(ids[0]));
+    assert_eq!(outcomes[1], BulkOutcome::Unchanged(ids[1]));
+    assert_eq!(outcomes[2], BulkOutcome::Applied(ids[2]));
+    assert_eq!(outcomes[3], BulkOutcome::Unchanged(ids[3]));
+    assert_eq!(outcomes[4], BulkOutcome::Unchanged(ids[4]));
+    assert!(outcomes[5].was_applied());
+    // The plan's read is the apply's: still one read by name per deployment.
+    assert_eq!(proxy.count_prefix("GET /api/deployments/name/"), 6);
+    assert_eq!(proxy.count_prefix("PATCH /api/deployments/"), 2);
+    assert_eq!(proxy.count("POST /api/deployments/"), 1);
+    assert_eq!(proxy.count("POST /api/flows/"), 1);
+    let tags = read(0).await.tags.unwrap();
+    assert_eq!(tags, vec!["etl".to_owned(), "weekday".to_owned()]);
+    assert_eq!(read(2).await.paused, Some(false), "the re-apply unpauses");
+    assert_eq!(
+        related_automations(&direct, &ids[3].to_string()).await,
+        automations_before,
+        "the unchanged deployment's automations keep their ids"
+    );
+}
+
+/// `prefab deploy --skip-unchanged`: the result column and the summary count what was left
+/// alone; `--pre-read` cannot be combined with it.
+#[test]
+fn deploy_skip_unchanged_reports_unchanged_deployments() {
+    let server = prefect::server();
+    let api = server.api_url();
+    let s = suffix();
+    let (ingest, publish) = (format!("ingest-{s}"), format!("publish-{s}"));
+    let mut definitions = full_definitions(&ingest, &publish);
+    let (dir, file) = project(&definitions);
+    let (code, applied) = run_json(api, "deploy", &file, &["--skip-unchanged"]);
+    assert_eq!(code, 0, "{applied:#}");
+    assert_eq!(applied["summary"]["applied"], 5, "{applied:#}");
+    assert_eq!(applied["summary"]["unchanged"], 0, "{applied:#}");
+
+    definitions[4]["description"] = json!("Run by hand");
+    write_definitions(dir.path(), &definitions);
+    let (code, again) = run_json(api, "deploy", &file, &["--skip-unchanged"]);
+    assert_eq!(code, 0, "{again:#}");
+    assert_eq!(again["summary"]["applied"], 1, "{again:#}");
+    assert_eq!(again["summary"]["unchanged"], 4, "{again:#}");
+    let results: Vec<&str> = again["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        [
+            "unchanged",
+            "unchanged",
+            "unchanged",
+            "unchanged",
+            "applied"
+        ]
+    );
+    // Unchanged deployments still show their next runs and ids.
+    assert_eq!(
+        again["deployments"][0]["id"],
+        applied["deployments"][0]["id"]
+    );
+    assert_eq!(
+        again["deployments"][0]["next_runs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let out = prefab(api)
+        .args(["deploy", "--skip-unchanged", "--pre-read", "--file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = prefab(api)
+        .args(["deploy", "--skip-unchanged", "--file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 applied, 5 unchanged, 0 failed"),
+        "{}",
+        text(&out)
+    );
 }

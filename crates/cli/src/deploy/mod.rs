@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use prefab_client::PrefectClient;
 use prefab_core::deployment::{
-    ApplyEvent, ApplyStep, BulkOptions, DEFAULT_CONCURRENCY, PoolOutcome, PruneCandidate,
-    apply_all, delete_deployments, ensure_work_pools, prune_candidates,
+    ApplyEvent, ApplyStep, BulkOptions, BulkOutcome, DEFAULT_CONCURRENCY, PoolOutcome,
+    PruneCandidate, apply_all, delete_deployments, ensure_work_pools, prune_candidates,
 };
 use serde_json::{Value, json};
 
@@ -77,6 +77,12 @@ pub(crate) struct DeployArgs {
     /// remote server (against a local SQLite-backed server it measured slower).
     #[arg(long)]
     pub pre_read: bool,
+    /// Leave alone the deployments the server already matches: plan each one first (as
+    /// `prefab plan` does) and write only those it would create or update. Prefect rewrites
+    /// every deployment on each apply (new schedule and automation ids, auto-scheduled runs
+    /// deleted); this keeps unchanged ones as they are.
+    #[arg(long, conflicts_with = "pre_read")]
+    pub skip_unchanged: bool,
     /// Also delete the deployments of the same flows that the definitions no longer contain
     /// (only after every definition applied; `plan --prune` lists them).
     #[arg(long)]
@@ -180,7 +186,8 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     let bar = progress(items.len(), args.output, "applying");
     let bulk = BulkOptions::default()
         .concurrency(args.concurrency)
-        .pre_read(args.pre_read);
+        .pre_read(args.pre_read)
+        .skip_unchanged(args.skip_unchanged);
     let results =
         session.runtime.block_on(apply_all(
             &session.client,
@@ -191,6 +198,10 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
                 ApplyEvent::Applied { name, .. } => {
                     bar.inc(1);
                     bar.set_message(format!("applied {name}"));
+                }
+                ApplyEvent::Unchanged { name, .. } => {
+                    bar.inc(1);
+                    bar.set_message(format!("unchanged {name}"));
                 }
                 ApplyEvent::Failed { name, .. } => {
                     bar.inc(1);
@@ -204,7 +215,8 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     let mut rows: Vec<Row> = Vec::new();
     for ((index, (d, options)), result) in indices.iter().zip(&items).zip(results) {
         let (result, id, error) = match result {
-            Ok(id) => ("applied", Some(id), None),
+            Ok(BulkOutcome::Unchanged(id)) => ("unchanged", Some(id), None),
+            Ok(outcome) => ("applied", Some(outcome.id()), None),
             // A local check (Prefect's ValueError) is bad input; nothing was written.
             Err(e) if e.step == ApplyStep::Validate => ("invalid", None, Some(e.to_string())),
             Err(e) => ("failed", None, Some(e.to_string())),
@@ -217,7 +229,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
             result,
             id,
             error,
-            next: (result == "applied").then(|| next_runs(d, options)),
+            next: id.is_some().then(|| next_runs(d, options)),
         });
     }
     for i in &inputs.invalid {
@@ -234,6 +246,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     }
     rows.sort_by_key(|r| r.index);
     let applied = rows.iter().filter(|r| r.result == "applied").count();
+    let unchanged = rows.iter().filter(|r| r.result == "unchanged").count();
     let failed = rows.iter().filter(|r| r.result == "failed").count();
     let invalid = rows.iter().filter(|r| r.result == "invalid").count();
 
@@ -288,7 +301,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
                 })).collect::<Vec<_>>(),
                 "prune": prune.as_ref().map(Prune::to_json),
                 "work_pools": pools_json(&pools),
-                "summary": {"applied": applied, "failed": failed, "invalid": invalid},
+                "summary": {"applied": applied, "unchanged": unchanged, "failed": failed, "invalid": invalid},
             });
             println!("{doc:#}");
         }
@@ -319,7 +332,12 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
                 p.print();
             }
             println!(
-                "{applied} applied, {failed} failed{}{}",
+                "{applied} applied, {}{failed} failed{}{}",
+                if args.skip_unchanged {
+                    format!("{unchanged} unchanged, ")
+                } else {
+                    String::new()
+                },
                 if invalid > 0 {
                     format!(", {invalid} invalid")
                 } else {

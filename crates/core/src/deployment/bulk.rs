@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::RunnerDeployment;
 use super::apply::{ApplyOptions, VersionCache, apply_with, raw};
 use super::error::DeploymentApplyError;
+use super::plan::unchanged_on_server;
 
 /// How many deployments [`apply_all`] applies at once by default: one. A SQLite-backed Prefect
 /// server (the default, and what `prefab server` runs) is one CPU-bound process that serialises
@@ -95,6 +96,14 @@ impl FlowIdCache {
             .remove(&(flow.to_owned(), name.to_owned()))
     }
 
+    /// Records what a read found for `flow`/`name`, for the apply that follows to use once.
+    pub(crate) fn put_existing(&self, flow: &str, name: &str, found: Option<Existing>) {
+        self.existing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((flow.to_owned(), name.to_owned()), found);
+    }
+
     /// The run's inferred version info.
     pub(crate) fn versions(&self) -> &VersionCache {
         &self.versions
@@ -142,8 +151,18 @@ pub struct BulkOptions {
     /// against a SQLite-backed server it measured *slower* (the server answers writes that
     /// follow each other with no read in between more slowly; docs/performance.md). It saves a
     /// round trip per deployment where round trips are what costs (Prefect Cloud, a remote
-    /// server).
+    /// server). No effect with [`BulkOptions::skip_unchanged`], whose plan reads each
+    /// deployment anyway.
     pub pre_read: bool,
+    /// Whether a deployment the server already matches is left alone (D25). Each deployment is
+    /// first planned ([`plan`](super::plan): its read by name and its related automations);
+    /// one that plans as unchanged gets no write at all and is reported as
+    /// [`BulkOutcome::Unchanged`]; the others are applied as usual, reusing the plan's read.
+    /// Off by default: Prefect's re-apply rewrites every deployment (new schedule and automation
+    /// ids, auto-scheduled runs deleted, an interval without an anchor date re-anchored at
+    /// "now"), and prefab's default does the same. A deployment with SLAs is always applied
+    /// (the plan cannot read them back).
+    pub skip_unchanged: bool,
 }
 
 impl Default for BulkOptions {
@@ -151,6 +170,7 @@ impl Default for BulkOptions {
         BulkOptions {
             concurrency: DEFAULT_CONCURRENCY,
             pre_read: false,
+            skip_unchanged: false,
         }
     }
 }
@@ -166,6 +186,38 @@ impl BulkOptions {
     pub fn pre_read(mut self, on: bool) -> Self {
         self.pre_read = on;
         self
+    }
+
+    /// Sets whether deployments the server already matches are left alone
+    /// ([`BulkOptions::skip_unchanged`]).
+    pub fn skip_unchanged(mut self, on: bool) -> Self {
+        self.skip_unchanged = on;
+        self
+    }
+}
+
+/// How one deployment of [`apply_all`] succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BulkOutcome {
+    /// Applied with Prefect's request sequence: created, or updated.
+    Applied(Uuid),
+    /// With [`BulkOptions::skip_unchanged`]: the server already matched the definition, and
+    /// nothing was written.
+    Unchanged(Uuid),
+}
+
+impl BulkOutcome {
+    /// The deployment's id.
+    pub fn id(self) -> Uuid {
+        match self {
+            BulkOutcome::Applied(id) | BulkOutcome::Unchanged(id) => id,
+        }
+    }
+
+    /// Whether the deployment was written ([`BulkOutcome::Applied`]).
+    pub fn was_applied(self) -> bool {
+        matches!(self, BulkOutcome::Applied(_))
     }
 }
 
@@ -190,6 +242,16 @@ pub enum ApplyEvent {
         /// The deployment's id.
         id: Uuid,
     },
+    /// With [`BulkOptions::skip_unchanged`]: the server already matched the deployment, and
+    /// nothing was written.
+    Unchanged {
+        /// Position in the input.
+        index: usize,
+        /// `flow/deployment`.
+        name: String,
+        /// The deployment's id.
+        id: Uuid,
+    },
     /// A deployment failed (the full error is in its result).
     Failed {
         /// Position in the input.
@@ -207,29 +269,31 @@ pub enum ApplyEvent {
 /// deployment.
 ///
 /// Unlike a loop of single applies, the run upserts each flow name once (`POST /flows/`): the
-/// flow id is shared between the deployments of the same flow (docs/deviations.md, D7).
+/// flow id is shared between the deployments of the same flow (docs/deviations.md, D7). With
+/// [`BulkOptions::skip_unchanged`], deployments the server already matches are not written.
 pub async fn apply_all<F>(
     client: &PrefectClient,
     items: &[(RunnerDeployment, ApplyOptions)],
     options: &BulkOptions,
     on_event: F,
-) -> Vec<Result<Uuid, DeploymentApplyError>>
+) -> Vec<Result<BulkOutcome, DeploymentApplyError>>
 where
     F: Fn(ApplyEvent) + Sync,
 {
     let flow_ids = FlowIdCache::bulk();
-    if options.pre_read {
+    let skip_unchanged = options.skip_unchanged;
+    if options.pre_read && !skip_unchanged {
         pre_read(client, items, &flow_ids).await;
     }
     let on_event = &on_event;
     let flow_ids = &flow_ids;
-    let mut results: Vec<(usize, Result<Uuid, DeploymentApplyError>)> =
+    let mut results: Vec<(usize, Result<BulkOutcome, DeploymentApplyError>)> =
         // Indices, not `items.iter()`: a closure over borrowed items would make the future
         // not `Send` (a higher-ranked lifetime the compiler cannot prove).
         futures::stream::iter(0..items.len())
             .map(|index| {
                 let (d, o) = &items[index];
-                apply_one(client, index, d, o, flow_ids, on_event)
+                apply_one(client, index, d, o, flow_ids, skip_unchanged, on_event)
             })
         .buffer_unordered(options.concurrency.max(1))
         .collect()
@@ -246,8 +310,9 @@ async fn apply_one<F>(
     d: &RunnerDeployment,
     o: &ApplyOptions,
     flow_ids: &FlowIdCache,
+    skip_unchanged: bool,
     on_event: &F,
-) -> (usize, Result<Uuid, DeploymentApplyError>)
+) -> (usize, Result<BulkOutcome, DeploymentApplyError>)
 where
     F: Fn(ApplyEvent) + Sync,
 {
@@ -256,9 +321,24 @@ where
         index,
         name: name.clone(),
     });
-    let result = apply_with(client, d, o, flow_ids).await;
+    let unchanged = if skip_unchanged && d.slas.is_none() {
+        unchanged_on_server(client, d, o, flow_ids).await
+    } else {
+        None
+    };
+    let result = match unchanged {
+        Some(id) => Ok(BulkOutcome::Unchanged(id)),
+        None => apply_with(client, d, o, flow_ids)
+            .await
+            .map(BulkOutcome::Applied),
+    };
     on_event(match &result {
-        Ok(id) => ApplyEvent::Applied {
+        Ok(BulkOutcome::Applied(id)) => ApplyEvent::Applied {
+            index,
+            name,
+            id: *id,
+        },
+        Ok(BulkOutcome::Unchanged(id)) => ApplyEvent::Unchanged {
             index,
             name,
             id: *id,

@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::RunnerDeployment;
 use super::apply::{ApplyOptions, VersionCache, resolve_version, update_body_for};
-use super::bulk::BulkOptions;
+use super::bulk::{BulkOptions, Existing, FlowIdCache};
 use super::schedules::DeploymentSchedule;
 
 /// One field that differs: the server's value and the value `apply` would send, both
@@ -116,15 +116,19 @@ pub async fn plan(
     deployment: &RunnerDeployment,
     options: &ApplyOptions,
 ) -> Result<DeploymentPlan, PlanError> {
-    plan_with(client, deployment, options, None).await
+    plan_with(client, deployment, options, None)
+        .await
+        .map(|(plan, _)| plan)
 }
 
+/// [`plan`], also returning the server's read of the deployment (`None` when it does not
+/// exist), which an apply that follows can reuse instead of reading again.
 async fn plan_with(
     client: &PrefectClient,
     deployment: &RunnerDeployment,
     options: &ApplyOptions,
     versions: Option<&VersionCache>,
-) -> Result<DeploymentPlan, PlanError> {
+) -> Result<(DeploymentPlan, Option<Value>), PlanError> {
     let mut d = deployment.clone();
     let version_info = resolve_version(&mut d, options, versions).map_err(PlanError::local)?;
     let flow_name = d.flow_name.clone().unwrap_or_else(|| "None".into());
@@ -152,12 +156,15 @@ async fn plan_with(
                     Some(&version_info),
                 )
                 .map_err(PlanError::local)?;
-            return Ok(DeploymentPlan {
-                flow_name,
-                name: d.name.clone(),
-                id: None,
-                action: PlanAction::Create,
-            });
+            return Ok((
+                DeploymentPlan {
+                    flow_name,
+                    name: d.name.clone(),
+                    id: None,
+                    action: PlanAction::Create,
+                },
+                None,
+            ));
         }
         Err(e) => return Err(PlanError::request("reading the deployment", e)),
     };
@@ -179,16 +186,45 @@ async fn plan_with(
     if let Some(change) = compare_triggers(client, &d, id).await? {
         changes.push(change);
     }
-    Ok(DeploymentPlan {
-        flow_name,
-        name: d.name.clone(),
-        id: Some(id),
-        action: if changes.is_empty() {
-            PlanAction::Unchanged
-        } else {
-            PlanAction::Update { changes }
+    Ok((
+        DeploymentPlan {
+            flow_name,
+            name: d.name.clone(),
+            id: Some(id),
+            action: if changes.is_empty() {
+                PlanAction::Unchanged
+            } else {
+                PlanAction::Update { changes }
+            },
         },
-    })
+        Some(server),
+    ))
+}
+
+/// For [`BulkOptions::skip_unchanged`]: plans `deployment` and returns its id when the server
+/// already matches it (nothing to apply). Otherwise the plan's read is left in `cache` for the
+/// apply that follows (so it does not read again) and the answer is `None`; a plan that fails
+/// also answers `None`, and the apply reports what is wrong.
+pub(crate) async fn unchanged_on_server(
+    client: &PrefectClient,
+    deployment: &RunnerDeployment,
+    options: &ApplyOptions,
+    cache: &FlowIdCache,
+) -> Option<Uuid> {
+    match plan_with(client, deployment, options, Some(cache.versions())).await {
+        Ok((plan, server)) => {
+            if let (PlanAction::Unchanged, Some(id)) = (&plan.action, plan.id) {
+                return Some(id);
+            }
+            let existing = plan.id.zip(server).map(|(id, body)| Existing { id, body });
+            cache.put_existing(&plan.flow_name, &plan.name, existing);
+            None
+        }
+        Err(e) => {
+            tracing::debug!(deployment = %deployment.full_name(), error = %e, "plan failed; applying");
+            None
+        }
+    }
 }
 
 /// [`plan`] for many deployments, `options.concurrency` at a time; one result per deployment,
@@ -204,6 +240,7 @@ pub async fn plan_all(
     futures::stream::iter(0..items.len())
         .map(|i| plan_with(client, &items[i].0, &items[i].1, Some(versions)))
         .buffered(options.concurrency.max(1))
+        .map(|r| r.map(|(plan, _)| plan))
         .collect()
         .await
 }
