@@ -80,7 +80,8 @@ pub(crate) struct DeployArgs {
     /// Leave alone the deployments the server already matches: plan each one first (as
     /// `prefab plan` does) and write only those it would create or update. Prefect rewrites
     /// every deployment on each apply (new schedule and automation ids, auto-scheduled runs
-    /// deleted); this keeps unchanged ones as they are.
+    /// deleted); this keeps unchanged ones as they are. A deployment that did change costs one
+    /// read more (its automations).
     #[arg(long, conflicts_with = "pre_read")]
     pub skip_unchanged: bool,
     /// Also delete the deployments of the same flows that the definitions no longer contain

@@ -157,7 +157,8 @@ pub struct BulkOptions {
     /// Whether a deployment the server already matches is left alone (D25). Each deployment is
     /// first planned ([`plan`](super::plan): its read by name and its related automations);
     /// one that plans as unchanged gets no write at all and is reported as
-    /// [`BulkOutcome::Unchanged`]; the others are applied as usual, reusing the plan's read.
+    /// [`BulkOutcome::Unchanged`]; the others are applied as usual, reusing the plan's read
+    /// (so a deployment that did change costs one read more: its automations).
     /// Off by default: Prefect's re-apply rewrites every deployment (new schedule and automation
     /// ids, auto-scheduled runs deleted, an interval without an anchor date re-anchored at
     /// "now"), and prefab's default does the same. A deployment with SLAs is always applied
