@@ -196,3 +196,36 @@ proptest! {
         prop_assert_eq!(once, twice);
     }
 }
+
+/// An interval whose next date would pass Python's `datetime.max` is valid (Prefect's
+/// `get_dates` then raises `OverflowError`): the dates end at the last one in range, without
+/// overflowing (deviation S8; found by the fuzzer).
+#[test]
+fn dates_end_at_the_year_9999() {
+    for (interval, zone) in [
+        (8_300_147_285_498.461, "America/New_York"),
+        (8_300_147_285_498.0, "UTC"),
+        (8_639_999_999_999.0, "Europe/London"),
+        (100.0 * 365.25 * 86_400.0, "America/New_York"),
+    ] {
+        let body = serde_json::json!({
+            "interval": interval,
+            "anchor_date": "2026-03-08T02:30:00-05:00",
+            "timezone": zone,
+        });
+        let schedule = Schedule::from_json(&body).unwrap();
+        let start = Timestamp::from_second(0).unwrap();
+        let dates = schedule.dates(Some(200), Some(start), None).unwrap();
+        assert!(!dates.is_empty(), "{body}: the anchor itself is in range");
+        // 9999-12-31 23:59:59.999999, wall clock.
+        const MAX_WALL: i64 = 253_402_300_800_000_000 - 1;
+        assert!(
+            dates.iter().all(|d| wall(d) <= MAX_WALL),
+            "{body}: {dates:?}"
+        );
+        // A century interval: every date up to the year 9999, none after.
+        if interval < 1e10 {
+            assert_eq!(dates.len(), 80, "{body}: {dates:?}");
+        }
+    }
+}

@@ -8,7 +8,12 @@
 //! later instant. Candidates are compared and de-duplicated by wall-clock time, because Python
 //! compares two datetimes that share a tzinfo by their wall clocks (spec schedules.md §4).
 
-use crate::schedules::zone::{DAY_MICROS, MICROS, Zone};
+use crate::schedules::zone::{DAY_MICROS, MICROS, Zone, days_from_civil};
+
+/// Python's `datetime.max` (9999-12-31 23:59:59.999999) as a wall-clock time (µs): no date
+/// lies beyond it. Prefect's generator raises `OverflowError` when the next date would; the
+/// dates here end at the last one in range (docs/deviations.md S8).
+const MAX_WALL: i64 = days_from_civil(10000, 1, 1) * DAY_MICROS - 1;
 
 /// How the whole-day part steps: the number of candidates examined per call is bounded by
 /// Prefect's `MAX_ITERATIONS` (1000) plus the two extra checks of its loop.
@@ -50,14 +55,33 @@ fn at_instant(zone: &Zone, instant: i64) -> Point {
     }
 }
 
+/// Past every date: where [`add`] lands when the sum would leave Python's datetime range.
+const BEYOND: Point = Point {
+    wall: i64::MAX,
+    instant: i64::MAX,
+};
+
 /// pendulum's `DateTime.add(days=, seconds=)`: with a day count the wall clock moves and is
 /// re-resolved (gap → forward, fold → later); without one the instant moves.
+///
+/// Saturating: an interval of up to ~270,000 years is valid (Python's `timedelta` takes it) and
+/// the sums would overflow; a point past [`MAX_WALL`] is [`BEYOND`], which ends the dates.
 fn add(zone: &Zone, p: Point, days: i64, micros: i64) -> Point {
     if days != 0 {
-        let instant = zone.localize_later(p.wall + days * DAY_MICROS + micros);
-        at_instant(zone, instant)
+        let wall = p
+            .wall
+            .saturating_add(days.saturating_mul(DAY_MICROS))
+            .saturating_add(micros);
+        if wall > MAX_WALL {
+            return BEYOND;
+        }
+        at_instant(zone, zone.localize_later(wall))
     } else {
-        at_instant(zone, p.instant + micros)
+        let instant = p.instant.saturating_add(micros);
+        if instant > MAX_WALL + DAY_MICROS {
+            return BEYOND;
+        }
+        at_instant(zone, instant)
     }
 }
 
@@ -80,9 +104,14 @@ pub(crate) fn interval_dates(
     // `_jump(k)`: exact for pure seconds and pure days; mixed intervals jump in seconds.
     let jump = |k: i64| -> Point {
         if split.days == 0 || split.rest == 0 {
-            add(zone, anchor, split.days * k, split.rest * k)
+            add(
+                zone,
+                anchor,
+                split.days.saturating_mul(k),
+                split.rest.saturating_mul(k),
+            )
         } else {
-            add(zone, anchor, 0, split.total * k)
+            add(zone, anchor, 0, split.total.saturating_mul(k))
         }
     };
 
@@ -120,7 +149,7 @@ pub(crate) fn interval_dates(
     let mut walls: Vec<i64> = Vec::with_capacity(n.min(MAX_ITERATIONS + 2));
     let mut counter = 0usize;
     loop {
-        if end.is_some_and(|end| next.wall > end.wall) {
+        if next.wall > MAX_WALL || end.is_some_and(|end| next.wall > end.wall) {
             break;
         }
         // Prefect de-duplicates with a set of datetimes that share one tzinfo, which Python
