@@ -817,10 +817,10 @@ fn render(
         let theirs_loop = f.loop_s.unwrap_or(f.measured.wall.as_secs_f64());
         let _ = writeln!(
             out,
-            "| re-apply 200, nothing changed, `--skip-unchanged` (opt-in, D25): wall | {} (apply loop, update path) | {} (process; {} requests per deployment, {} writes, server CPU {}) | {:.1}× | — (not Prefect's update path) |",
+            "| re-apply 200, nothing changed, `--skip-unchanged` (opt-in, D25): wall | {} (apply loop, update path) | {} (process; {:.2} requests per deployment, {} writes, server CPU {}) | {:.1}× | — (not Prefect's update path) |",
             secs(theirs_loop),
             secs(ours),
-            format_args!("{:.2}", k.total_requests() as f64 / BULK as f64),
+            k.total_requests() as f64 / BULK as f64,
             k.requests
                 .iter()
                 .filter(|(e, _)| !e.starts_with("GET "))
@@ -881,12 +881,12 @@ fn render(
             continue;
         };
         let parallel = bulk.get(PARALLEL).and_then(|runs| runs.get(i));
-        let read_each = bulk.get(PRE_READ).and_then(|runs| runs.get(i));
+        let pre_read_run = bulk.get(PRE_READ).and_then(|runs| runs.get(i));
         let mut endpoints: Vec<&String> = p
             .requests
             .keys()
             .chain(f.requests.keys())
-            .chain(read_each.into_iter().flat_map(|r| r.requests.keys()))
+            .chain(pre_read_run.into_iter().flat_map(|r| r.requests.keys()))
             .collect();
         endpoints.sort();
         endpoints.dedup();
@@ -906,7 +906,7 @@ fn render(
                 "| {pass} | `{e}` | {} | {} | {} | {} |",
                 cell(f, true),
                 cell(p, true),
-                read_each.map_or_else(|| "—".to_owned(), |s| cell(s, true)),
+                pre_read_run.map_or_else(|| "—".to_owned(), |s| cell(s, true)),
                 parallel.map_or_else(|| "—".to_owned(), |s| cell(s, false))
             );
         }

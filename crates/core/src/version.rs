@@ -302,8 +302,7 @@ fn git_cli_version_info(cwd: &Path) -> Result<Option<VersionInfo>, NoGit> {
     let Some(remote_url) = git(cwd, &["config", "--get", "remote.origin.url"])? else {
         return Ok(None);
     };
-    let Some(message) = git(cwd, &["log", "-1", "--pretty=%B"])?.and_then(|m| first_line(&m))
-    else {
+    let Some(message) = git_commit_message(cwd)? else {
         return Ok(None);
     };
     Ok(git_info(commit_sha, branch, remote_url, message))
@@ -364,10 +363,12 @@ fn open_repository(cwd: &Path) -> Option<git2::Repository> {
 /// commit or with an empty message (Prefect's `splitlines()[0]` fails on it). libgit2 reads it
 /// when there is no `git` executable.
 fn commit_message(cwd: &Path) -> Option<String> {
-    match git(cwd, &["log", "-1", "--pretty=%B"]) {
-        Ok(message) => first_line(&message?),
-        Err(NoGit) => libgit2_commit_message(cwd),
-    }
+    git_commit_message(cwd).unwrap_or_else(|NoGit| libgit2_commit_message(cwd))
+}
+
+/// [`commit_message`] through the `git` command.
+fn git_commit_message(cwd: &Path) -> Result<Option<String>, NoGit> {
+    Ok(git(cwd, &["log", "-1", "--pretty=%B"])?.and_then(|m| first_line(&m)))
 }
 
 /// [`commit_message`] through libgit2.
@@ -702,10 +703,12 @@ mod tests {
         for (_dir, path) in &cases {
             let cli = git_cli_version_info(path).expect("the tests need a git executable");
             assert_eq!(cli, libgit2_version_info(path), "{}", path.display());
-            let message = git(path, &["log", "-1", "--pretty=%B"])
-                .unwrap()
-                .and_then(|m| first_line(&m));
-            assert_eq!(message, libgit2_commit_message(path), "{}", path.display());
+            assert_eq!(
+                git_commit_message(path).unwrap(),
+                libgit2_commit_message(path),
+                "{}",
+                path.display()
+            );
             found += usize::from(cli.is_some());
         }
         assert_eq!(found, 2, "two of the cases have complete git info");

@@ -74,7 +74,7 @@ pub(crate) struct DeployArgs {
     pub concurrency: usize,
     /// Look up which deployments exist with one `POST /deployments/filter` per flow before the
     /// run, instead of a read by name per deployment: fewer round trips to Prefect Cloud or a
-    /// remote server (against a local SQLite-backed server it measured slower).
+    /// remote server (against a local SQLite-backed server it was not reliably faster).
     #[arg(long)]
     pub pre_read: bool,
     /// Leave alone the deployments the server already matches: plan each one first (as

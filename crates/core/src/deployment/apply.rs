@@ -179,8 +179,8 @@ pub async fn apply_with(
     let version_info = resolve_version(&mut d, options, Some(flow_ids.versions()))
         .map_err(|m| DeploymentApplyError::local(m, &written))?;
 
-    // 2. Lookup: asked of the server, unless a bulk run with `pre_read` already read this
-    // flow's deployments (D24; each such answer is used once).
+    // 2. Lookup: asked of the server, unless a bulk run already read this deployment (its
+    // `pre_read`, D24, or the plan of `skip_unchanged`, D25; each such answer is used once).
     let flow_name = d.flow_name.clone().unwrap_or_else(|| "None".into());
     let known = flow_ids.take_existing(&flow_name, &d.name);
     let prefetched = known.is_some();

@@ -36,19 +36,19 @@ pub const DEFAULT_CONCURRENCY: usize = 1;
 /// `DELETE /automations/owned-by/…` right after a deployment was created: a deployment id that
 /// did not exist a moment ago owns nothing (docs/deviations.md D7). It also holds what else the
 /// applies of one run share: the inferred version info (read once per directory) and, with
-/// [`BulkOptions::pre_read`], which deployments exist.
+/// [`BulkOptions::pre_read`] or [`BulkOptions::skip_unchanged`], which deployments exist.
 #[derive(Debug, Default)]
 pub struct FlowIdCache {
     cells: Mutex<HashMap<String, Arc<OnceCell<Uuid>>>>,
     bulk: bool,
-    /// `(flow, deployment)` → what the bulk run's pre-read found (`None`: no such deployment).
+    /// `(flow, deployment)` → what the run's pre-read or plan found (`None`: no such deployment).
     existing: Mutex<HashMap<(String, String), Option<Existing>>>,
     /// Version info inferred once per run.
     versions: VersionCache,
 }
 
-/// A deployment the bulk run's pre-read found: its id, and the fields of the server's read
-/// that the apply looks at (`enforce_parameter_schema`, `parameters`).
+/// A deployment a bulk run's pre-read or plan found: its id, and the server's read of it (at
+/// least the fields the apply looks at: `enforce_parameter_schema`, `parameters`).
 #[derive(Debug, Clone)]
 pub(crate) struct Existing {
     pub id: Uuid,
@@ -87,8 +87,8 @@ impl FlowIdCache {
         self.bulk
     }
 
-    /// What the pre-read found for `flow`/`name`, once: `None` when it was not pre-read (or was
-    /// taken already: ask the server), `Some(None)` when it does not exist.
+    /// What the pre-read or plan found for `flow`/`name`, once: `None` when it was not read (or
+    /// was taken already: ask the server), `Some(None)` when it does not exist.
     pub(crate) fn take_existing(&self, flow: &str, name: &str) -> Option<Option<Existing>> {
         self.existing
             .lock()
@@ -148,10 +148,9 @@ pub struct BulkOptions {
     pub concurrency: usize,
     /// Whether a flow's deployments are looked up with one `POST /deployments/filter` before the
     /// run instead of a by-name read per deployment, as Prefect does (D24). Off by default:
-    /// against a SQLite-backed server it measured *slower* (the server answers writes that
-    /// follow each other with no read in between more slowly; docs/performance.md). It saves a
-    /// round trip per deployment where round trips are what costs (Prefect Cloud, a remote
-    /// server). No effect with [`BulkOptions::skip_unchanged`], whose plan reads each
+    /// against a SQLite-backed server it was not reliably faster (faster in two measured runs,
+    /// slower in two; docs/performance.md). It saves a round trip per deployment where round
+    /// trips are what costs (Prefect Cloud, a remote server). No effect with [`BulkOptions::skip_unchanged`], whose plan reads each
     /// deployment anyway.
     pub pre_read: bool,
     /// Whether a deployment the server already matches is left alone (D25). Each deployment is
