@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prefab_client::{ClientConfig, PrefectClient};
-use prefab_core::deployment::{ApplyOptions, RunnerDeployment, apply};
+use prefab_core::deployment::{
+    ApplyEvent, ApplyOptions, BulkOptions, DEFAULT_CIRCUIT_BREAKER, RunnerDeployment, StopSignal,
+    apply, apply_all,
+};
 use serde_json::json;
 
 /// A raw HTTP/1.1 server: connection `i` reads one request, records its request line and
@@ -80,4 +83,142 @@ async fn an_unanswered_automation_create_reruns_the_whole_step() {
             "POST /api/automations/ HTTP/1.1".to_owned(),
         ]
     );
+}
+
+/// A server that answers every request with `status` (and counts them).
+fn always(status: u16) -> (String, Arc<Mutex<Vec<String>>>) {
+    raw_server(vec![Some((status, r#"{"detail": "down"}"#.into())); 10_000])
+}
+
+fn definitions(n: usize) -> Vec<(RunnerDeployment, ApplyOptions)> {
+    (0..n)
+        .map(|i| {
+            let d = RunnerDeployment::builder(format!("d{i}"))
+                .flow_name("f")
+                .build()
+                .unwrap();
+            (d, ApplyOptions::default())
+        })
+        .collect()
+}
+
+fn fast_client(url: String) -> PrefectClient {
+    let retry = prefab_client::RetryConfig::default()
+        .with_max_retries(2)
+        .with_backoff(prefab_client::BackoffConfig::new(
+            Duration::from_millis(1),
+            Duration::from_millis(2),
+            2.0,
+        ));
+    PrefectClient::new(ClientConfig::new(url).unwrap().with_retry(retry)).unwrap()
+}
+
+#[tokio::test]
+async fn a_server_that_keeps_failing_trips_the_breaker_and_the_rest_are_not_attempted() {
+    for status in [503, 500, 502] {
+        let (url, seen) = always(status);
+        let client = fast_client(url);
+        let items = definitions(10);
+        let events = Mutex::new(Vec::new());
+        let results = apply_all(&client, &items, &BulkOptions::default(), |e| {
+            events.lock().unwrap().push(e)
+        })
+        .await;
+        let failed = results
+            .iter()
+            .filter(|r| r.as_ref().is_err_and(|e| !e.is_not_attempted()))
+            .count();
+        let not_attempted: Vec<_> = results
+            .iter()
+            .filter_map(|r| r.as_ref().err().filter(|e| e.is_not_attempted()))
+            .collect();
+        assert_eq!(failed, DEFAULT_CIRCUIT_BREAKER, "{status}: {results:?}");
+        assert_eq!(not_attempted.len(), 10 - DEFAULT_CIRCUIT_BREAKER);
+        assert!(
+            not_attempted[0].to_string().contains("in a row failed"),
+            "{}",
+            not_attempted[0]
+        );
+        // Nothing was sent for them: each failed deployment stopped at its first request.
+        let requests = seen.lock().unwrap().len();
+        assert!(
+            requests <= DEFAULT_CIRCUIT_BREAKER * 3,
+            "{requests} requests"
+        );
+        let events = events.lock().unwrap();
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, ApplyEvent::NotAttempted { .. }))
+                .count(),
+            10 - DEFAULT_CIRCUIT_BREAKER
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_is_not_unavailability_and_the_breaker_can_be_turned_off() {
+    // 422 on every request: the server works and refuses; every deployment is tried.
+    let (url, _) = always(422);
+    let results = apply_all(
+        &fast_client(url),
+        &definitions(6),
+        &BulkOptions::default(),
+        |_| {},
+    )
+    .await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_err_and(|e| !e.is_not_attempted()))
+    );
+    // Turned off: a dead server fails each deployment, none is skipped.
+    let (url, _) = always(503);
+    let results = apply_all(
+        &fast_client(url),
+        &definitions(6),
+        &BulkOptions::default().circuit_breaker(None),
+        |_| {},
+    )
+    .await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_err_and(|e| !e.is_not_attempted()))
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_trips_the_breaker_too() {
+    // A port nothing listens on.
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = fast_client(format!("http://127.0.0.1:{port}/api"));
+    let results = apply_all(&client, &definitions(20), &BulkOptions::default(), |_| {}).await;
+    let not_attempted = results
+        .iter()
+        .filter(|r| r.as_ref().is_err_and(|e| e.is_not_attempted()))
+        .count();
+    assert_eq!(not_attempted, 20 - DEFAULT_CIRCUIT_BREAKER);
+}
+
+#[tokio::test]
+async fn a_triggered_stop_starts_nothing_more() {
+    let (url, seen) = always(503);
+    let stop = StopSignal::new();
+    stop.trigger();
+    let results = apply_all(
+        &fast_client(url),
+        &definitions(5),
+        &BulkOptions::default().stop(stop),
+        |_| {},
+    )
+    .await;
+    assert!(results.iter().all(|r| {
+        r.as_ref()
+            .is_err_and(|e| e.is_not_attempted() && e.to_string().contains("interrupted"))
+    }));
+    assert!(seen.lock().unwrap().is_empty(), "nothing is sent");
 }

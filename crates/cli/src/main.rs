@@ -5,10 +5,12 @@
 mod api;
 mod deploy;
 mod inspect;
+mod interrupt;
 mod plan;
 mod schedule;
 mod server;
 mod storage;
+mod waiting;
 
 use std::process::ExitCode;
 
@@ -53,6 +55,8 @@ pub(crate) enum Failure {
     Input(String),
     /// Something failed while running.
     Run(String),
+    /// Stopped by Ctrl-C or SIGTERM (after reporting what was done).
+    Interrupted(String),
 }
 
 impl Failure {
@@ -60,23 +64,31 @@ impl Failure {
         match self {
             Failure::Input(_) => ExitCode::from(2),
             Failure::Run(_) => ExitCode::from(1),
+            Failure::Interrupted(_) => ExitCode::from(130),
         }
     }
 }
 
 /// Library warnings and logs go to stderr; secrets are never logged by the libraries.
 fn init_logging(verbose: u8) {
+    use tracing_subscriber::Layer as _;
     let level = match verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
         _ => tracing::Level::DEBUG,
     };
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(verbose > 1)
         .without_time()
+        .with_filter(tracing_subscriber::filter::LevelFilter::from_level(level));
+    // Retries are shown at every verbosity (on the progress bar, or as stderr lines).
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(waiting::RetryNotices)
         .try_init();
 }
 
@@ -94,7 +106,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            let (Failure::Input(msg) | Failure::Run(msg)) = &failure;
+            let (Failure::Input(msg) | Failure::Run(msg) | Failure::Interrupted(msg)) = &failure;
             eprintln!("error: {msg}");
             failure.exit_code()
         }

@@ -60,5 +60,6 @@
 pub mod deployment;
 pub mod flow;
 pub mod version;
+pub mod yaml;
 
 pub use version::{VersionInfo, get_inferred_version_info};

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use prefab_core::deployment::WorkPoolSpec;
+use prefab_core::yaml::{LoadedYaml, join_path};
 use serde_json::Value;
 
 use crate::Failure;
@@ -14,12 +15,50 @@ use crate::Failure;
 pub(crate) struct FileContents {
     /// The deployment definitions (JSON objects), in file order.
     pub definitions: Vec<Value>,
+    /// Where each definition sits in the file, as a path (`deployments[3]`, `[3]`, or `""`
+    /// for a file that is one deployment object).
+    pub paths: Vec<String>,
     /// The work pools it declares (`work_pools`, in the mapping form): created when missing.
     pub work_pools: Vec<WorkPoolSpec>,
+    /// Positions of the values, for a YAML file (JSON and TOML values have none here).
+    positions: Option<LoadedYaml>,
+}
+
+impl FileContents {
+    /// `path` (a field path in the file: `deployments[3].tags[0]`) with its line and column
+    /// when the file has them: `deployments[3].tags[0] (line 12, column 9)`.
+    pub fn locate(&self, path: &str) -> String {
+        let location = self
+            .positions
+            .as_ref()
+            .and_then(|p| p.nearest_location(&path_to_pointer(path)));
+        match location {
+            Some(at) => format!("{path} ({at})"),
+            None => path.to_owned(),
+        }
+    }
+}
+
+/// `deployments[3].tags[0]` → `/deployments/3/tags/0`.
+fn path_to_pointer(path: &str) -> String {
+    let mut pointer = String::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (name, indices) = part.split_at(part.find('[').unwrap_or(part.len()));
+        if !name.is_empty() {
+            pointer.push('/');
+            pointer.push_str(&name.replace('~', "~0").replace('/', "~1"));
+        }
+        for index in indices.split(['[', ']']).filter(|i| !i.is_empty()) {
+            pointer.push('/');
+            pointer.push_str(index);
+        }
+    }
+    pointer
 }
 
 /// Reads `path`: one deployment object, a list of them, or a mapping
 /// `{work_pools: [...], deployments: [...]}` (the form TOML needs: `[[deployments]]`).
+/// YAML warnings (duplicate keys) are printed to stderr with their line.
 pub(crate) fn read_definitions(path: &Path) -> Result<FileContents, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::Input(format!("--file {}: cannot read: {e}", path.display())))?;
@@ -31,11 +70,27 @@ pub(crate) fn read_definitions(path: &Path) -> Result<FileContents, Failure> {
     let bad = |what: &str, e: &dyn std::fmt::Display| {
         Failure::Input(format!("--file {}: not valid {what}: {e}", path.display()))
     };
+    let mut positions = None;
     let value: Value = match ext.as_str() {
-        "json" => serde_json::from_str(&text).map_err(|e| bad("JSON", &e))?,
-        "yaml" | "yml" => serde_yaml_ng::from_str(&text).map_err(|e| bad("YAML", &e))?,
+        "json" => serde_json::from_str(&text).map_err(|e| {
+            if e.to_string().starts_with("recursion limit exceeded") {
+                bad("JSON", &format!("{e}: values nested more than {DEPTH_LIMIT} levels deep (prefab's limit for data files; no real file needs more)"))
+            } else {
+                bad("JSON", &e)
+            }
+        })?,
+        "yaml" | "yml" => {
+            let mut loaded = prefab_core::yaml::load(&text).map_err(|e| bad("YAML", &e))?;
+            for w in &loaded.warnings {
+                eprintln!("warning: --file {}: {w}", path.display());
+            }
+            let value = std::mem::take(&mut loaded.value);
+            positions = Some(loaded);
+            value
+        }
         "toml" => {
-            let table: toml::Table = toml::from_str(&text).map_err(|e| bad("TOML", &e))?;
+            let table: toml::Table =
+                toml::from_str(&text).map_err(|e| bad("TOML", &toml_error(&text, &e)))?;
             serde_json::to_value(table).map_err(|e| bad("TOML", &e))?
         }
         other => {
@@ -45,42 +100,55 @@ pub(crate) fn read_definitions(path: &Path) -> Result<FileContents, Failure> {
             )));
         }
     };
-    let mut work_pools = Vec::new();
-    let list = match value {
-        Value::Array(items) => items,
+    let mut contents = FileContents {
+        definitions: Vec::new(),
+        paths: Vec::new(),
+        work_pools: Vec::new(),
+        positions,
+    };
+    let in_file = |contents: &FileContents, what: &str| {
+        format!("--file {}: {}", path.display(), contents.locate(what))
+    };
+    let (list, prefix) = match value {
+        Value::Array(items) => (items, ""),
         Value::Object(mut map)
             if (map.contains_key("deployments") || map.contains_key("work_pools"))
                 && !map.contains_key("entrypoint") =>
         {
             if let Some(pools) = map.remove("work_pools").filter(|p| !p.is_null()) {
-                work_pools = serde_json::from_value(pools).map_err(|e| {
+                contents.work_pools = serde_path_to_error::deserialize(pools).map_err(|e| {
+                    let field = join_path("work_pools", &e.path().to_string());
                     Failure::Input(format!(
-                        "--file {}: `work_pools`: {e} (each pool: {{name, type, description?, \
-                         base_job_template?}})",
-                        path.display()
+                        "{}: {} (each pool: {{name, type, description?, base_job_template?}})",
+                        in_file(&contents, &field),
+                        e.into_inner()
                     ))
                 })?;
             }
             if let Some(k) = map.keys().find(|k| *k != "deployments") {
                 return Err(Failure::Input(format!(
-                    "--file {}: unknown top-level key `{k}` (allowed: work_pools, deployments)",
-                    path.display()
+                    "{}: unknown top-level key `{k}` (allowed: work_pools, deployments)",
+                    in_file(&contents, k)
                 )));
             }
             match map
                 .remove("deployments")
                 .unwrap_or(Value::Array(Vec::new()))
             {
-                Value::Array(items) => items,
+                Value::Array(items) => (items, "deployments"),
                 _ => {
                     return Err(Failure::Input(format!(
-                        "--file {}: `deployments` must be a list",
-                        path.display()
+                        "{}: `deployments` must be a list",
+                        in_file(&contents, "deployments")
                     )));
                 }
             }
         }
-        object @ Value::Object(_) => vec![object],
+        object @ Value::Object(_) => {
+            contents.definitions = vec![object];
+            contents.paths = vec![String::new()];
+            return Ok(contents);
+        }
         _ => {
             return Err(Failure::Input(format!(
                 "--file {}: expected a deployment object or a list of them",
@@ -89,19 +157,43 @@ pub(crate) fn read_definitions(path: &Path) -> Result<FileContents, Failure> {
         }
     };
     for (i, item) in list.iter().enumerate() {
+        let at = format!("{prefix}[{i}]");
         if !item.is_object() {
             return Err(Failure::Input(format!(
-                "--file {}: deployment #{} is not an object",
-                path.display(),
+                "{}: deployment #{} is not an object",
+                in_file(&contents, &at),
                 i + 1
             )));
         }
+        contents.paths.push(at);
     }
-    Ok(FileContents {
-        definitions: list,
-        work_pools,
-    })
+    contents.definitions = list;
+    Ok(contents)
 }
+
+/// A TOML error as `line L, column C: message`, without the toml crate's echo of the source
+/// line (which may be megabytes long).
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    let message = if message.contains("recursion limit") {
+        "tables and arrays nested too deep (prefab's TOML reader stops well before 128 \
+         levels; no real file needs that many)"
+    } else {
+        message
+    };
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}
+
+/// The nesting limit of JSON (serde_json's) and YAML (prefab-core's) data files.
+const DEPTH_LIMIT: usize = prefab_core::yaml::MAX_DEPTH;
 
 #[cfg(test)]
 mod tests {
@@ -129,8 +221,11 @@ mod tests {
             "[[deployments]]\nentrypoint = 'f.py:f'\nname = 'a'\ncron = '0 9 * * *'\n",
         );
         let expected = read_definitions(&json).unwrap();
-        assert_eq!(read_definitions(&yaml).unwrap(), expected);
-        assert_eq!(read_definitions(&toml).unwrap(), expected);
+        for other in [&yaml, &toml] {
+            let read = read_definitions(other).unwrap();
+            assert_eq!(read.definitions, expected.definitions);
+            assert_eq!(read.paths.len(), 1);
+        }
         assert!(expected.work_pools.is_empty());
         let (_d, pools) = write(
             "p.yaml",
@@ -155,5 +250,72 @@ mod tests {
         assert!(msg.contains("d.yaml") && msg.contains("YAML"), "{msg}");
         let (_e, ext) = write("d.txt", "{}");
         assert!(matches!(read_definitions(&ext), Err(Failure::Input(m)) if m.contains(".toml")));
+    }
+
+    #[test]
+    fn type_errors_and_top_level_keys_name_path_line_and_column() {
+        let (_d, yaml) = write(
+            "d.yaml",
+            "work_pools:\n  - {name: wp, type: 5}\ndeployments: []\n",
+        );
+        let Err(Failure::Input(msg)) = read_definitions(&yaml) else {
+            panic!()
+        };
+        assert!(
+            msg.contains("work_pools[0].type (line 2, column 22)"),
+            "{msg}"
+        );
+        let (_e, yaml) = write("e.yaml", "deployments: []\nextra: 1\n");
+        let Err(Failure::Input(msg)) = read_definitions(&yaml) else {
+            panic!()
+        };
+        assert!(msg.contains("extra (line 2, column 8)"), "{msg}");
+        let (_f, yaml) = write("f.yaml", "deployments:\n  - a\n");
+        let Err(Failure::Input(msg)) = read_definitions(&yaml) else {
+            panic!()
+        };
+        assert!(msg.contains("deployments[0] (line 2, column 5)"), "{msg}");
+        let (_g, yaml) = write(
+            "g.yaml",
+            "deployments:\n  - {entrypoint: f.py:f, name: a}\n  - entrypoint: f.py:f\n    name: b\n    tags: [x, 1]\n",
+        );
+        let read = read_definitions(&yaml).unwrap();
+        assert_eq!(read.paths, ["deployments[0]", "deployments[1]"]);
+        assert_eq!(
+            read.locate("deployments[1].tags[1]"),
+            "deployments[1].tags[1] (line 5, column 15)"
+        );
+        // JSON has no positions here: the path alone.
+        let (_h, json) = write("h.json", r#"[{"entrypoint": "f.py:f", "name": "a"}]"#);
+        assert_eq!(
+            read_definitions(&json).unwrap().locate("[0].tags"),
+            "[0].tags"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_in_every_format_with_the_limit() {
+        let n = 100_000;
+        for (name, text) in [
+            (
+                "deep.yaml",
+                format!("{{x: {}{}}}", "[".repeat(n), "]".repeat(n)),
+            ),
+            ("deep2.yaml", format!("{}x\n", "- ".repeat(n))),
+            ("deep.json", format!("{}{}", "[".repeat(n), "]".repeat(n))),
+            (
+                "deep.toml",
+                format!("a = {}{}", "[".repeat(n), "]".repeat(n)),
+            ),
+            ("deep2.toml", format!("{}a = 1", "a.".repeat(n))),
+        ] {
+            let (_d, path) = write(name, &text);
+            let Err(Failure::Input(msg)) = read_definitions(&path) else {
+                panic!("{name}")
+            };
+            assert!(msg.contains(name), "{msg}");
+            assert!(msg.contains("deep") || msg.contains("255"), "{name}: {msg}");
+            assert!(msg.len() < 400, "{name}: {msg}");
+        }
     }
 }

@@ -2,11 +2,13 @@
 //! deployment from ENTRYPOINT and flags, each definition built into a [`RunnerDeployment`].
 //! A definition that cannot be built is reported and the others go on.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use prefab_core::deployment::{
-    ApplyOptions, DeploymentFile, RunnerDeployment, SchemaPool, WorkPoolSpec,
+    ApplyOptions, DeploymentError, DeploymentFile, RunnerDeployment, SchemaPool, WorkPoolSpec,
 };
+use prefab_core::yaml::join_path;
 use serde_json::{Map, Value, json};
 
 use super::DeployArgs;
@@ -51,6 +53,7 @@ pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
     let cwd = std::env::current_dir()
         .map_err(|e| Failure::Run(format!("reading the current directory: {e}")))?;
     let mut work_pools = Vec::new();
+    let mut contents = None;
     let definitions: Vec<(String, PathBuf, Value)> = match &args.file {
         Some(path) => {
             let root = path
@@ -58,19 +61,29 @@ pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."))
                 .to_path_buf();
-            let contents = file::read_definitions(path)?;
-            work_pools = contents.work_pools;
-            contents
-                .definitions
+            let mut read = file::read_definitions(path)?;
+            work_pools = std::mem::take(&mut read.work_pools);
+            let definitions = std::mem::take(&mut read.definitions)
                 .into_iter()
                 .enumerate()
                 .map(|(i, value)| (label_of(&value, i), root.clone(), value))
-                .collect()
+                .collect();
+            contents = Some((path, read));
+            definitions
         }
         None => {
             let value = definition_from_flags(args)?;
             vec![(label_of(&value, 0), cwd, value)]
         }
+    };
+    // Where definition `index` is, for messages: `--file d.yaml: deployments[3] (line 9,
+    // column 5)`, or the label alone for a definition made from flags.
+    let position = |index: usize, field: Option<&str>| match &contents {
+        Some((path, read)) => {
+            let at = join_path(&read.paths[index], field.unwrap_or(""));
+            format!("--file {}: {}", path.display(), read.locate(&at))
+        }
+        None => field.map_or_else(String::new, str::to_owned),
     };
     let mut inputs = Inputs {
         built: Vec::new(),
@@ -100,12 +113,44 @@ pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
                     options,
                 });
             }
-            Err(e) => inputs.invalid.push(Invalid {
-                index,
-                label,
-                name: value.get("name").and_then(Value::as_str).map(str::to_owned),
-                error: e.to_string(),
-            }),
+            Err(e) => {
+                let error = match &e {
+                    // A field's type or shape: say where it is.
+                    DeploymentError::InvalidField { field, reason } => {
+                        let at = position(index, Some(field));
+                        if at.is_empty() {
+                            e.to_string()
+                        } else {
+                            format!("{at}: {reason}")
+                        }
+                    }
+                    _ => e.to_string(),
+                };
+                inputs.invalid.push(Invalid {
+                    index,
+                    label,
+                    name: value.get("name").and_then(Value::as_str).map(str::to_owned),
+                    error,
+                })
+            }
+        }
+    }
+    // The same deployment twice: which one the user meant is unknowable, and applying both
+    // would silently keep the last. Refuse before anything is sent.
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for b in &inputs.built {
+        let name = b.deployment.full_name();
+        if let Some(first) = seen.insert(name.clone(), b.index) {
+            let where_ = |i: usize| match &contents {
+                Some(_) => position(i, None),
+                None => format!("#{}", i + 1),
+            };
+            return Err(Failure::Input(format!(
+                "deployment {name} is defined twice: {} and {}; remove or rename one (nothing \
+                 was applied)",
+                where_(first),
+                where_(b.index)
+            )));
         }
     }
     Ok(inputs)
@@ -167,13 +212,21 @@ fn definition_from_flags(args: &DeployArgs) -> Result<Value, Failure> {
     if !args.params.is_empty() {
         let mut params = Map::new();
         for p in &args.params {
-            let (k, v) = p.split_once('=').ok_or_else(|| {
-                Failure::Input(format!(
-                    "--param {p:?}: expected KEY=VALUE, e.g. --param retries=3"
-                ))
-            })?;
-            let v = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
-            params.insert(k.to_owned(), v);
+            let (k, v) = p
+                .split_once('=')
+                .filter(|(k, _)| !k.trim().is_empty())
+                .ok_or_else(|| {
+                    Failure::Input(format!(
+                        "--param {p:?}: expected KEY=VALUE with a parameter name, e.g. --param \
+                         retries=3"
+                    ))
+                })?;
+            let v = param_value(k, v)?;
+            if params.insert(k.to_owned(), v).is_some() {
+                return Err(Failure::Input(format!(
+                    "--param {k}: given twice; give each parameter once"
+                )));
+            }
         }
         d.insert("parameters".into(), Value::Object(params));
     }
@@ -205,4 +258,27 @@ fn definition_from_flags(args: &DeployArgs) -> Result<Value, Failure> {
         None => {}
     }
     Ok(Value::Object(d))
+}
+
+/// A `--param` value: JSON when it parses as JSON, the text itself otherwise — except text
+/// that is clearly meant as JSON but is not (a `[`/`{` that does not parse, a number JSON
+/// cannot hold, nesting past the JSON limit), which is refused rather than stored as a string.
+fn param_value(key: &str, text: &str) -> Result<Value, Failure> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let trimmed = text.trim_start();
+            let looks_json = trimmed.starts_with(['[', '{'])
+                || e.to_string().starts_with("number out of range")
+                || e.to_string().starts_with("recursion limit exceeded");
+            if looks_json {
+                Err(Failure::Input(format!(
+                    "--param {key}: {text:.40?} is not valid JSON ({e}); fix it, or quote it \
+                     as a JSON string (--param '{key}=\"...\"') to pass text"
+                )))
+            } else {
+                Ok(Value::String(text.to_owned()))
+            }
+        }
+    }
 }

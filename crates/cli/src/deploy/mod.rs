@@ -38,7 +38,7 @@ pub(crate) struct DeployArgs {
     #[arg(long, value_name = "EXPR")]
     pub cron: Vec<String>,
     /// An interval schedule in seconds (repeatable).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = finite_seconds)]
     pub interval: Vec<f64>,
     /// An RFC 5545 rrule schedule (repeatable).
     #[arg(long, value_name = "RULE")]
@@ -70,7 +70,7 @@ pub(crate) struct DeployArgs {
     /// How many deployments are applied at once. 1 by default: a SQLite-backed Prefect server
     /// serialises writes, and more at once is slower there; raise it for a PostgreSQL-backed
     /// server or Prefect Cloud (the client still backs off on 503s).
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N", value_parser = at_least_one)]
     pub concurrency: usize,
     /// Look up which deployments exist with one `POST /deployments/filter` per flow before the
     /// run, instead of a read by name per deployment: fewer round trips to Prefect Cloud or a
@@ -101,6 +101,24 @@ pub(crate) struct DeployArgs {
     /// the entrypoint is also read from the pulled code.
     #[arg(long, value_name = "URL", requires = "entrypoint")]
     pub source: Option<String>,
+}
+
+/// `--interval`: a finite number of seconds (`nan` and `inf` have no JSON form).
+fn finite_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(format!("{s:?} is not a finite number of seconds")),
+        Err(e) => Err(format!("{s:?}: {e}; give seconds, e.g. 3600")),
+    }
+}
+
+/// `--concurrency`: 1 or more.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("0 would apply nothing; give 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{s:?}: {e}; give a whole number, 1 or more")),
+    }
 }
 
 /// The API client and a runtime, for `deploy` and `plan`.
@@ -158,6 +176,8 @@ struct Row {
 
 pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     let mut inputs = inputs::load(&args)?;
+    // From here on the first Ctrl-C / SIGTERM stops starting deployments and reports.
+    let stop = crate::interrupt::install()?;
     let session = session(!args.no_local_server)?;
     // The deployments move into the bulk run (no second copy of each parameter schema).
     let built = std::mem::take(&mut inputs.built);
@@ -188,7 +208,9 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     let bulk = BulkOptions::default()
         .concurrency(args.concurrency)
         .pre_read(args.pre_read)
-        .skip_unchanged(args.skip_unchanged);
+        .skip_unchanged(args.skip_unchanged)
+        .stop(stop);
+    crate::waiting::show_on(&bar);
     let results =
         session.runtime.block_on(apply_all(
             &session.client,
@@ -208,9 +230,11 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
                     bar.inc(1);
                     bar.println(format!("failed: {name}"));
                 }
+                ApplyEvent::NotAttempted { .. } => bar.inc(1),
                 _ => bar.inc(1),
             },
         ));
+    crate::waiting::clear_bar();
     bar.finish_and_clear();
 
     let mut rows: Vec<Row> = Vec::new();
@@ -220,6 +244,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
             Ok(outcome) => ("applied", Some(outcome.id()), None),
             // A local check (Prefect's ValueError) is bad input; nothing was written.
             Err(e) if e.step == ApplyStep::Validate => ("invalid", None, Some(e.to_string())),
+            Err(e) if e.is_not_attempted() => ("not attempted", None, Some(e.message)),
             Err(e) => ("failed", None, Some(e.to_string())),
         };
         rows.push(Row {
@@ -250,16 +275,19 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     let unchanged = rows.iter().filter(|r| r.result == "unchanged").count();
     let failed = rows.iter().filter(|r| r.result == "failed").count();
     let invalid = rows.iter().filter(|r| r.result == "invalid").count();
+    let not_attempted = rows.iter().filter(|r| r.result == "not attempted").count();
+    let interrupted = crate::interrupt::interrupted();
 
     // Prune only when everything was applied: a definition that failed may be one of the
     // deployments a prune would otherwise delete.
     let prune = if !args.prune {
         None
-    } else if failed + invalid > 0 {
+    } else if failed + invalid + not_attempted > 0 || interrupted {
         Some(Prune::Skipped(format!(
-            "prune skipped: {} of {} definitions were not applied, so nothing was deleted",
-            failed + invalid,
-            rows.len()
+            "prune skipped: {} of {} definitions were not applied{}, so nothing was deleted",
+            failed + invalid + not_attempted,
+            rows.len(),
+            if interrupted { " (interrupted)" } else { "" }
         )))
     } else {
         let built: Vec<_> = items.iter().map(|(d, _)| d.clone()).collect();
@@ -283,7 +311,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     };
     let prune_failed = match &prune {
         Some(Prune::Done(list)) => list.iter().filter(|(_, e)| e.is_some()).count(),
-        Some(Prune::Skipped(_)) => usize::from(failed + invalid == 0),
+        Some(Prune::Skipped(_)) => usize::from(failed + invalid + not_attempted == 0),
         None => 0,
     };
 
@@ -302,7 +330,8 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
                 })).collect::<Vec<_>>(),
                 "prune": prune.as_ref().map(Prune::to_json),
                 "work_pools": pools_json(&pools),
-                "summary": {"applied": applied, "unchanged": unchanged, "failed": failed, "invalid": invalid},
+                "summary": {"applied": applied, "unchanged": unchanged, "failed": failed, "invalid": invalid, "not_attempted": not_attempted},
+                "interrupted": interrupted,
             });
             println!("{doc:#}");
         }
@@ -343,6 +372,10 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
                     format!(", {invalid} invalid")
                 } else {
                     String::new()
+                } + &if not_attempted > 0 {
+                    format!(", {not_attempted} not attempted")
+                } else {
+                    String::new()
                 },
                 session
                     .local_url
@@ -352,9 +385,24 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
             );
         }
     }
+    if interrupted {
+        return Err(Failure::Interrupted(format!(
+            "interrupted: {} of {} deployments were not attempted (listed above); every \
+             deployment that was started finished its requests",
+            not_attempted,
+            rows.len()
+        )));
+    }
     if invalid > 0 {
         return Err(Failure::Input(format!(
             "{invalid} of {} definitions are invalid and were not applied (listed above)",
+            rows.len()
+        )));
+    }
+    if not_attempted > 0 {
+        return Err(Failure::Run(format!(
+            "{failed} of {} deployments failed and {not_attempted} were not attempted: the \
+             server looks unavailable (listed above); check it and run again",
             rows.len()
         )));
     }

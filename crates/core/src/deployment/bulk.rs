@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt as _;
@@ -16,7 +17,7 @@ use uuid::Uuid;
 
 use super::RunnerDeployment;
 use super::apply::{ApplyOptions, VersionCache, apply_with, raw};
-use super::error::DeploymentApplyError;
+use super::error::{ApplyStep, DeploymentApplyError};
 use super::plan::unchanged_on_server;
 
 /// How many deployments [`apply_all`] applies at once by default: one. A SQLite-backed Prefect
@@ -163,7 +164,20 @@ pub struct BulkOptions {
     /// "now"), and prefab's default does the same. A deployment with SLAs is always applied
     /// (the plan cannot read them back).
     pub skip_unchanged: bool,
+    /// How many deployments in a row may fail because the server is unavailable (no
+    /// connection, no answer in time, a 5xx after the client's retries, an answer that is not
+    /// the API's) before the run stops starting new ones; the rest are reported as not
+    /// attempted ([`DeploymentApplyError::is_not_attempted`]). `None` never stops. Default
+    /// [`DEFAULT_CIRCUIT_BREAKER`]: against a dead server, 100 deployments end after three
+    /// deployments' retries instead of a hundred.
+    pub circuit_breaker: Option<usize>,
+    /// Stops the run from starting new deployments when triggered (Ctrl-C); those in flight
+    /// finish their request sequence, the rest are reported as not attempted.
+    pub stop: Option<StopSignal>,
 }
+
+/// [`BulkOptions::circuit_breaker`]'s default: three deployments in a row.
+pub const DEFAULT_CIRCUIT_BREAKER: usize = 3;
 
 impl Default for BulkOptions {
     fn default() -> Self {
@@ -171,8 +185,41 @@ impl Default for BulkOptions {
             concurrency: DEFAULT_CONCURRENCY,
             pre_read: false,
             skip_unchanged: false,
+            circuit_breaker: Some(DEFAULT_CIRCUIT_BREAKER),
+            stop: None,
         }
     }
+}
+
+/// A flag that asks a bulk run ([`apply_all`]) to stop starting deployments. Cheap to clone;
+/// every clone is the same flag. Safe to trigger from a signal-handling thread.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<AtomicBool>);
+
+impl StopSignal {
+    /// A flag not yet triggered.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the run to stop starting deployments.
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`StopSignal::trigger`] was called.
+    pub fn is_triggered(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Why a run stopped starting deployments.
+#[derive(Debug, Default)]
+struct Breaker {
+    /// Deployments in a row that failed because the server was unavailable.
+    consecutive: AtomicUsize,
+    /// Set once the breaker opened: the message the not-attempted ones carry.
+    open: Mutex<Option<String>>,
 }
 
 impl BulkOptions {
@@ -192,6 +239,19 @@ impl BulkOptions {
     /// ([`BulkOptions::skip_unchanged`]).
     pub fn skip_unchanged(mut self, on: bool) -> Self {
         self.skip_unchanged = on;
+        self
+    }
+
+    /// Sets how many deployments in a row may fail because the server is unavailable before
+    /// the run stops ([`BulkOptions::circuit_breaker`]; `None` or `Some(0)`: never).
+    pub fn circuit_breaker(mut self, after: Option<usize>) -> Self {
+        self.circuit_breaker = after.filter(|n| *n > 0);
+        self
+    }
+
+    /// Sets the flag that stops the run ([`BulkOptions::stop`]).
+    pub fn stop(mut self, stop: StopSignal) -> Self {
+        self.stop = Some(stop);
         self
     }
 }
@@ -252,6 +312,16 @@ pub enum ApplyEvent {
         /// The deployment's id.
         id: Uuid,
     },
+    /// A deployment was not started: the run was stopped ([`BulkOptions::stop`]) or the
+    /// server was found unavailable ([`BulkOptions::circuit_breaker`]).
+    NotAttempted {
+        /// Position in the input.
+        index: usize,
+        /// `flow/deployment`.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// A deployment failed (the full error is in its result).
     Failed {
         /// Position in the input.
@@ -287,13 +357,20 @@ where
     }
     let on_event = &on_event;
     let flow_ids = &flow_ids;
+    let breaker = Breaker::default();
+    let run = Run {
+        breaker: &breaker,
+        after: options.circuit_breaker,
+        stop: options.stop.as_ref(),
+    };
+    let run = &run;
     let mut results: Vec<(usize, Result<BulkOutcome, DeploymentApplyError>)> =
         // Indices, not `items.iter()`: a closure over borrowed items would make the future
         // not `Send` (a higher-ranked lifetime the compiler cannot prove).
         futures::stream::iter(0..items.len())
             .map(|index| {
                 let (d, o) = &items[index];
-                apply_one(client, index, d, o, flow_ids, skip_unchanged, on_event)
+                apply_one(client, index, d, o, flow_ids, skip_unchanged, run, on_event)
             })
         .buffer_unordered(options.concurrency.max(1))
         .collect()
@@ -302,8 +379,57 @@ where
     results.into_iter().map(|(_, r)| r).collect()
 }
 
+/// What every deployment of one run checks before it starts and reports when it ends.
+struct Run<'a> {
+    breaker: &'a Breaker,
+    after: Option<usize>,
+    stop: Option<&'a StopSignal>,
+}
+
+impl Run<'_> {
+    /// Why the run no longer starts deployments, if it does not.
+    fn refusal(&self) -> Option<String> {
+        if self.stop.is_some_and(StopSignal::is_triggered) {
+            return Some("not attempted: the run was interrupted before it started".into());
+        }
+        self.breaker
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Counts a finished deployment towards the breaker.
+    fn record(&self, result: &Result<BulkOutcome, DeploymentApplyError>) {
+        let Some(after) = self.after else { return };
+        match result {
+            Err(e) if e.is_server_unavailable() => {
+                let n = self.breaker.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
+                if n >= after {
+                    let mut open = self
+                        .breaker
+                        .open
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if open.is_none() {
+                        *open = Some(format!(
+                            "not attempted: {n} deployments in a row failed because the server \
+                             is unavailable (the last: {}); the run stopped starting new ones",
+                            e.message
+                        ));
+                    }
+                }
+            }
+            // A local check says nothing about the server.
+            Err(e) if e.step == ApplyStep::Validate => {}
+            _ => self.breaker.consecutive.store(0, Ordering::SeqCst),
+        }
+    }
+}
+
 /// One deployment of [`apply_all`], between its two events. (A function rather than a closure
 /// returning an `async` block, one reason `apply_all`'s future is `Send`.)
+#[allow(clippy::too_many_arguments)]
 async fn apply_one<F>(
     client: &PrefectClient,
     index: usize,
@@ -311,12 +437,21 @@ async fn apply_one<F>(
     o: &ApplyOptions,
     flow_ids: &FlowIdCache,
     skip_unchanged: bool,
+    run: &Run<'_>,
     on_event: &F,
 ) -> (usize, Result<BulkOutcome, DeploymentApplyError>)
 where
     F: Fn(ApplyEvent) + Sync,
 {
     let name = d.full_name();
+    if let Some(reason) = run.refusal() {
+        on_event(ApplyEvent::NotAttempted {
+            index,
+            name,
+            reason: reason.clone(),
+        });
+        return (index, Err(DeploymentApplyError::not_attempted(reason)));
+    }
     on_event(ApplyEvent::Started {
         index,
         name: name.clone(),
@@ -332,6 +467,7 @@ where
             .await
             .map(BulkOutcome::Applied),
     };
+    run.record(&result);
     on_event(match &result {
         Ok(BulkOutcome::Applied(id)) => ApplyEvent::Applied {
             index,

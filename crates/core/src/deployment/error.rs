@@ -134,6 +134,9 @@ pub enum ApplyStep {
     CreateAutomation,
     /// `POST /slas/apply-resource-slas/…` (Prefect Cloud).
     ApplySlas,
+    /// Not started: a bulk run was stopped or found the server unavailable before this
+    /// deployment's turn. Nothing was sent for it.
+    NotStarted,
 }
 
 impl std::fmt::Display for ApplyStep {
@@ -147,6 +150,7 @@ impl std::fmt::Display for ApplyStep {
             ApplyStep::DeleteAutomations => "removing the deployment's previous automations",
             ApplyStep::CreateAutomation => "creating an automation for a trigger",
             ApplyStep::ApplySlas => "applying SLAs",
+            ApplyStep::NotStarted => "waiting for its turn",
         })
     }
 }
@@ -225,6 +229,35 @@ impl DeploymentApplyError {
             written: written.clone(),
             source: Some(Box::new(err)),
         }
+    }
+
+    pub(crate) fn not_attempted(reason: String) -> Self {
+        DeploymentApplyError {
+            step: ApplyStep::NotStarted,
+            message: reason,
+            written: Written::default(),
+            source: None,
+        }
+    }
+
+    /// Whether the deployment was not started at all (a bulk run stopped before its turn).
+    pub fn is_not_attempted(&self) -> bool {
+        self.step == ApplyStep::NotStarted
+    }
+
+    /// Whether the failure says the server is unavailable rather than that it refused this
+    /// deployment: no connection, no answer in time, a 5xx after the retries, or an answer that
+    /// is not the Prefect API's. What [`BulkOptions::circuit_breaker`](super::BulkOptions)
+    /// counts.
+    pub fn is_server_unavailable(&self) -> bool {
+        self.source.as_deref().is_some_and(|e| {
+            matches!(
+                e,
+                ClientError::Transport { .. }
+                    | ClientError::Timeout { .. }
+                    | ClientError::Decode { .. }
+            ) || e.status().is_some_and(|s| s >= 500)
+        })
     }
 
     /// The Python exception class Prefect raises for this failure: `ValueError` for local

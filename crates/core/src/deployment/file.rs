@@ -12,6 +12,7 @@ use super::apply::ApplyOptions;
 use super::error::DeploymentError;
 use super::schedules::{DeploymentSchedule, ScheduleArgs};
 use super::{ConcurrencyLimit, ConcurrencyOptions};
+use crate::yaml::join_path;
 
 /// A concurrency limit and its options, as the constructors take them apart.
 pub(crate) type LimitAndOptions = (i64, Option<ConcurrencyOptions>);
@@ -192,18 +193,24 @@ impl DeploymentFile {
         let storage = map.remove("storage").filter(|s| !s.is_null());
         let apply = match map.remove("apply") {
             None | Some(Value::Null) => ApplySpec::default(),
-            Some(v) => serde_json::from_value(v).map_err(|e| DeploymentError::InvalidField {
-                field: "apply".into(),
-                reason: e.to_string(),
-            })?,
+            Some(v) => {
+                serde_path_to_error::deserialize(v).map_err(|e| DeploymentError::InvalidField {
+                    field: join_path("apply", &e.path().to_string()),
+                    reason: e.into_inner().to_string(),
+                })?
+            }
         };
-        let options: FromEntrypointOptions =
-            serde_json::from_value(Value::Object(map)).map_err(|e| {
-                DeploymentError::InvalidField {
-                    field: "<deployment>".into(),
-                    reason: e.to_string(),
-                }
-            })?;
+        let options: FromEntrypointOptions = serde_path_to_error::deserialize(Value::Object(map))
+            .map_err(|e| {
+            let path = e.path().to_string();
+            let reason = e.into_inner().to_string();
+            // An unknown key is reported at the object; name it as the field.
+            let field = match reason.strip_prefix("unknown field `") {
+                Some(rest) if path == "." => rest.split('`').next().unwrap_or_default().to_owned(),
+                _ => join_path("", &path),
+            };
+            DeploymentError::InvalidField { field, reason }
+        })?;
         Ok(DeploymentFile {
             entrypoint,
             name,

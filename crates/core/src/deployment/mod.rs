@@ -40,7 +40,10 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 pub use apply::{ApplyOptions, apply, apply_with};
-pub use bulk::{ApplyEvent, BulkOptions, BulkOutcome, DEFAULT_CONCURRENCY, FlowIdCache, apply_all};
+pub use bulk::{
+    ApplyEvent, BulkOptions, BulkOutcome, DEFAULT_CIRCUIT_BREAKER, DEFAULT_CONCURRENCY,
+    FlowIdCache, StopSignal, apply_all,
+};
 pub use error::{ApplyStep, DeploymentApplyError, DeploymentError, Written};
 pub use file::{ApplySpec, DeploymentFile, FromEntrypointOptions};
 pub use from_storage::STORAGE_BASE_PATH;
