@@ -175,9 +175,10 @@ struct Row {
 }
 
 pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
-    let mut inputs = inputs::load(&args)?;
-    // From here on the first Ctrl-C / SIGTERM stops starting deployments and reports.
+    // From here on the first Ctrl-C / SIGTERM stops starting deployments and reports (one
+    // during the loading below leaves every deployment not attempted).
     let stop = crate::interrupt::install()?;
+    let mut inputs = inputs::load(&args)?;
     let session = session(!args.no_local_server)?;
     // The deployments move into the bulk run (no second copy of each parameter schema).
     let built = std::mem::take(&mut inputs.built);
