@@ -186,6 +186,54 @@ pub fn load(text: &str) -> Result<LoadedYaml, YamlError> {
     Loader::default().run(text)
 }
 
+/// Checks JSON text for integer literals outside 64 bits, which `serde_json` would silently read
+/// as the nearest float (`1180591620717411303424` → `1.1805916207174113e21`): the same rule as
+/// for YAML, refused where the literal is. Linear, and it reads nothing but the text (the JSON
+/// parser still decides whether the text is JSON).
+pub fn check_json_integers(text: &str) -> Result<(), YamlError> {
+    let bytes = text.as_bytes();
+    let (mut i, mut line, mut line_start) = (0, 1, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                line += 1;
+                line_start = i + 1;
+                i += 1;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                {
+                    i += 1;
+                }
+                let literal = &text[start..i];
+                let integer = !literal.contains(['.', 'e', 'E']);
+                if integer && literal.parse::<i64>().is_err() && literal.parse::<u64>().is_err() {
+                    let column = text[line_start..start].chars().count() + 1;
+                    return Err(YamlError::Unrepresentable {
+                        location: Location { line, column },
+                        reason: format!(
+                            "the integer `{literal}` does not fit in 64 bits, the most prefab \
+                             keeps exactly; quote it to keep it as text"
+                        ),
+                    });
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
 /// A JSON pointer segment (RFC 6901 escaping).
 fn escape_segment(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
@@ -236,12 +284,23 @@ struct Loader {
 impl Loader {
     fn run(mut self, text: &str) -> Result<LoadedYaml, YamlError> {
         for event in Parser::new_from_str(text) {
-            let (event, span) = event.map_err(|e| YamlError::Syntax {
-                location: Location {
+            let (event, span) = event.map_err(|e| {
+                let location = Location {
                     line: e.marker().line(),
                     column: e.marker().col() + 1,
-                },
-                reason: e.info().to_owned(),
+                };
+                // The scanner's own flow-level limit (255) can come before the loader's.
+                if e.info() == "recursion limit exceeded" {
+                    YamlError::TooDeep {
+                        location,
+                        limit: MAX_DEPTH,
+                    }
+                } else {
+                    YamlError::Syntax {
+                        location,
+                        reason: e.info().to_owned(),
+                    }
+                }
             })?;
             let at = Location::of(&span);
             match event {
@@ -738,14 +797,14 @@ fn resolve_number(s: &str, at: Location) -> Result<Option<Value>, YamlError> {
     match body {
         ".inf" | ".Inf" | ".INF" => {
             return Err(unrepresentable(format!(
-                "`{s}` (infinity) has no JSON form: Prefect's JSON encoding would send it as \
-                 `null` or refuse it; write the number you mean, `null`, or quote it"
+                "`{s}` (infinity) has no JSON form: Prefect 3.9.1 would send and store `null` \
+                 without a word; write the number you mean, `null`, or quote it"
             )));
         }
         ".nan" | ".NaN" | ".NAN" if !s.starts_with(['+', '-']) => {
             return Err(unrepresentable(format!(
-                "`{s}` (not a number) has no JSON form: Prefect's JSON encoding would send it \
-                 as `null` or refuse it; write `null` or quote it"
+                "`{s}` (not a number) has no JSON form: Prefect 3.9.1 would send and store \
+                 `null` without a word; write `null` if that is what you mean, or quote it"
             )));
         }
         _ => {}

@@ -72,13 +72,18 @@ pub(crate) fn read_definitions(path: &Path) -> Result<FileContents, Failure> {
     };
     let mut positions = None;
     let value: Value = match ext.as_str() {
-        "json" => serde_json::from_str(&text).map_err(|e| {
-            if e.to_string().starts_with("recursion limit exceeded") {
-                bad("JSON", &format!("{e}: values nested more than {DEPTH_LIMIT} levels deep (prefab's limit for data files; no real file needs more)"))
-            } else {
-                bad("JSON", &e)
-            }
-        })?,
+        "json" => {
+            let value = serde_json::from_str(&text).map_err(|e| {
+                if e.to_string().starts_with("recursion limit exceeded") {
+                    bad("JSON", &format!("{e}: values nested more than {DEPTH_LIMIT} levels deep (prefab's limit for data files; no real file needs more)"))
+                } else {
+                    bad("JSON", &e)
+                }
+            })?;
+            // Valid JSON: an integer serde_json read as a float is refused, not rounded.
+            prefab_core::yaml::check_json_integers(&text).map_err(|e| bad("JSON", &e))?;
+            value
+        }
         "yaml" | "yml" => {
             let mut loaded = prefab_core::yaml::load(&text).map_err(|e| bad("YAML", &e))?;
             for w in &loaded.warnings {
@@ -91,7 +96,7 @@ pub(crate) fn read_definitions(path: &Path) -> Result<FileContents, Failure> {
         "toml" => {
             let table: toml::Table =
                 toml::from_str(&text).map_err(|e| bad("TOML", &toml_error(&text, &e)))?;
-            serde_json::to_value(table).map_err(|e| bad("TOML", &e))?
+            toml_to_json(toml::Value::Table(table), "").map_err(|e| bad("TOML", &e))?
         }
         other => {
             return Err(Failure::Input(format!(
@@ -175,7 +180,7 @@ pub(crate) fn read_definitions(path: &Path) -> Result<FileContents, Failure> {
 /// line (which may be megabytes long).
 fn toml_error(text: &str, e: &toml::de::Error) -> String {
     let message = e.message().trim_end();
-    let message = if message.contains("recursion limit") {
+    let message = if message.contains("recursion") {
         "tables and arrays nested too deep (prefab's TOML reader stops well before 128 \
          levels; no real file needs that many)"
     } else {
@@ -190,6 +195,57 @@ fn toml_error(text: &str, e: &toml::de::Error) -> String {
         }
         None => message.to_owned(),
     }
+}
+
+/// A TOML value as JSON. What JSON cannot hold is refused with its key path, never changed:
+/// `nan` and `inf` floats (which `serde_json` would turn into `null`) and dates and times
+/// (which it would turn into a private wrapper object).
+fn toml_to_json(value: toml::Value, path: &str) -> Result<Value, String> {
+    let at = |path: &str| {
+        if path.is_empty() {
+            "the document".to_owned()
+        } else {
+            format!("`{path}`")
+        }
+    };
+    Ok(match value {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Float(f) => match serde_json::Number::from_f64(f) {
+            Some(n) => Value::Number(n),
+            None => {
+                return Err(format!(
+                    "{}: `{f}` has no JSON form (Prefect 3.9.1 would store null without a word); write \
+                     the number you mean, or quote it",
+                    at(path)
+                ));
+            }
+        },
+        toml::Value::Datetime(d) => {
+            return Err(format!(
+                "{}: `{d}` is a TOML date/time, which deployment fields do not take; quote it \
+                 (\"{d}\") to pass the text",
+                at(path)
+            ));
+        }
+        toml::Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| toml_to_json(v, &format!("{path}[{i}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+        toml::Value::Table(table) => Value::Object(
+            table
+                .into_iter()
+                .map(|(k, v)| {
+                    let sub = join_path(path, &k);
+                    toml_to_json(v, &sub).map(|v| (k, v))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
 }
 
 /// The nesting limit of JSON (serde_json's) and YAML (prefab-core's) data files.
@@ -316,6 +372,72 @@ mod tests {
             assert!(msg.contains(name), "{msg}");
             assert!(msg.contains("deep") || msg.contains("255"), "{name}: {msg}");
             assert!(msg.len() < 400, "{name}: {msg}");
+        }
+    }
+
+    #[test]
+    fn values_json_cannot_hold_are_refused_not_changed() {
+        for (name, text, needle) in [
+            (
+                "n.toml",
+                "[[deployments]]\nname = 'a'\nparameters = {x = nan}\n",
+                "`deployments[0].parameters.x`: `NaN`",
+            ),
+            (
+                "i.toml",
+                "[[deployments]]\nname = 'a'\nparameters = {x = -inf}\n",
+                "-inf",
+            ),
+            (
+                "d.toml",
+                "[[deployments]]\nname = 'a'\nversion = 2026-12-06\n",
+                "date/time",
+            ),
+            (
+                "n.yaml",
+                "- name: a\n  parameters: {x: .nan}\n",
+                "line 2, column 19",
+            ),
+            (
+                "b.json",
+                "[{\"name\": \"a\", \"parameters\": {\"x\": 1180591620717411303424}}]",
+                "64 bits",
+            ),
+            (
+                "f.json",
+                "[{\"name\": \"a\", \"parameters\": {\"x\": 1e400}}]",
+                "out of range",
+            ),
+        ] {
+            let (_d, path) = write(name, text);
+            let Err(Failure::Input(msg)) = read_definitions(&path) else {
+                panic!("{name}")
+            };
+            assert!(msg.contains(needle), "{name}: {msg}");
+        }
+        // The largest integers that fit are kept exactly, in every format.
+        for (name, text) in [
+            (
+                "ok.json",
+                "[{\"name\": \"a\", \"parameters\": {\"x\": 18446744073709551615, \"y\": -9223372036854775808}}]",
+            ),
+            (
+                "ok.yaml",
+                "- name: a\n  parameters: {x: 18446744073709551615, y: -9223372036854775808}\n",
+            ),
+        ] {
+            let (_d, path) = write(name, text);
+            let read = read_definitions(&path).unwrap();
+            assert_eq!(
+                read.definitions[0]["parameters"]["x"],
+                serde_json::json!(u64::MAX),
+                "{name}"
+            );
+            assert_eq!(
+                read.definitions[0]["parameters"]["y"],
+                serde_json::json!(i64::MIN),
+                "{name}"
+            );
         }
     }
 }

@@ -265,7 +265,11 @@ fn definition_from_flags(args: &DeployArgs) -> Result<Value, Failure> {
 /// cannot hold, nesting past the JSON limit), which is refused rather than stored as a string.
 fn param_value(key: &str, text: &str) -> Result<Value, Failure> {
     match serde_json::from_str::<Value>(text) {
-        Ok(v) => Ok(v),
+        // Valid JSON: an integer serde_json read as a float is refused, not rounded.
+        Ok(v) => match prefab_core::yaml::check_json_integers(text) {
+            Ok(()) => Ok(v),
+            Err(e) => Err(Failure::Input(format!("--param {key}: {e}"))),
+        },
         Err(e) => {
             let trimmed = text.trim_start();
             let looks_json = trimmed.starts_with(['[', '{'])

@@ -81,6 +81,7 @@ impl FromEntrypointOptions {
     pub fn schedules_and_concurrency(
         &self,
     ) -> Result<(Vec<DeploymentSchedule>, Option<LimitAndOptions>), DeploymentError> {
+        self.check_tags()?;
         let schedules = self.schedule_args().build()?;
         let concurrency = self
             .concurrency_limit
@@ -90,6 +91,31 @@ impl FromEntrypointOptions {
             .map(|c| c.extract())
             .transpose()?;
         Ok((schedules, concurrency))
+    }
+
+    /// Tags must be strings. Prefect applies Python's `str()` to anything else (`1` → `"1"`,
+    /// `true` → `"True"`, `null` → `"None"`, a mapping → its Python repr); a value that is not
+    /// a string in a file is nearly always a mistake, so prefab refuses it and says what Prefect
+    /// would have stored (docs/deviations.md D26).
+    fn check_tags(&self) -> Result<(), DeploymentError> {
+        for (i, tag) in self.tags.iter().flatten().enumerate() {
+            let python = match tag {
+                Value::String(_) => continue,
+                Value::Null => "\"None\"".to_owned(),
+                Value::Bool(true) => "\"True\"".to_owned(),
+                Value::Bool(false) => "\"False\"".to_owned(),
+                Value::Number(n) => format!("\"{n}\""),
+                Value::Array(_) | Value::Object(_) => "its Python repr".to_owned(),
+            };
+            return Err(DeploymentError::InvalidField {
+                field: format!("tags[{i}]"),
+                reason: format!(
+                    "`{tag}` is not a string; tags are strings (Prefect would store {python}): \
+                     quote the tag you mean"
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The schedule arguments.

@@ -237,6 +237,8 @@ pub fn normalize_name(name: &str) -> String {
 }
 
 /// Prefect's tag clean-up: every element stringified, blank ones silently dropped (Q10).
+/// Strings, `null` (`"None"`), booleans (`"True"`/`"False"`) and integers stringify as Python's
+/// `str()` does; deployment files refuse anything but strings (D26).
 pub fn clean_tags<I, T>(tags: I) -> Vec<String>
 where
     I: IntoIterator<Item = T>,
@@ -248,6 +250,8 @@ where
             let s = match v {
                 Value::String(s) => s,
                 Value::Null => "None".to_owned(),
+                Value::Bool(true) => "True".to_owned(),
+                Value::Bool(false) => "False".to_owned(),
                 other => other.to_string(),
             };
             (!s.trim().is_empty()).then_some(s)

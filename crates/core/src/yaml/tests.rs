@@ -284,3 +284,24 @@ fn documents_and_syntax_errors() {
     let err = load("a: b: c\n").unwrap_err();
     assert!(err.to_string().contains("line 1"), "{err}");
 }
+
+#[test]
+fn json_integers_outside_64_bits_are_found_where_they_are() {
+    assert!(
+        check_json_integers(
+            r#"{"a": [1, -2, 18446744073709551615, -9223372036854775808, 1e400, 1.5]}"#
+        )
+        .is_ok()
+    );
+    assert!(
+        check_json_integers(
+            r#"{"a": "123456789012345678901234567890", "b\"": "-99999999999999999999"}"#
+        )
+        .is_ok()
+    );
+    let err = check_json_integers("{\n  \"a\": [1,\n    1180591620717411303424]}").unwrap_err();
+    assert_eq!(err.location(), Location { line: 3, column: 5 });
+    assert!(err.to_string().contains("64 bits"), "{err}");
+    assert!(check_json_integers("-9223372036854775809").is_err());
+    assert!(check_json_integers("18446744073709551616").is_err());
+}
