@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::value::{SettingValue, settings_from_json};
+use crate::value::{BlockDocument, SettingValue, settings_from_json};
 use crate::{
     BlockStorage, Classification, GitCredentials, GitProvider, GitRepository, LocalStorage,
     RemoteStorage, RunnerStorage, Storage, StorageError, create_storage_from_source_in,
@@ -151,9 +151,17 @@ fn credentials_from_json(value: Option<&Value>) -> Result<GitCredentials, Storag
         Some(v) => match SettingValue::from_json(v)? {
             SettingValue::Map(fields) => GitCredentials::Fields(fields),
             SettingValue::Block(block) => GitCredentials::Block(block),
-            SettingValue::Secret(_) | SettingValue::Plain(_) | SettingValue::List(_) => {
+            // A `Secret` block as the whole credentials is a block like any other to Prefect:
+            // its placeholder goes into the pull step (`{{ prefect.blocks.secret.NAME }}`),
+            // and a local pull finds no token in its fields, as Prefect's does.
+            SettingValue::Secret(secret) => GitCredentials::Block(
+                BlockDocument::new("secret", secret.name.clone())
+                    .field("value", SettingValue::Secret(secret)),
+            ),
+            SettingValue::Plain(_) | SettingValue::List(_) => {
                 return Err(StorageError::invalid(
-                    "git `credentials` must be a map (username, access_token, token, password) or a `$block`",
+                    "git `credentials` must be a map (username, access_token, token, password), a \
+                     `$block` or a `$secret`",
                 ));
             }
         },
@@ -260,5 +268,49 @@ impl Description {
             error_class,
             warnings,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn describe(definition: Value) -> Description {
+        let base = Path::new("/base");
+        let storage = StorageDefinition(definition).build(base, base).unwrap();
+        Description::of(&storage, base)
+    }
+
+    #[test]
+    fn a_secret_block_as_git_credentials_becomes_its_placeholder() {
+        for marker in [
+            json!({"$block": {"type": "Secret", "name": "gh-token", "fields": {"value": "s3cr3t"}}}),
+            json!({"$secret": {"name": "gh-token", "value": "s3cr3t"}}),
+        ] {
+            let d = describe(json!({
+                "kind": "git",
+                "url": "https://github.com/org/repo.git",
+                "credentials": marker,
+            }));
+            assert_eq!(
+                d.pull_step,
+                Some(json!({"prefect.deployments.steps.git_clone": {
+                    "repository": "https://github.com/org/repo.git",
+                    "branch": null,
+                    "credentials": "{{ prefect.blocks.secret.gh-token }}",
+                }})),
+                "{d:?}"
+            );
+            assert!(!format!("{d:?}").contains("s3cr3t"));
+        }
+        // An unsaved Secret has no placeholder: Prefect's BlockNotSavedError.
+        let d = describe(json!({
+            "kind": "git",
+            "url": "https://github.com/org/repo.git",
+            "credentials": {"$secret": {"value": "s3cr3t"}},
+        }));
+        assert_eq!(d.error_class, Some("BlockNotSavedError"), "{d:?}");
     }
 }

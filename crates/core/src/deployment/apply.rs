@@ -435,8 +435,9 @@ pub(crate) struct VersionCache {
     found: Mutex<HashMap<VersionKey, Option<VersionInfo>>>,
 }
 
-/// `(version_type, directory)`.
-type VersionKey = (Option<String>, PathBuf);
+/// `(version_type, directory, explicit environment)`: an explicit environment
+/// ([`ApplyOptions::env`]) is part of the key, sorted; `None` is the process's.
+type VersionKey = (Option<String>, PathBuf, Option<Vec<(String, String)>>);
 
 impl VersionCache {
     /// The cached answer for `key`, or `infer`'s (cached when it succeeded).
@@ -479,11 +480,16 @@ pub(crate) fn resolve_version(
         None => get_inferred_version_info(version_type, &process_env, &dir),
     };
     let inferred = match cache {
-        // The process environment is the same for the whole run; an explicit one may not be.
-        Some(cache) if options.env.is_none() => {
-            cache.get_or_infer((d.version_type.clone(), dir.clone()), infer)
+        Some(cache) => {
+            let env = options.env.as_ref().map(|env| {
+                let mut pairs: Vec<(String, String)> =
+                    env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                pairs.sort_unstable();
+                pairs
+            });
+            cache.get_or_infer((d.version_type.clone(), dir.clone(), env), infer)
         }
-        _ => infer(),
+        None => infer(),
     }
     .map_err(|e| e.to_string())?;
     if let Some(info) = &inferred

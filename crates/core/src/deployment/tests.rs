@@ -507,7 +507,10 @@ fn version_info_is_inferred_once_per_run() {
         "origin",
         "https://example.com/org/repo.git",
     ]);
-    let options = ApplyOptions::default().inference_dir(dir.path());
+    // An explicit, empty environment: the answer must not depend on the CI variables of the
+    // process running the test (GITHUB_SHA and friends would win over git).
+    let mut options = ApplyOptions::default().inference_dir(dir.path());
+    options.env = Some(std::collections::HashMap::new());
     let deployment = RunnerDeployment::builder("d")
         .flow_name("f")
         .build()
@@ -521,4 +524,23 @@ fn version_info_is_inferred_once_per_run() {
     assert_eq!(again, first);
     let fresh = resolve_version(&mut deployment.clone(), &options, None).unwrap();
     assert_eq!(fresh.message.as_deref(), Some("second"));
+    // A different explicit environment is a different answer, inferred anew.
+    let mut github = options.clone();
+    github.env = Some(
+        [
+            ("GITHUB_SHA", "abc1234"),
+            ("GITHUB_REF_NAME", "main"),
+            ("GITHUB_REPOSITORY", "org/repo"),
+            ("GITHUB_SERVER_URL", "https://github.example"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    );
+    let from_ci = resolve_version(&mut deployment.clone(), &github, Some(&cache)).unwrap();
+    assert_eq!(from_ci.kind, "vcs:github");
+    assert_eq!(
+        resolve_version(&mut deployment.clone(), &options, Some(&cache)).unwrap(),
+        first
+    );
 }
