@@ -1,10 +1,16 @@
 //! # prefab-core
 //!
-//! The flow-loading part of prefab: given a Prefect flow entrypoint
-//! (`flows/etl.py:etl_pipeline`, `pkg.module.func`), work out what Prefect 3.9.1's
-//! `RunnerDeployment.from_entrypoint` records about the flow — its name, description,
-//! version, parameter schema and whether it is `async` — by reading the Python source
-//! statically, without a Python interpreter.
+//! Prefect's `RunnerDeployment` and what it leans on, as Prefect 3.9.1 does them:
+//!
+//! - [`flow`]: given a flow entrypoint (`flows/etl.py:etl_pipeline`, `pkg.module.func`), what
+//!   `RunnerDeployment.from_entrypoint` records about the flow — its name, description,
+//!   version, parameter schema and whether it is `async` — read from the Python source
+//!   statically, without a Python interpreter;
+//! - [`deployment`]: `RunnerDeployment` with Prefect's validators, `apply` with Prefect's
+//!   request sequence, `apply_all` for many (bounded concurrency, a circuit breaker, a stop
+//!   signal), `plan` and prune;
+//! - [`version`]: version inference from CI variables and git;
+//! - [`yaml`]: the bounded, position-keeping YAML loader deployment files go through.
 //!
 //! The parameter schema is the one pydantic v2 generates for Prefect (`parameter_schema`):
 //! builtins, `typing` constructs, `datetime`/`uuid`/`decimal`/`pathlib` types, enums and
