@@ -16,6 +16,7 @@ mod bench_compare;
 mod bench_deploy;
 mod codegen;
 mod gen_cases;
+mod hostile;
 mod prefect_server;
 mod release;
 mod test;
@@ -105,7 +106,12 @@ enum Command {
     /// Run a local Prefect 3.9.1 server on 127.0.0.1 (start/reuse, status, stop).
     #[command(subcommand)]
     PrefectServer(prefect_server::ServerCommand),
-    /// The whole suite, as CI runs it: format, clippy, tests, docs, bounded parser fuzzing.
+    /// Hostile input, lying and dead servers against the release `prefab` binary and a real
+    /// Prefect 3.9.1 server: no panic, no hang, the documented exit codes, nothing changed on
+    /// the server beyond what the report says.
+    Hostile,
+    /// The whole suite, as CI runs it: format, clippy, tests, docs, bounded parser fuzzing,
+    /// the hostile suite.
     Test {
         /// Time budget of the parser fuzzing step, in seconds (default 60).
         #[arg(long)]
@@ -146,6 +152,7 @@ fn main() -> ExitCode {
         Command::Release { version, dry_run } => release::run(&version, dry_run),
         Command::Codegen { check } => codegen::run(check),
         Command::Test { fuzz_seconds } => test::run(fuzz_seconds),
+        Command::Hostile => hostile::run(),
         Command::PythonEnv => venv::prefect().map(|v| println!("{}", v.root().display())),
         Command::PrefectServer(command) => prefect_server::run(command),
     };

@@ -62,6 +62,10 @@ pub(crate) fn run(fuzz_seconds: Option<u64>) -> Result<(), String> {
     ]);
     fuzz.env("PREFAB_FUZZ_SECONDS", &fuzz_seconds);
     steps.push(("fuzz parsers", fuzz));
+    steps.push((
+        "hostile suite (release binary, real server)",
+        cmd(&["xtask", "hostile"]),
+    ));
 
     let mut failed = Vec::new();
     for (name, mut command) in steps {
