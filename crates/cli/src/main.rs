@@ -93,6 +93,21 @@ fn init_logging(verbose: u8) {
 }
 
 fn main() -> ExitCode {
+    // `prefab … | head`: stdout closed early is not a crash. Rust ignores SIGPIPE, so a print
+    // to a closed pipe panics; end quietly with the shell's code for SIGPIPE instead.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {

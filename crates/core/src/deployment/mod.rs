@@ -481,7 +481,14 @@ impl RunnerDeployment {
         concurrency: Option<(i64, Option<ConcurrencyOptions>)>,
     ) -> Result<RunnerDeployment, DeploymentError> {
         let mut b = RunnerDeployment::builder(name)
-            .flow_name(options.flow_name.clone().unwrap_or(flow.name.clone()))
+            // `flow_name or flow.name`: an empty name is the flow's, as in Prefect.
+            .flow_name(
+                options
+                    .flow_name
+                    .clone()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(flow.name.clone()),
+            )
             .schedule_list(schedules)
             .tags(options.tags.clone().unwrap_or_default())
             .parameters(options.unwrapped_parameters())

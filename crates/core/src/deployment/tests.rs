@@ -544,3 +544,23 @@ fn version_info_is_inferred_once_per_run() {
         first
     );
 }
+
+#[test]
+fn empty_flow_name_description_and_version_fall_back_to_the_flow_as_in_prefect() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("f.py"),
+        "from prefect import flow\n\n@flow(name=\"real\", version=\"7\")\ndef f():\n    \"\"\"Doc.\"\"\"\n",
+    )
+    .unwrap();
+    let options = FromEntrypointOptions {
+        flow_name: Some(String::new()),
+        description: Some(String::new()),
+        version: Some(String::new()),
+        ..FromEntrypointOptions::default()
+    };
+    let d = RunnerDeployment::from_entrypoint("f.py:f", "d", dir.path(), options).unwrap();
+    assert_eq!(d.flow_name.as_deref(), Some("real"));
+    assert_eq!(d.description.as_deref(), Some("Doc."));
+    assert_eq!(d.version.as_deref(), Some("7"));
+}
