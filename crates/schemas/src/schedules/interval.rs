@@ -8,12 +8,7 @@
 //! later instant. Candidates are compared and de-duplicated by wall-clock time, because Python
 //! compares two datetimes that share a tzinfo by their wall clocks (spec schedules.md §4).
 
-use crate::schedules::zone::{DAY_MICROS, MICROS, Zone, days_from_civil};
-
-/// Python's `datetime.max` (9999-12-31 23:59:59.999999) as a wall-clock time (µs): no date
-/// lies beyond it. Prefect's generator raises `OverflowError` when the next date would; the
-/// dates here end at the last one in range (docs/deviations.md S8).
-const MAX_WALL: i64 = days_from_civil(10000, 1, 1) * DAY_MICROS - 1;
+use crate::schedules::zone::{DAY_MICROS, LAST_INSTANT, MAX_WALL, MICROS, Zone};
 
 /// How the whole-day part steps: the number of candidates examined per call is bounded by
 /// Prefect's `MAX_ITERATIONS` (1000) plus the two extra checks of its loop.
@@ -55,7 +50,7 @@ fn at_instant(zone: &Zone, instant: i64) -> Point {
     }
 }
 
-/// Past every date: where [`add`] lands when the sum would leave Python's datetime range.
+/// Past every date: where [`add`] lands when the sum would leave the representable range.
 const BEYOND: Point = Point {
     wall: i64::MAX,
     instant: i64::MAX,
@@ -64,10 +59,11 @@ const BEYOND: Point = Point {
 /// pendulum's `DateTime.add(days=, seconds=)`: with a day count the wall clock moves and is
 /// re-resolved (gap → forward, fold → later); without one the instant moves.
 ///
-/// Saturating: an interval of up to ~270,000 years is valid (Python's `timedelta` takes it) and
-/// the sums would overflow; a point past [`MAX_WALL`] is [`BEYOND`], which ends the dates.
+/// Saturating: an interval of up to ~270,000 years is valid (Python's `timedelta` takes it) and the sums would overflow; a point past [`LAST_INSTANT`] (or a wall clock past
+/// [`MAX_WALL`]) is [`BEYOND`], which ends the dates — never a clamped date, which would not be
+/// on the schedule (docs/deviations.md S8).
 fn add(zone: &Zone, p: Point, days: i64, micros: i64) -> Point {
-    if days != 0 {
+    let instant = if days != 0 {
         let wall = p
             .wall
             .saturating_add(days.saturating_mul(DAY_MICROS))
@@ -75,14 +71,14 @@ fn add(zone: &Zone, p: Point, days: i64, micros: i64) -> Point {
         if wall > MAX_WALL {
             return BEYOND;
         }
-        at_instant(zone, zone.localize_later(wall))
+        zone.localize_later(wall)
     } else {
-        let instant = p.instant.saturating_add(micros);
-        if instant > MAX_WALL + DAY_MICROS {
-            return BEYOND;
-        }
-        at_instant(zone, instant)
+        p.instant.saturating_add(micros)
+    };
+    if instant > LAST_INSTANT {
+        return BEYOND;
     }
+    at_instant(zone, instant)
 }
 
 /// The run dates of an interval schedule, as instants (µs), per Prefect's
@@ -149,7 +145,7 @@ pub(crate) fn interval_dates(
     let mut walls: Vec<i64> = Vec::with_capacity(n.min(MAX_ITERATIONS + 2));
     let mut counter = 0usize;
     loop {
-        if next.wall > MAX_WALL || end.is_some_and(|end| next.wall > end.wall) {
+        if next.instant > LAST_INSTANT || end.is_some_and(|end| next.wall > end.wall) {
             break;
         }
         // Prefect de-duplicates with a set of datetimes that share one tzinfo, which Python

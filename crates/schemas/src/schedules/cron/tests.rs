@@ -520,3 +520,76 @@ fn differential_corpus() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cron_diff.jsonl");
     check_corpus(&path, 1000);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The end of representable time (docs/deviations.md S8)
+
+/// croniter fails with `OverflowError` once its search passes 9999-12-31; Prefect then returns
+/// nothing. prefab returns the dates before the last instant (9999-12-30T22:00:00.999999Z).
+#[test]
+fn dates_end_before_the_end_of_time() {
+    // Prefect returns these ten (n = 10 is reached before the overflow); with n = 20 it raises.
+    let yearly = next_n("0 0 1 1 *", "UTC", "9990-01-01T00:00:00Z", 20);
+    assert_eq!(yearly.len(), 10);
+    assert_eq!(yearly[9], "9999-01-01T00:00:00+00:00");
+    // Daily in New York: 9999-12-30T00:00-05:00 is the last instant in range.
+    let daily = next_n("0 0 * * *", "America/New_York", "9999-12-28T00:00:00Z", 10);
+    assert_eq!(
+        daily,
+        [
+            "9999-12-28T00:00:00-05:00",
+            "9999-12-29T00:00:00-05:00",
+            "9999-12-30T00:00:00-05:00"
+        ]
+    );
+    // Six fields (seconds last): the last second in range.
+    let secs = next_n("* * * * * *", "UTC", "9999-12-30T21:59:58Z", 10);
+    assert_eq!(
+        secs,
+        [
+            "9999-12-30T21:59:58+00:00",
+            "9999-12-30T21:59:59+00:00",
+            "9999-12-30T22:00:00+00:00"
+        ]
+    );
+    // With day_or, the earlier of two searches — one of which runs out of years.
+    let either = next_n("0 12 30 * fri", "UTC", "9999-12-01T00:00:00Z", 10);
+    assert_eq!(
+        either,
+        [
+            "9999-12-03T12:00:00+00:00",
+            "9999-12-10T12:00:00+00:00",
+            "9999-12-17T12:00:00+00:00",
+            "9999-12-24T12:00:00+00:00",
+            "9999-12-30T12:00:00+00:00"
+        ]
+    );
+}
+
+/// A cron that never fires still says so, unless the end of time comes first (then there is
+/// no date to return, and no error: nothing after `start` is on the schedule).
+#[test]
+fn never_firing_near_the_end_of_time() {
+    let zone = Zone::utc();
+    let feb31 = CronExpr::parse("0 0 31 2 *").unwrap();
+    let err = cron_dates(
+        &feb31,
+        true,
+        &zone,
+        instant("9000-01-01T00:00:00Z"),
+        None,
+        1,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ScheduleError::CronNeverFires { .. }), "{err}");
+    let late = cron_dates(
+        &feb31,
+        true,
+        &zone,
+        instant("9990-01-01T00:00:00Z"),
+        None,
+        1,
+    )
+    .unwrap();
+    assert_eq!(late, Vec::<i64>::new());
+}
