@@ -556,6 +556,11 @@ fn start_end_n_and_the_candidate_cap() {
     );
 }
 
+/// How long one expansion may take before a test calls it hung. Generous on purpose (a loaded
+/// 2-core machine running unoptimised code); timings are measured by the criterion benches
+/// (`cargo bench -p prefab-benches --bench schedules`), not by tests.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
+
 #[test]
 fn rules_that_never_match_end_quickly() {
     let none: [&str; 0] = [];
@@ -573,11 +578,10 @@ fn rules_that_never_match_end_quickly() {
             none,
             "{rule}"
         );
-        assert!(
-            t.elapsed() < std::time::Duration::from_millis(200),
-            "{rule} took {:?}",
-            t.elapsed()
-        );
+        // A hang guard, not a timing: dateutil would walk to the year 9999 (minutes, here);
+        // the speed of the never-matches shortcut is measured by the `rrule_never_matches`
+        // bench (benches/benches/schedules.rs).
+        assert!(t.elapsed() < HANG_GUARD, "{rule} took {:?}", t.elapsed());
     }
 }
 
@@ -862,9 +866,9 @@ mod props {
             })
     }
 
-    /// Expansion budget per property case (generous for unoptimised builds).
-    const LIMIT: std::time::Duration =
-        std::time::Duration::from_secs(if cfg!(debug_assertions) { 10 } else { 2 });
+    /// A hang guard per property case (see [`HANG_GUARD`]); the expansion speed of such rules
+    /// is measured by the `rrule_structured_mix` bench.
+    const LIMIT: std::time::Duration = super::HANG_GUARD;
 
     proptest! {
         // Thorough in release builds, a quick pass in debug ones.
