@@ -38,7 +38,7 @@ use crate::schedules::ScheduleError;
 use crate::schedules::zone::{LAST_INSTANT, MICROS, Zone, civil_from_days};
 
 use next::{Cursor, Stop};
-use parse::{Refusal, Spec};
+use parse::{Field, Refusal, Spec};
 
 /// A cron expression Prefect accepts, compiled for fast date generation.
 ///
@@ -67,8 +67,10 @@ impl CronExpr {
     /// Parses an expression with Prefect's validation rules (`validate_cron_string`): what
     /// `croniter.is_valid` accepts, except random (`R`) fields.
     ///
-    /// Prefect accepts random forms other than a bare `R` (`R/5`, `R(0-30)`), but their dates
-    /// are random; they are refused here too.
+    /// Prefect accepts random forms other than a bare `R` (`R/5`, `R(0-30)`, `r/5`), but
+    /// croniter draws their value anew on every `get_dates` call, so their dates are random;
+    /// they are refused here too, with the field named and a fixed value suggested
+    /// (docs/deviations.md S9).
     ///
     /// # Errors
     ///
@@ -84,15 +86,54 @@ impl CronExpr {
                 expr: expr.to_owned(),
                 reason,
             }),
-            Err(Refusal::Unsupported) => Err(ScheduleError::UnsupportedCron {
-                expr: expr.to_owned(),
-            }),
+            Err(Refusal::Unsupported { field, hashed }) => Err(unsupported(expr, field, hashed)),
         }
     }
 
     /// The expression as it was given.
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+}
+
+/// The error for a random (`R…`) or hashed (`H…`) field, naming it and what to write instead.
+fn unsupported(expr: &str, field: Field, hashed: bool) -> ScheduleError {
+    let index = Field::ALL.iter().position(|&f| f == field).unwrap_or(0);
+    let value = expr.split_whitespace().nth(index).unwrap_or_default();
+    let lower = value.to_ascii_lowercase();
+    let rest = lower.get(1..).unwrap_or_default();
+    let (bounds, divisor) = match rest.split_once('/') {
+        Some((b, d)) => (b, Some(d)),
+        None => (rest, None),
+    };
+    let bounds = bounds
+        .strip_prefix('(')
+        .and_then(|b| b.strip_suffix(')'))
+        .and_then(|b| b.split_once('-'));
+    let lo = field.range().0.to_string();
+    let suggestion = match (bounds, divisor) {
+        (Some((a, b)), Some(d)) => format!("\"{a}-{b}/{d}\""),
+        (Some((a, _)), None) => format!("\"{a}\""),
+        (None, Some(d)) => format!("\"{lo}/{d}\""),
+        (None, None) => format!("\"{lo}\""),
+    };
+    let reason = if hashed {
+        format!(
+            "is hashed: croniter computes it only from a hash id, which Prefect never passes, \
+             so Prefect refuses it too; write the value instead, e.g. {suggestion}"
+        )
+    } else {
+        format!(
+            "is random: croniter draws a new value each time Prefect computes dates (on every \
+             scheduler pass), so the runs would follow no fixed schedule; pick the value \
+             yourself, e.g. {suggestion} (docs/deviations.md S9)"
+        )
+    };
+    ScheduleError::UnsupportedCron {
+        expr: expr.to_owned(),
+        field: field.name().to_owned(),
+        value: value.to_owned(),
+        reason,
     }
 }
 

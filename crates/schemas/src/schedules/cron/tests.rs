@@ -593,3 +593,52 @@ fn never_firing_near_the_end_of_time() {
     .unwrap();
     assert_eq!(late, Vec::<i64>::new());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Random and hashed fields (docs/deviations.md S9)
+
+/// Prefect 3.9.1 accepts `R/5`, `R(0-30)`, `r/5`, `R(0-30)/10` (any field but a bare `R`), and
+/// croniter draws their value anew for every croniter it builds — measured: six `get_dates`
+/// calls on `R(0-30) * * * *` gave six different minutes. prefab refuses them, naming the field
+/// and a fixed value to write instead; that value must make a valid expression.
+#[test]
+fn random_and_hashed_fields_are_refused_with_a_fixed_value_to_write() {
+    for (expr, field, value, instead) in [
+        ("R/5 * * * *", "minute", "R/5", "0/5"),
+        ("R(0-30) * * * *", "minute", "R(0-30)", "0"),
+        ("r/5 * * * *", "minute", "r/5", "0/5"),
+        ("R(0-30)/10 * * * *", "minute", "R(0-30)/10", "0-30/10"),
+        ("0 R/6 * * *", "hour", "R/6", "0/6"),
+        ("0 0 * * * R/10", "second", "R/10", "0/10"),
+        ("0 0 r(2-9) * *", "day-of-month", "r(2-9)", "2"),
+        ("0 0 * * R", "day-of-week", "R", "0"),
+        ("H/5 * * * *", "minute", "H/5", "0/5"),
+        ("0 h(3-5) * * *", "hour", "h(3-5)", "3"),
+    ] {
+        let err = CronExpr::parse(expr).unwrap_err();
+        let ScheduleError::UnsupportedCron {
+            expr: e,
+            field: f,
+            value: v,
+            reason,
+        } = &err
+        else {
+            panic!("{expr}: {err}");
+        };
+        assert_eq!((e.as_str(), f.as_str(), v.as_str()), (expr, field, value));
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("{expr:?}")), "{msg}");
+        assert!(msg.contains(&format!("{instead:?}")), "{msg}");
+        let kind = if value.starts_with(['h', 'H']) {
+            "hashed"
+        } else {
+            "random"
+        };
+        assert!(reason.starts_with(&format!("is {kind}")), "{msg}");
+        let fixed = expr.replacen(value, instead, 1);
+        assert!(
+            valid(&fixed),
+            "{expr}: the suggestion {fixed:?} is not valid"
+        );
+    }
+}
