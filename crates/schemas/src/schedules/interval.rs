@@ -198,3 +198,57 @@ pub(crate) fn seconds_to_micros(seconds: f64) -> Option<i64> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedules::zone::{to_timestamp, wall_from_fields};
+
+    fn at(s: &str) -> i64 {
+        s.parse::<jiff::Timestamp>().unwrap().as_microsecond()
+    }
+
+    /// A step whose sum passes the last instant ends the dates (`BEYOND`), in the instant path
+    /// (sub-day) and in the calendar path (whole days); it used to come back as a wall clock
+    /// read through a clamped timestamp — 9999-12-30T22:00Z, a date not on the schedule.
+    #[test]
+    fn a_step_past_the_last_instant_is_beyond() {
+        let utc = Zone::utc();
+        let p = at_instant(&utc, at("9999-12-30T00:00:00Z"));
+        assert_eq!(add(&utc, p, 1, 0), BEYOND);
+        assert_eq!(add(&utc, p, 0, DAY_MICROS), BEYOND);
+        let last = add(&utc, p, 0, 22 * 3600 * MICROS);
+        assert_eq!(
+            to_timestamp(last.instant).to_string(),
+            "9999-12-30T22:00:00Z"
+        );
+        // A wall clock past Python's datetime.max.
+        let tokyo = Zone::get("Asia/Tokyo").unwrap();
+        let p = at_instant(&tokyo, at("9999-12-30T12:00:00Z"));
+        assert_eq!(add(&tokyo, p, 1, 0), BEYOND);
+        assert_eq!(
+            add(&tokyo, p, 0, 10 * 3600 * MICROS).wall,
+            wall_from_fields(9999, 12, 31, 7, 0, 0)
+        );
+    }
+
+    #[test]
+    fn daily_dates_stop_at_the_last_day_in_range() {
+        let ny = Zone::get("America/New_York").unwrap();
+        // 01:00 EDT: the calendar keeps 01:00 local, which is 06:00Z in December.
+        let anchor = at("2026-03-09T05:00:00Z");
+        let start = at("9999-12-27T12:00:00Z");
+        let got: Vec<String> = interval_dates(DAY_MICROS, anchor, &ny, start, None, 10)
+            .into_iter()
+            .map(|i| to_timestamp(i).to_string())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "9999-12-28T06:00:00Z",
+                "9999-12-29T06:00:00Z",
+                "9999-12-30T06:00:00Z"
+            ]
+        );
+    }
+}

@@ -556,6 +556,43 @@ fn start_end_n_and_the_candidate_cap() {
     );
 }
 
+/// dateutil ends at 9999-12-31, and Prefect returns wall clocks up to that day in the zone (in
+/// New York, 9999-12-31T00:00-05:00 is 10000-01-01T05:00Z). The dates here end with the last one
+/// at or before 9999-12-30T22:00:00.999999Z, and none is clamped (it used to come out as
+/// 9999-12-30T22:00:00Z; docs/deviations.md S8).
+#[test]
+fn dates_end_at_the_last_instant() {
+    assert_eq!(
+        dates(
+            "FREQ=DAILY",
+            "America/New_York",
+            "9999-12-28T00:00:00Z",
+            None,
+            10
+        ),
+        [
+            "9999-12-28T00:00:00-05:00",
+            "9999-12-29T00:00:00-05:00",
+            "9999-12-30T00:00:00-05:00"
+        ]
+    );
+    assert_eq!(
+        dates("FREQ=HOURLY", "UTC", "9999-12-30T20:30:00Z", None, 10),
+        ["9999-12-30T21:00:00+00:00", "9999-12-30T22:00:00+00:00"]
+    );
+    // The last instant itself as the start: only a date at 22:00:00 exactly is left.
+    assert_eq!(
+        dates(
+            "FREQ=HOURLY",
+            "UTC",
+            "9999-12-30T22:00:00.999999Z",
+            None,
+            10
+        ),
+        Vec::<String>::new()
+    );
+}
+
 /// How long one expansion may take before a test calls it hung. Generous on purpose (a loaded
 /// 2-core machine running unoptimised code); timings are measured by the criterion benches
 /// (`cargo bench -p prefab-benches --bench schedules`), not by tests.
