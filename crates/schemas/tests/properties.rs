@@ -485,3 +485,31 @@ fn a_date_time_past_the_last_instant_names_the_limit() {
         "{msg}"
     );
 }
+
+/// The last second of representable time, microsecond by microsecond: every date converts to
+/// its own `Timestamp` (jiff's `from_microsecond` refuses that second; it came back as
+/// `Timestamp::MAX`, a microsecond late).
+#[test]
+fn the_last_second_is_exact_to_the_microsecond() {
+    let body = serde_json::json!({"interval": 0.000001, "anchor_date": "9999-12-30T00:00:00Z"});
+    let start: Timestamp = "9999-12-30T22:00:00.999997Z".parse().unwrap();
+    let dates = Schedule::from_json(&body)
+        .unwrap()
+        .dates(Some(10), Some(start), None)
+        .unwrap();
+    let shown: Vec<String> = dates.iter().map(|d| d.timestamp().to_string()).collect();
+    assert_eq!(
+        shown,
+        [
+            "9999-12-30T22:00:00.999997Z",
+            "9999-12-30T22:00:00.999998Z",
+            "9999-12-30T22:00:00.999999Z"
+        ]
+    );
+    assert_eq!(
+        prefab_schemas::schedules::parse_timestamp("9999-12-30T22:00:00.999998Z")
+            .unwrap()
+            .to_string(),
+        "9999-12-30T22:00:00.999998Z"
+    );
+}

@@ -291,8 +291,13 @@ fn add_one(ts: Timestamp) -> Timestamp {
 }
 
 /// Instant micros → `jiff::Timestamp` (saturating at jiff's range).
+///
+/// Built from seconds and nanoseconds: `Timestamp::from_microsecond` refuses the last second of
+/// jiff's range (it checks whole seconds), which turned 9999-12-30T22:00:00.999998Z into
+/// `Timestamp::MAX`.
 pub(crate) fn to_timestamp(instant: i64) -> Timestamp {
-    Timestamp::from_microsecond(instant).unwrap_or(if instant < 0 {
+    let nanos = (instant.rem_euclid(MICROS) * 1000) as i32;
+    Timestamp::new(instant.div_euclid(MICROS), nanos).unwrap_or(if instant < 0 {
         Timestamp::MIN
     } else {
         Timestamp::MAX
@@ -463,6 +468,14 @@ mod tests {
     #[test]
     fn the_representable_range_is_jiffs_and_pythons() {
         assert_eq!(LAST_INSTANT, Timestamp::MAX.as_microsecond());
+        // Every microsecond of the last second converts exactly.
+        for us in [LAST_INSTANT, LAST_INSTANT - 1, LAST_INSTANT - 999_999] {
+            assert_eq!(to_timestamp(us).as_microsecond(), us);
+        }
+        assert_eq!(
+            to_timestamp(LAST_INSTANT - 1).to_string(),
+            "9999-12-30T22:00:00.999998Z"
+        );
         assert_eq!(
             to_timestamp(FIRST_INSTANT).to_string(),
             "0001-01-01T00:00:00Z"
