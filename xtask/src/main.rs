@@ -79,7 +79,7 @@ enum Command {
     },
     /// Generate random schedule cases answered by Prefect 3.9.1 (conformance corpus format).
     GenScheduleCases {
-        /// interval, cron or rrule.
+        /// interval, interval-dst (future anchors across DST changes), cron or rrule.
         #[arg(long)]
         kind: String,
         /// How many cases.

@@ -19,14 +19,19 @@ pub enum ScheduleError {
         /// Which part was wrong.
         reason: String,
     },
-    /// `R` (random) and `H` (hashed) cron fields, which Prefect refuses.
-    #[error(
-        "invalid cron string {expr:?}: random (R) and hashed (H) expressions are unsupported \
-         by Prefect; write the values out explicitly"
-    )]
+    /// A random (`R`, `R/5`, `R(0-30)`) or hashed (`H…`) cron field. Prefect refuses a bare
+    /// `R` and every `H` form, but accepts the other random forms, whose dates croniter draws
+    /// anew on every computation (docs/deviations.md S9).
+    #[error("invalid cron string {expr:?}: the {field} field {value:?} {reason}")]
     UnsupportedCron {
         /// The expression as given.
         expr: String,
+        /// The field's name (`minute`, `hour`, …).
+        field: String,
+        /// The field as given.
+        value: String,
+        /// Why it is refused and what to write instead.
+        reason: String,
     },
     /// A cron expression that is valid but can never fire (e.g. `0 0 31 2 *`).
     #[error(

@@ -198,8 +198,8 @@ proptest! {
 }
 
 /// An interval whose next date would pass Python's `datetime.max` is valid (Prefect's
-/// `get_dates` then raises `OverflowError`): the dates end at the last one in range, without
-/// overflowing (deviation S8; found by the fuzzer).
+/// `get_dates` then raises `OverflowError`): the dates end at the last one at or before the last
+/// instant, without overflowing and without a clamped date (deviation S8; found by the fuzzer).
 #[test]
 fn dates_end_at_the_year_9999() {
     for (interval, zone) in [
@@ -220,7 +220,9 @@ fn dates_end_at_the_year_9999() {
         // 9999-12-31 23:59:59.999999, wall clock.
         const MAX_WALL: i64 = 253_402_300_800_000_000 - 1;
         assert!(
-            dates.iter().all(|d| wall(d) <= MAX_WALL),
+            dates.iter().all(|d| wall(d) <= MAX_WALL
+                && d.as_microsecond() <= LAST_INSTANT
+                && d.timestamp().as_microsecond() == d.as_microsecond()),
             "{body}: {dates:?}"
         );
         // A century interval: every date up to the year 9999, none after.
@@ -228,4 +230,286 @@ fn dates_end_at_the_year_9999() {
             assert_eq!(dates.len(), 80, "{body}: {dates:?}");
         }
     }
+}
+
+/// The last instant a date can have: 9999-12-30T22:00:00.999999Z (`jiff::Timestamp::MAX`).
+const LAST_INSTANT: i64 = 253_402_207_200_999_999;
+
+/// Zones for the end of time: fixed offsets far east and west (so the independent checks
+/// below can compute wall clocks), and two with daylight saving.
+const END_ZONES: &[&str] = &[
+    "UTC",
+    "Asia/Tokyo",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "Asia/Kolkata",
+    "America/New_York",
+    "Australia/Sydney",
+];
+
+/// The zone's offset (µs) if it is fixed in the year 9999.
+fn fixed_offset(zone: &str) -> Option<i64> {
+    match zone {
+        "UTC" => Some(0),
+        "Asia/Tokyo" => Some(9 * 3_600_000_000),
+        "Pacific/Kiritimati" => Some(14 * 3_600_000_000),
+        "Pacific/Pago_Pago" => Some(-11 * 3_600_000_000),
+        "Asia/Kolkata" => Some(19_800_000_000),
+        _ => None,
+    }
+}
+
+/// Instants from 9999-11-01 to the last one.
+fn late_instant() -> impl Strategy<Value = i64> {
+    (253_399_622_400_000_000i64..=LAST_INSTANT).prop_map(|us| us - us % 1_000_000)
+}
+
+/// What every schedule's dates keep at the end of time: no error, no more than `n`, none
+/// before `start`, strictly increasing, and none clamped (a date past the last instant would
+/// come back from `timestamp()` as another instant — a date not on the schedule).
+fn check_end_of_time(
+    dates: &Result<Vec<ScheduledTime>, prefab_schemas::ScheduleError>,
+    start: i64,
+    n: usize,
+) -> Result<(), TestCaseError> {
+    let dates = dates
+        .as_ref()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert!(dates.len() <= n);
+    for d in dates {
+        prop_assert!(d.as_microsecond() >= start, "{d} before the start");
+        prop_assert!(
+            d.as_microsecond() <= LAST_INSTANT,
+            "{d} past the last instant"
+        );
+        prop_assert_eq!(
+            d.timestamp().as_microsecond(),
+            d.as_microsecond(),
+            "{} clamped",
+            d
+        );
+    }
+    for pair in dates.windows(2) {
+        prop_assert!(pair[0] < pair[1], "{} !< {}", pair[0], pair[1]);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Interval dates near the year 9999 are on the schedule's grid, and stop at the last one:
+    /// fewer than `n` only when the next grid point is past the last instant.
+    #[test]
+    fn interval_dates_at_the_end_of_time(
+        secs in prop_oneof![1i64..7200, (1i64..72).prop_map(|h| h * 3600), (1i64..10).prop_map(|d| d * 86_400)],
+        anchor_back in -(40 * 86_400i64)..(200 * 86_400),
+        start in late_instant(),
+        zone in prop::sample::select(END_ZONES),
+        n in 1usize..400,
+    ) {
+        let anchor_us = (start - anchor_back * 1_000_000).min(LAST_INSTANT - LAST_INSTANT % 1_000_000);
+        let anchor = Timestamp::from_microsecond(anchor_us).unwrap().to_zoned_datetime(TimeZone::UTC);
+        let s = IntervalSchedule::new(SignedDuration::from_secs(secs), &anchor, Some(zone)).unwrap();
+        let dates = s.dates(Some(n), Some(Timestamp::from_microsecond(start).unwrap()), None);
+        check_end_of_time(&dates, start, n)?;
+        let dates = dates.unwrap();
+        let every = secs * 1_000_000;
+        // In a fixed-offset zone every interval is exact, so the grid is known independently.
+        if fixed_offset(zone).is_some() || every < 86_400_000_000 {
+            for d in &dates {
+                prop_assert_eq!((d.as_microsecond() - anchor_us).rem_euclid(every), 0, "{} off the grid", d);
+            }
+            if fixed_offset(zone).is_some() && dates.len() < n {
+                let next = match dates.last() {
+                    Some(last) => last.as_microsecond() + every,
+                    None if start <= anchor_us => anchor_us,
+                    None => start + (anchor_us - start).rem_euclid(every),
+                };
+                prop_assert!(next > LAST_INSTANT, "{} dates, but {next} µs is on the grid and in range", dates.len());
+            }
+        }
+    }
+
+    /// Cron dates near the year 9999 match the expression, and end with the last match before
+    /// the last instant (croniter fails with an overflow there; prefab returns the dates).
+    #[test]
+    fn cron_dates_at_the_end_of_time(
+        cron in plain_cron(),
+        start in late_instant(),
+        zone in prop::sample::select(END_ZONES),
+        day_or in any::<bool>(),
+        n in 1usize..200,
+    ) {
+        let text = cron.text();
+        let schedule = prefab_schemas::schedules::CronSchedule::new(&text).unwrap()
+            .with_timezone(zone).unwrap().with_day_or(day_or);
+        let dates = schedule.dates(Some(n), Some(Timestamp::from_microsecond(start).unwrap()), None);
+        check_end_of_time(&dates, start, n)?;
+        let dates = dates.unwrap();
+        let Some(offset) = fixed_offset(zone) else { return Ok(()) };
+        let civil = |instant: i64| jiff::civil::date(1970, 1, 1).at(0, 0, 0, 0)
+            .checked_add(SignedDuration::from_micros(instant + offset)).unwrap();
+        for d in &dates {
+            prop_assert!(cron.matches(civil(d.as_microsecond()), day_or), "{d} does not match {text:?}");
+        }
+        if dates.len() < n {
+            // No minute between the last date (or the start) and the last instant matches.
+            let from = dates.last().map_or(start - 1, |d| d.as_microsecond());
+            let mut minute = (from.div_euclid(60_000_000) + 1) * 60_000_000;
+            while minute <= LAST_INSTANT {
+                prop_assert!(!cron.matches(civil(minute), day_or), "{} dates, but {} matches {text:?}", dates.len(), civil(minute));
+                minute += 60_000_000;
+            }
+        }
+    }
+
+    /// RRule dates near the year 9999 are on the rule's grid and stop at the last instant.
+    #[test]
+    fn rrule_dates_at_the_end_of_time(
+        hours in 1i64..30,
+        start in late_instant(),
+        zone in prop::sample::select(END_ZONES),
+        n in 1usize..300,
+    ) {
+        let rule = format!("DTSTART:99990101T000000\nRRULE:FREQ=HOURLY;INTERVAL={hours}");
+        let schedule = prefab_schemas::schedules::RRuleSchedule::new(&rule).unwrap()
+            .with_timezone(zone).unwrap();
+        let dates = schedule.dates(Some(n), Some(Timestamp::from_microsecond(start).unwrap()), None);
+        check_end_of_time(&dates, start, n)?;
+        let dates = dates.unwrap();
+        let Some(offset) = fixed_offset(zone) else { return Ok(()) };
+        // DTSTART is a wall clock in the zone.
+        let dtstart = 253_370_764_800_000_000 - offset;
+        let every = hours * 3_600_000_000;
+        for d in &dates {
+            prop_assert_eq!((d.as_microsecond() - dtstart).rem_euclid(every), 0, "{} off the grid", d);
+        }
+        if dates.len() < n {
+            let next = match dates.last() {
+                Some(last) => last.as_microsecond() + every,
+                None => start + (dtstart - start).rem_euclid(every),
+            };
+            prop_assert!(next > LAST_INSTANT, "{} dates, but {next} µs is on the grid and in range", dates.len());
+        }
+    }
+}
+
+/// `prefab schedule preview --interval 86400 --start 9999-12-25T00:00:00Z -n 10` (issue 12):
+/// six dates, the last on 9999-12-30 — not a clamped "9999-12-30T22:00:00Z". The same for a
+/// daily cron (which reported "never fires") and a daily rrule.
+#[test]
+fn daily_schedules_end_on_the_last_day_in_range() {
+    let start: Timestamp = "9999-12-25T00:00:00Z".parse().unwrap();
+    for body in [
+        serde_json::json!({"interval": 86400, "anchor_date": "9999-12-25T00:00:00Z", "timezone": "UTC"}),
+        serde_json::json!({"cron": "0 0 * * *", "timezone": "UTC"}),
+        serde_json::json!({"rrule": "FREQ=DAILY", "timezone": "UTC"}),
+    ] {
+        let schedule = Schedule::from_json(&body).unwrap();
+        let dates = schedule
+            .dates(Some(10), Some(start), None)
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+        let shown: Vec<String> = dates.iter().map(ToString::to_string).collect();
+        let want: Vec<String> = (25..=30)
+            .map(|d| format!("9999-12-{d}T00:00:00+00:00"))
+            .collect();
+        assert_eq!(shown, want, "{body}");
+    }
+    // An hourly interval in Tokyo (+09:00): the last instant is 07:00 on the 31st, local.
+    let body = serde_json::json!({"interval": 3600, "anchor_date": "9999-12-30T20:00:00Z", "timezone": "Asia/Tokyo"});
+    let dates = Schedule::from_json(&body)
+        .unwrap()
+        .dates(
+            Some(10),
+            Some("9999-12-30T20:00:00Z".parse().unwrap()),
+            None,
+        )
+        .unwrap();
+    let shown: Vec<String> = dates.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "9999-12-31T05:00:00+09:00",
+            "9999-12-31T06:00:00+09:00",
+            "9999-12-31T07:00:00+09:00"
+        ]
+    );
+}
+
+/// The first year: a cron search that starts at 0001-01-01T00:00Z west of Greenwich starts on a
+/// year-0 wall clock; it used to report "never fires". A start before year 1 is raised to it.
+#[test]
+fn dates_begin_in_the_year_1() {
+    let start: Timestamp = "0001-01-01T00:00:00Z".parse().unwrap();
+    let cron = Schedule::from_json(
+        &serde_json::json!({"cron": "0 0 * * *", "timezone": "America/New_York"}),
+    )
+    .unwrap();
+    let dates = cron.dates(Some(2), Some(start), None).unwrap();
+    let shown: Vec<String> = dates.iter().map(ToString::to_string).collect();
+    // New York's local mean time: −04:56:02.
+    assert_eq!(
+        shown,
+        [
+            "0001-01-01T00:00:00-04:56:02",
+            "0001-01-02T00:00:00-04:56:02"
+        ]
+    );
+    let early: Timestamp = "-000005-06-01T00:00:00Z".parse().unwrap();
+    for body in [
+        serde_json::json!({"interval": 86400, "anchor_date": "0001-01-01T00:00:00Z", "timezone": "UTC"}),
+        serde_json::json!({"cron": "0 0 * * *", "timezone": "UTC"}),
+        serde_json::json!({"rrule": "DTSTART:00010101T000000\nRRULE:FREQ=DAILY", "timezone": "UTC"}),
+    ] {
+        let dates = Schedule::from_json(&body)
+            .unwrap()
+            .dates(Some(1), Some(early), None)
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
+        let shown: Vec<String> = dates.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["0001-01-01T00:00:00+00:00"], "{body}");
+    }
+}
+
+/// A date-time past the last instant is refused with an error naming it and the limit.
+#[test]
+fn a_date_time_past_the_last_instant_names_the_limit() {
+    let err = prefab_schemas::schedules::parse_timestamp("9999-12-31T00:00:00Z").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("\"9999-12-31T00:00:00Z\""), "{msg}");
+    assert!(msg.contains("after 9999-12-30T22:00:00Z"), "{msg}");
+    let body = serde_json::json!({"interval": 60, "anchor_date": "9999-12-31T12:00:00+00:00"});
+    let msg = Schedule::from_json(&body).unwrap_err().to_string();
+    assert!(
+        msg.contains("anchor_date") && msg.contains("after 9999-12-30T22:00:00Z"),
+        "{msg}"
+    );
+}
+
+/// The last second of representable time, microsecond by microsecond: every date converts to
+/// its own `Timestamp` (jiff's `from_microsecond` refuses that second; it came back as
+/// `Timestamp::MAX`, a microsecond late).
+#[test]
+fn the_last_second_is_exact_to_the_microsecond() {
+    let body = serde_json::json!({"interval": 0.000001, "anchor_date": "9999-12-30T00:00:00Z"});
+    let start: Timestamp = "9999-12-30T22:00:00.999997Z".parse().unwrap();
+    let dates = Schedule::from_json(&body)
+        .unwrap()
+        .dates(Some(10), Some(start), None)
+        .unwrap();
+    let shown: Vec<String> = dates.iter().map(|d| d.timestamp().to_string()).collect();
+    assert_eq!(
+        shown,
+        [
+            "9999-12-30T22:00:00.999997Z",
+            "9999-12-30T22:00:00.999998Z",
+            "9999-12-30T22:00:00.999999Z"
+        ]
+    );
+    assert_eq!(
+        prefab_schemas::schedules::parse_timestamp("9999-12-30T22:00:00.999998Z")
+            .unwrap()
+            .to_string(),
+        "9999-12-30T22:00:00.999998Z"
+    );
 }

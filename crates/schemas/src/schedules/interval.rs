@@ -8,12 +8,7 @@
 //! later instant. Candidates are compared and de-duplicated by wall-clock time, because Python
 //! compares two datetimes that share a tzinfo by their wall clocks (spec schedules.md §4).
 
-use crate::schedules::zone::{DAY_MICROS, MICROS, Zone, days_from_civil};
-
-/// Python's `datetime.max` (9999-12-31 23:59:59.999999) as a wall-clock time (µs): no date
-/// lies beyond it. Prefect's generator raises `OverflowError` when the next date would; the
-/// dates here end at the last one in range (docs/deviations.md S8).
-const MAX_WALL: i64 = days_from_civil(10000, 1, 1) * DAY_MICROS - 1;
+use crate::schedules::zone::{DAY_MICROS, LAST_INSTANT, MAX_WALL, MICROS, Zone};
 
 /// How the whole-day part steps: the number of candidates examined per call is bounded by
 /// Prefect's `MAX_ITERATIONS` (1000) plus the two extra checks of its loop.
@@ -55,7 +50,7 @@ fn at_instant(zone: &Zone, instant: i64) -> Point {
     }
 }
 
-/// Past every date: where [`add`] lands when the sum would leave Python's datetime range.
+/// Past every date: where [`add`] lands when the sum would leave the representable range.
 const BEYOND: Point = Point {
     wall: i64::MAX,
     instant: i64::MAX,
@@ -64,10 +59,11 @@ const BEYOND: Point = Point {
 /// pendulum's `DateTime.add(days=, seconds=)`: with a day count the wall clock moves and is
 /// re-resolved (gap → forward, fold → later); without one the instant moves.
 ///
-/// Saturating: an interval of up to ~270,000 years is valid (Python's `timedelta` takes it) and
-/// the sums would overflow; a point past [`MAX_WALL`] is [`BEYOND`], which ends the dates.
+/// Saturating: an interval of up to ~270,000 years is valid (Python's `timedelta` takes it) and the sums would overflow; a point past [`LAST_INSTANT`] (or a wall clock past
+/// [`MAX_WALL`]) is [`BEYOND`], which ends the dates — never a clamped date, which would not be
+/// on the schedule (docs/deviations.md S8).
 fn add(zone: &Zone, p: Point, days: i64, micros: i64) -> Point {
-    if days != 0 {
+    let instant = if days != 0 {
         let wall = p
             .wall
             .saturating_add(days.saturating_mul(DAY_MICROS))
@@ -75,14 +71,14 @@ fn add(zone: &Zone, p: Point, days: i64, micros: i64) -> Point {
         if wall > MAX_WALL {
             return BEYOND;
         }
-        at_instant(zone, zone.localize_later(wall))
+        zone.localize_later(wall)
     } else {
-        let instant = p.instant.saturating_add(micros);
-        if instant > MAX_WALL + DAY_MICROS {
-            return BEYOND;
-        }
-        at_instant(zone, instant)
+        p.instant.saturating_add(micros)
+    };
+    if instant > LAST_INSTANT {
+        return BEYOND;
     }
+    at_instant(zone, instant)
 }
 
 /// The run dates of an interval schedule, as instants (µs), per Prefect's
@@ -149,7 +145,7 @@ pub(crate) fn interval_dates(
     let mut walls: Vec<i64> = Vec::with_capacity(n.min(MAX_ITERATIONS + 2));
     let mut counter = 0usize;
     loop {
-        if next.wall > MAX_WALL || end.is_some_and(|end| next.wall > end.wall) {
+        if next.instant > LAST_INSTANT || end.is_some_and(|end| next.wall > end.wall) {
             break;
         }
         // Prefect de-duplicates with a set of datetimes that share one tzinfo, which Python
@@ -200,5 +196,59 @@ pub(crate) fn seconds_to_micros(seconds: f64) -> Option<i64> {
         Some(micros as i64)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedules::zone::{to_timestamp, wall_from_fields};
+
+    fn at(s: &str) -> i64 {
+        s.parse::<jiff::Timestamp>().unwrap().as_microsecond()
+    }
+
+    /// A step whose sum passes the last instant ends the dates (`BEYOND`), in the instant path
+    /// (sub-day) and in the calendar path (whole days); it used to come back as a wall clock
+    /// read through a clamped timestamp — 9999-12-30T22:00Z, a date not on the schedule.
+    #[test]
+    fn a_step_past_the_last_instant_is_beyond() {
+        let utc = Zone::utc();
+        let p = at_instant(&utc, at("9999-12-30T00:00:00Z"));
+        assert_eq!(add(&utc, p, 1, 0), BEYOND);
+        assert_eq!(add(&utc, p, 0, DAY_MICROS), BEYOND);
+        let last = add(&utc, p, 0, 22 * 3600 * MICROS);
+        assert_eq!(
+            to_timestamp(last.instant).to_string(),
+            "9999-12-30T22:00:00Z"
+        );
+        // A wall clock past Python's datetime.max.
+        let tokyo = Zone::get("Asia/Tokyo").unwrap();
+        let p = at_instant(&tokyo, at("9999-12-30T12:00:00Z"));
+        assert_eq!(add(&tokyo, p, 1, 0), BEYOND);
+        assert_eq!(
+            add(&tokyo, p, 0, 10 * 3600 * MICROS).wall,
+            wall_from_fields(9999, 12, 31, 7, 0, 0)
+        );
+    }
+
+    #[test]
+    fn daily_dates_stop_at_the_last_day_in_range() {
+        let ny = Zone::get("America/New_York").unwrap();
+        // 01:00 EDT: the calendar keeps 01:00 local, which is 06:00Z in December.
+        let anchor = at("2026-03-09T05:00:00Z");
+        let start = at("9999-12-27T12:00:00Z");
+        let got: Vec<String> = interval_dates(DAY_MICROS, anchor, &ny, start, None, 10)
+            .into_iter()
+            .map(|i| to_timestamp(i).to_string())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "9999-12-28T06:00:00Z",
+                "9999-12-29T06:00:00Z",
+                "9999-12-30T06:00:00Z"
+            ]
+        );
     }
 }

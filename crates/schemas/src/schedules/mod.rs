@@ -9,7 +9,10 @@
 //! * `n` defaults to 1 without `end` and to [`MAX_ITERATIONS`] with it;
 //! * every engine examines about [`MAX_ITERATIONS`] candidates at most, so a single call never
 //!   returns more than about 1000 dates;
-//! * dates are expressed in the schedule's time zone (UTC when it has none).
+//! * dates are expressed in the schedule's time zone (UTC when it has none);
+//! * dates lie between 0001-01-01T00:00Z (an earlier `start` is raised to it) and
+//!   9999-12-30T22:00:00.999999Z, the last instant a [`jiff::Timestamp`] holds: near it the
+//!   dates end early, never with a clamped date (docs/deviations.md S8).
 
 pub mod cron;
 mod interval;

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::schedules::cron::{self, CronExpr};
 use crate::schedules::interval::{interval_dates, seconds_to_micros};
 use crate::schedules::rrule::{self, RRuleSet};
-use crate::schedules::zone::{MICROS, Zone};
+use crate::schedules::zone::{FIRST_INSTANT, MICROS, Zone};
 use crate::schedules::{ScheduleError, ScheduledTime, default_n, now_micros, write_rfc3339};
 
 // ---------------------------------------------------------------------------------------------
@@ -312,7 +312,15 @@ pub(crate) fn parse_datetime(text: &str) -> Result<(i64, i32), String> {
         Some(PiecesOffset::Numeric(n)) => n.offset(),
         _ => jiff::tz::Offset::UTC,
     };
-    let ts = offset.to_timestamp(civil).map_err(|e| e.to_string())?;
+    let ts = offset.to_timestamp(civil).map_err(|_| {
+        if civil.year() > 0 {
+            "it lies after 9999-12-30T22:00:00Z, the last instant a schedule date can have \
+             (jiff's Timestamp::MAX; docs/deviations.md S8)"
+                .to_owned()
+        } else {
+            "it lies before the first instant jiff can represent".to_owned()
+        }
+    })?;
     Ok((ts.as_microsecond(), offset.seconds()))
 }
 
@@ -727,8 +735,12 @@ pub struct DeploymentScheduleUpdate {
 // ---------------------------------------------------------------------------------------------
 // Shared plumbing
 
+/// `start` (default now) and `end` in µs. A start before 0001-01-01T00:00Z, which Prefect
+/// cannot take, is raised to it: no date before Python's first year is computed.
 fn bounds(start: Option<Timestamp>, end: Option<Timestamp>) -> (i64, Option<i64>) {
-    let start = start.map_or_else(now_micros, |t| t.as_microsecond());
+    let start = start
+        .map_or_else(now_micros, |t| t.as_microsecond())
+        .max(FIRST_INSTANT);
     (start, end.map(|t| t.as_microsecond()))
 }
 

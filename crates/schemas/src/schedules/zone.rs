@@ -21,6 +21,22 @@ pub(crate) const MICROS: i64 = 1_000_000;
 /// Microseconds in one day.
 pub(crate) const DAY_MICROS: i64 = 86_400 * MICROS;
 
+/// The last instant a run date can have: 9999-12-30T22:00:00.999999Z, `jiff::Timestamp::MAX`
+/// at microsecond precision (the last instant whose wall clock exists at every UTC offset up to
+/// ±26 h). [`ScheduledTime::timestamp`](crate::schedules::ScheduledTime::timestamp) cannot hold a
+/// later one, so every engine stops before it; Python's `datetime.max` (a wall clock) lies up to
+/// 26 hours later (docs/deviations.md S8).
+pub(crate) const LAST_INSTANT: i64 =
+    (days_from_civil(9999, 12, 30) * 86_400 + 22 * 3600) * MICROS + (MICROS - 1);
+
+/// The first instant a run date can have: 0001-01-01T00:00:00Z, Python's `datetime.min` read as
+/// UTC (Prefect reads a naive start as UTC). An earlier `start` is raised to it.
+pub(crate) const FIRST_INSTANT: i64 = days_from_civil(1, 1, 1) * DAY_MICROS;
+
+/// Python's `datetime.max` (9999-12-31 23:59:59.999999) as a wall-clock time (µs): no wall
+/// clock lies beyond it.
+pub(crate) const MAX_WALL: i64 = days_from_civil(10000, 1, 1) * DAY_MICROS - 1;
+
 /// A validated time zone of a schedule.
 ///
 /// Cheap to clone (the rules are shared), `Send` and `Sync`. Each thread remembers the last
@@ -149,15 +165,19 @@ impl Zone {
         self.load_span(instant).offset
     }
 
-    /// The wall-clock time (µs) of an instant (µs).
+    /// The wall-clock time (µs) of an instant (µs); saturating, so that the "past the end"
+    /// instant `i64::MAX` maps to a wall clock past [`MAX_WALL`].
     #[inline]
     pub(crate) fn to_wall(&self, instant: i64) -> i64 {
-        instant + self.offset_at(instant)
+        instant.saturating_add(self.offset_at(instant))
     }
 
     /// Maps a wall-clock time to an instant the way Prefect does: in a fold the earlier instant,
     /// in a gap the wall time shifted forward by the gap's length (02:30 on a New York
     /// spring-forward day becomes 03:30 EDT).
+    ///
+    /// A wall time whose instant lies after [`LAST_INSTANT`] gives an instant after it (`i64::MAX`
+    /// where jiff cannot compute it); one before jiff's first instant gives `i64::MIN`.
     #[inline]
     pub(crate) fn localize(&self, wall: i64) -> i64 {
         let span = self.cached_span();
@@ -176,24 +196,37 @@ impl Zone {
         if wall >= span.wall_lo && wall < span.wall_hi {
             return wall - span.offset;
         }
-        let civil = jiff::tz::Offset::UTC.to_datetime(to_timestamp(wall));
-        let instant = match self.tz.to_ambiguous_timestamp(civil).later() {
-            Ok(ts) => micros_of(ts),
-            Err(_) => wall,
-        };
-        let _ = self.load_span(instant);
-        instant
+        self.localize_with(wall, jiff::tz::AmbiguousTimestamp::later)
     }
 
     #[cold]
     fn localize_slow(&self, wall: i64) -> i64 {
-        let civil = jiff::tz::Offset::UTC.to_datetime(to_timestamp(wall));
-        let instant = match self.tz.to_ambiguous_timestamp(civil).compatible() {
-            Ok(ts) => micros_of(ts),
-            Err(_) => wall,
+        self.localize_with(wall, jiff::tz::AmbiguousTimestamp::compatible)
+    }
+
+    /// Resolves a wall time with jiff and one of its disambiguation rules, caching the span.
+    ///
+    /// The civil date-time is built from the wall clock's own fields: going through a
+    /// `Timestamp` would clamp wall clocks after 9999-12-30T22:00 to that time, giving a date
+    /// that is not on the schedule. A wall time outside jiff's range, or whose instant is, is
+    /// past the end (`i64::MAX`) or before the beginning (`i64::MIN`) of representable time.
+    fn localize_with(
+        &self,
+        wall: i64,
+        rule: fn(jiff::tz::AmbiguousTimestamp) -> Result<Timestamp, jiff::Error>,
+    ) -> i64 {
+        let out_of_range = if wall < 0 { i64::MIN } else { i64::MAX };
+        let Some(civil) = civil_of_wall(wall) else {
+            return out_of_range;
         };
-        let _ = self.load_span(instant);
-        instant
+        match rule(self.tz.to_ambiguous_timestamp(civil)) {
+            Ok(ts) => {
+                let instant = micros_of(ts);
+                let _ = self.load_span(instant);
+                instant
+            }
+            Err(_) => out_of_range,
+        }
     }
 
     fn load_span(&self, instant: i64) -> Span {
@@ -258,12 +291,35 @@ fn add_one(ts: Timestamp) -> Timestamp {
 }
 
 /// Instant micros → `jiff::Timestamp` (saturating at jiff's range).
+///
+/// Built from seconds and nanoseconds: `Timestamp::from_microsecond` refuses the last second of
+/// jiff's range (it checks whole seconds), which turned 9999-12-30T22:00:00.999998Z into
+/// `Timestamp::MAX`.
 pub(crate) fn to_timestamp(instant: i64) -> Timestamp {
-    Timestamp::from_microsecond(instant).unwrap_or(if instant < 0 {
+    let nanos = (instant.rem_euclid(MICROS) * 1000) as i32;
+    Timestamp::new(instant.div_euclid(MICROS), nanos).unwrap_or(if instant < 0 {
         Timestamp::MIN
     } else {
         Timestamp::MAX
     })
+}
+
+/// The civil date-time of a wall clock (µs), if jiff can represent it (years −9999 to 9999).
+pub(crate) fn civil_of_wall(wall: i64) -> Option<jiff::civil::DateTime> {
+    let secs = wall.div_euclid(MICROS);
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let tod = secs.rem_euclid(86_400);
+    let nanos = (wall.rem_euclid(MICROS) * 1000) as i32;
+    jiff::civil::DateTime::new(
+        i16::try_from(y).ok()?,
+        mo as i8,
+        d as i8,
+        (tod / 3600) as i8,
+        (tod / 60 % 60) as i8,
+        (tod % 60) as i8,
+        nanos,
+    )
+    .ok()
 }
 
 /// `jiff::Timestamp` → instant micros.
@@ -407,5 +463,77 @@ mod tests {
                 w += 15 * 60 * MICROS;
             }
         }
+    }
+
+    #[test]
+    fn the_representable_range_is_jiffs_and_pythons() {
+        assert_eq!(LAST_INSTANT, Timestamp::MAX.as_microsecond());
+        // Every microsecond of the last second converts exactly.
+        for us in [LAST_INSTANT, LAST_INSTANT - 1, LAST_INSTANT - 999_999] {
+            assert_eq!(to_timestamp(us).as_microsecond(), us);
+        }
+        assert_eq!(
+            to_timestamp(LAST_INSTANT - 1).to_string(),
+            "9999-12-30T22:00:00.999998Z"
+        );
+        assert_eq!(
+            to_timestamp(FIRST_INSTANT).to_string(),
+            "0001-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            civil_of_wall(MAX_WALL).unwrap().to_string(),
+            "9999-12-31T23:59:59.999999"
+        );
+        assert_eq!(civil_of_wall(MAX_WALL + 1), None);
+        assert_eq!(
+            civil_of_wall(wall("0001-01-01T00:00:00") - 1)
+                .unwrap()
+                .to_string(),
+            "0000-12-31T23:59:59.999999"
+        );
+    }
+
+    /// A wall clock after 9999-12-30T22:00 used to be read through a clamped `Timestamp`, so
+    /// 9999-12-31T00:00 in UTC came back as 9999-12-30T22:00Z — not a date of the schedule.
+    #[test]
+    fn localize_at_the_end_of_time_never_clamps() {
+        let utc = Zone::utc();
+        assert_eq!(utc.localize(wall("9999-12-31T00:00:00")), i64::MAX);
+        assert_eq!(utc.localize_later(wall("9999-12-31T00:00:00")), i64::MAX);
+        assert_eq!(
+            rfc(&utc, utc.localize(wall("9999-12-30T22:00:00"))),
+            "9999-12-30T22:00:00+00:00"
+        );
+        let tokyo = Zone::get("Asia/Tokyo").unwrap();
+        assert_eq!(
+            rfc(&tokyo, tokyo.localize(wall("9999-12-31T07:00:00"))),
+            "9999-12-31T07:00:00+09:00"
+        );
+        assert!(tokyo.localize(wall("9999-12-31T07:00:01")) > LAST_INSTANT);
+        let ny = Zone::get("America/New_York").unwrap();
+        assert!(ny.localize(wall("9999-12-31T00:00:00")) > LAST_INSTANT);
+        assert!(ny.to_wall(i64::MAX) > MAX_WALL);
+        // The first year: New York's local mean time, −04:56:02.
+        assert_eq!(
+            ny.localize(wall("0000-12-31T19:03:58")),
+            FIRST_INSTANT,
+            "a year-0 wall clock west of Greenwich"
+        );
+    }
+
+    /// Offsets of instants past `jiff::Timestamp::MAX` are read at that instant (the engines
+    /// never return such dates, but look them up on the way): that is exact only while no zone
+    /// changes its offset in the last days of 9999.
+    #[test]
+    fn no_zone_changes_offset_at_the_end_of_time() {
+        let from: Timestamp = "9999-12-20T00:00:00Z".parse().unwrap();
+        let mut zones = 0;
+        for name in jiff::tz::db().available() {
+            let tz = TimeZone::get(name.as_str()).unwrap();
+            let next = tz.following(from).next().map(|t| t.timestamp());
+            assert_eq!(next, None, "{name}");
+            zones += 1;
+        }
+        assert!(zones > 400, "{zones} zones");
     }
 }

@@ -35,10 +35,10 @@ use std::str::FromStr;
 
 use crate::schedules::MAX_ITERATIONS;
 use crate::schedules::ScheduleError;
-use crate::schedules::zone::{MICROS, Zone, civil_from_days};
+use crate::schedules::zone::{LAST_INSTANT, MICROS, Zone, civil_from_days};
 
-use next::Cursor;
-use parse::{Refusal, Spec};
+use next::{Cursor, Stop};
+use parse::{Field, Refusal, Spec};
 
 /// A cron expression Prefect accepts, compiled for fast date generation.
 ///
@@ -67,8 +67,10 @@ impl CronExpr {
     /// Parses an expression with Prefect's validation rules (`validate_cron_string`): what
     /// `croniter.is_valid` accepts, except random (`R`) fields.
     ///
-    /// Prefect accepts random forms other than a bare `R` (`R/5`, `R(0-30)`), but their dates
-    /// are random; they are refused here too.
+    /// Prefect accepts random forms other than a bare `R` (`R/5`, `R(0-30)`, `r/5`), but
+    /// croniter draws their value anew on every `get_dates` call, so their dates are random;
+    /// they are refused here too, with the field named and a fixed value suggested
+    /// (docs/deviations.md S9).
     ///
     /// # Errors
     ///
@@ -84,15 +86,54 @@ impl CronExpr {
                 expr: expr.to_owned(),
                 reason,
             }),
-            Err(Refusal::Unsupported) => Err(ScheduleError::UnsupportedCron {
-                expr: expr.to_owned(),
-            }),
+            Err(Refusal::Unsupported { field, hashed }) => Err(unsupported(expr, field, hashed)),
         }
     }
 
     /// The expression as it was given.
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+}
+
+/// The error for a random (`R…`) or hashed (`H…`) field, naming it and what to write instead.
+fn unsupported(expr: &str, field: Field, hashed: bool) -> ScheduleError {
+    let index = Field::ALL.iter().position(|&f| f == field).unwrap_or(0);
+    let value = expr.split_whitespace().nth(index).unwrap_or_default();
+    let lower = value.to_ascii_lowercase();
+    let rest = lower.get(1..).unwrap_or_default();
+    let (bounds, divisor) = match rest.split_once('/') {
+        Some((b, d)) => (b, Some(d)),
+        None => (rest, None),
+    };
+    let bounds = bounds
+        .strip_prefix('(')
+        .and_then(|b| b.strip_suffix(')'))
+        .and_then(|b| b.split_once('-'));
+    let lo = field.range().0.to_string();
+    let suggestion = match (bounds, divisor) {
+        (Some((a, b)), Some(d)) => format!("\"{a}-{b}/{d}\""),
+        (Some((a, _)), None) => format!("\"{a}\""),
+        (None, Some(d)) => format!("\"{lo}/{d}\""),
+        (None, None) => format!("\"{lo}\""),
+    };
+    let reason = if hashed {
+        format!(
+            "is hashed: croniter computes it only from a hash id, which Prefect never passes, \
+             so Prefect refuses it too; write the value instead, e.g. {suggestion}"
+        )
+    } else {
+        format!(
+            "is random: croniter draws a new value each time Prefect computes dates (on every \
+             scheduler pass), so the runs would follow no fixed schedule; pick the value \
+             yourself, e.g. {suggestion} (docs/deviations.md S9)"
+        )
+    };
+    ScheduleError::UnsupportedCron {
+        expr: expr.to_owned(),
+        field: field.name().to_owned(),
+        value: value.to_owned(),
+        reason,
     }
 }
 
@@ -128,6 +169,10 @@ const MAX_CANDIDATES: usize = MAX_ITERATIONS + 2;
 /// [`ScheduleError::CronNeverFires`] where croniter finds no match within 50 years of the
 /// candidate it is looking for (Prefect raises `CroniterBadDateError` then, even after dates
 /// were found).
+///
+/// Near the end of representable time ([`LAST_INSTANT`], 9999-12-30T22:00Z) the dates end with
+/// the last one before it — fewer than `n`, possibly none — where croniter fails with an
+/// overflow (docs/deviations.md S8).
 // `Schedule::dates` calls this once the wire layer lands; until then only the tests do.
 pub(crate) fn cron_dates(
     expr: &CronExpr,
@@ -172,30 +217,49 @@ pub(crate) fn cron_dates(
         expr: expr.source.clone(),
         after: wall_string(cursor.position()),
     };
-    let mut main = Cursor::new(spec, day_or, naive);
-    let pull_main = |cursor: &mut Cursor<'_>| match cursor.next() {
-        Some(w) => Ok(zone.localize(w.saturating_mul(MICROS))),
-        None => Err(never(cursor)),
+    // The next instant of a cursor; `None` once no candidate is left before the end of
+    // representable time (a wall clock past year 9999, or an instant past `LAST_INSTANT`).
+    let pull = |cursor: &mut Cursor<'_>| -> Result<Option<i64>, ScheduleError> {
+        match cursor.next() {
+            Ok(w) => {
+                let instant = zone.localize(w.saturating_mul(MICROS));
+                Ok((instant <= LAST_INSTANT).then_some(instant))
+            }
+            Err(Stop::EndOfTime) => Ok(None),
+            Err(Stop::NeverFires) => Err(never(cursor)),
+        }
     };
+    let mut main = Cursor::new(spec, day_or, naive);
     // `heapq.merge` takes the lookback's first value, then the main one; after yielding a value
     // it takes the next one from the same source only when asked for another candidate.
     let mut look = lookback.map(|(w, gap_end)| (Cursor::new(spec, day_or, w), gap_end));
-    let mut look_head = match &mut look {
+    // The lookback ends where its wall time reaches the end of the gap (Prefect's
+    // `takewhile(wall < gap_end)`).
+    let pull_lookback = |look: &mut Option<(Cursor<'_>, i64)>| match look {
         Some((cursor, gap_end)) => {
-            pull_lookback(cursor, *gap_end, zone).map_err(|()| never(cursor))?
+            let gap_end = *gap_end;
+            match cursor.next() {
+                Ok(w) if w.saturating_mul(MICROS) < gap_end => {
+                    let instant = zone.localize(w.saturating_mul(MICROS));
+                    Ok((instant <= LAST_INSTANT).then_some(instant))
+                }
+                Ok(_) | Err(Stop::EndOfTime) => Ok(None),
+                Err(Stop::NeverFires) => Err(never(cursor)),
+            }
         }
-        None => None,
+        None => Ok(None),
     };
-    let mut main_head = pull_main(&mut main)?;
+    let mut look_head = pull_lookback(&mut look)?;
+    let mut main_head = pull(&mut main)?;
 
     let mut out = Vec::with_capacity(n.min(MAX_CANDIDATES));
     let mut latest = i64::MIN;
     for taken in 1..=MAX_CANDIDATES {
-        let from_look = look_head.is_some_and(|l| l <= main_head);
-        let instant = if from_look {
-            look_head.unwrap_or(main_head)
-        } else {
-            main_head
+        let (instant, from_look) = match (look_head, main_head) {
+            (Some(l), Some(m)) if l <= m => (l, true),
+            (Some(l), None) => (l, true),
+            (_, Some(m)) => (m, false),
+            (None, None) => break,
         };
         if end.is_some_and(|end| instant > end) {
             break;
@@ -209,21 +273,12 @@ pub(crate) fn cron_dates(
             break;
         }
         if from_look {
-            if let Some((cursor, gap_end)) = &mut look {
-                look_head = pull_lookback(cursor, *gap_end, zone).map_err(|()| never(cursor))?;
-            }
+            look_head = pull_lookback(&mut look)?;
         } else {
-            main_head = pull_main(&mut main)?;
+            main_head = pull(&mut main)?;
         }
     }
     Ok(out)
-}
-
-/// The lookback's next instant, `None` once its wall time reaches the end of the gap
-/// (Prefect's `takewhile(wall < gap_end)`), `Err` where croniter raises.
-fn pull_lookback(cursor: &mut Cursor<'_>, gap_end: i64, zone: &Zone) -> Result<Option<i64>, ()> {
-    let wall = cursor.next().ok_or(())?.saturating_mul(MICROS);
-    Ok((wall < gap_end).then(|| zone.localize(wall)))
 }
 
 /// A wall-clock time (seconds) as `YYYY-MM-DDTHH:MM:SS`.

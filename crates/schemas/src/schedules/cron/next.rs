@@ -18,6 +18,16 @@ const MAX_YEARS: i32 = 50;
 /// Python's `datetime` ends with year 9999; croniter fails beyond it.
 const MAX_YEAR: i32 = 9999;
 
+/// Why a search found no next match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stop {
+    /// No match within 50 years of the search's start (croniter's `CroniterBadDateError`).
+    NeverFires,
+    /// The search passed the end of year 9999 first: no match is left before the end of
+    /// representable time (croniter fails with an overflow there; docs/deviations.md S8).
+    EndOfTime,
+}
+
 /// A candidate date-time, broken down as croniter's `datetime` is.
 #[derive(Clone, Copy, Debug)]
 struct Civil {
@@ -221,7 +231,8 @@ impl Steps {
 }
 
 /// The date steps (year, month, day of month, day of week) on `d`: `Some(true)` when all of
-/// them accept it, `Some(false)` after a jump, `None` when the year list is exhausted.
+/// them accept it, `Some(false)` after a jump, `None` when the year list is exhausted (croniter
+/// fails then: no match within its search).
 // Out of line: runs about once per day of matches, and keeps `calc` small enough to inline.
 #[inline(never)]
 fn date_steps(spec: &Spec, s: Steps, d: &mut Civil) -> Option<bool> {
@@ -321,16 +332,23 @@ fn time_steps(spec: &Spec, s: Steps, d: &mut Civil) -> bool {
 /// alone, so they are re-run only when the date changed; and `passed` remembers a day on which
 /// they all passed in an earlier run of the same search, so that day is not examined again.
 // Inlined into `Cursor::next`, so that the candidate lives in registers on the hot path.
+///
+/// Candidates before year 1 are searched like any other (the calendar is proleptic): a start
+/// just after 0001-01-01T00:00Z has a year-0 wall clock in zones west of Greenwich.
 #[inline(always)]
-fn calc(spec: &Spec, steps: Steps, start: Civil, passed: &mut i64) -> Option<Civil> {
+fn calc(spec: &Spec, steps: Steps, start: Civil, passed: &mut i64) -> Result<Civil, Stop> {
     let mut d = start;
     let first_year = d.year;
     loop {
-        if d.year - first_year > MAX_YEARS || d.year > MAX_YEAR || d.year < 1 {
-            return None;
+        // Past year 9999 first: the end of time, not a schedule that never fires.
+        if d.year > MAX_YEAR {
+            return Err(Stop::EndOfTime);
+        }
+        if d.year - first_year > MAX_YEARS {
+            return Err(Stop::NeverFires);
         }
         if d.days != *passed {
-            if !date_steps(spec, steps, &mut d)? {
+            if !date_steps(spec, steps, &mut d).ok_or(Stop::NeverFires)? {
                 continue;
             }
             *passed = d.days;
@@ -338,7 +356,7 @@ fn calc(spec: &Spec, steps: Steps, start: Civil, passed: &mut i64) -> Option<Civ
         let day = d.days;
         loop {
             if time_steps(spec, steps, &mut d) {
-                return Some(d);
+                return Ok(d);
             }
             if d.days != day {
                 break;
@@ -387,10 +405,9 @@ impl<'a> Cursor<'a> {
         self.cur.to_secs()
     }
 
-    /// The next match strictly after the cursor (wall seconds), or `None` where croniter raises
-    /// `CroniterBadDateError`.
+    /// The next match strictly after the cursor (wall seconds), or why there is none.
     #[inline]
-    pub fn next(&mut self) -> Option<i64> {
+    pub fn next(&mut self) -> Result<i64, Stop> {
         let mut start = self.cur;
         // Five fields have minute resolution: croniter steps a whole minute, then zeroes seconds.
         if self.spec.nfields > 5 {
@@ -403,18 +420,29 @@ impl<'a> Cursor<'a> {
             // failing fails the whole step (schedules.md §5).
             let [_, dom_steps, dow_steps] = self.steps;
             let [_, dom_passed, dow_passed] = &mut self.passed;
-            let by_dom = calc(self.spec, dom_steps, start, dom_passed)?;
-            let by_dow = calc(self.spec, dow_steps, start, dow_passed)?;
-            if by_dom.to_secs() <= by_dow.to_secs() {
-                by_dom
-            } else {
-                by_dow
+            match (
+                calc(self.spec, dom_steps, start, dom_passed),
+                calc(self.spec, dow_steps, start, dow_passed),
+            ) {
+                (Err(Stop::NeverFires), _) | (_, Err(Stop::NeverFires)) => {
+                    return Err(Stop::NeverFires);
+                }
+                (Ok(by_dom), Ok(by_dow)) => {
+                    if by_dom.to_secs() <= by_dow.to_secs() {
+                        by_dom
+                    } else {
+                        by_dow
+                    }
+                }
+                // One search ran to the end of time: the other one's match is the next.
+                (Ok(found), Err(Stop::EndOfTime)) | (Err(Stop::EndOfTime), Ok(found)) => found,
+                (Err(Stop::EndOfTime), Err(Stop::EndOfTime)) => return Err(Stop::EndOfTime),
             }
         } else {
             let both = Mode::Both as usize;
             calc(self.spec, self.steps[both], start, &mut self.passed[both])?
         };
         self.cur = found;
-        Some(found.to_secs())
+        Ok(found.to_secs())
     }
 }

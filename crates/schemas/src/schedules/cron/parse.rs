@@ -23,7 +23,7 @@ pub(super) enum Field {
 }
 
 impl Field {
-    const ALL: [Field; 7] = [
+    pub(super) const ALL: [Field; 7] = [
         Field::Minute,
         Field::Hour,
         Field::Day,
@@ -34,7 +34,7 @@ impl Field {
     ];
 
     /// The inclusive range of values (croniter's `RANGES`).
-    const fn range(self) -> (u32, u32) {
+    pub(super) const fn range(self) -> (u32, u32) {
         match self {
             Field::Minute | Field::Second => (0, 59),
             Field::Hour => (0, 23),
@@ -65,7 +65,7 @@ impl Field {
         }
     }
 
-    const fn name(self) -> &'static str {
+    pub(super) const fn name(self) -> &'static str {
         match self {
             Field::Minute => "minute",
             Field::Hour => "hour",
@@ -134,9 +134,15 @@ pub(super) enum Refusal {
     /// croniter's `is_valid` is false; the reason names the field and value.
     Invalid(String),
     /// A random (`R`) or hashed (`H`) field. Prefect refuses a bare `R` (and croniter refuses
-    /// `H`, having no hash id); the other random forms Prefect accepts, but their dates are
-    /// random, so they cannot be reproduced.
-    Unsupported,
+    /// `H`, having no hash id); the other random forms Prefect accepts, but croniter draws
+    /// their value anew for every croniter it builds — on every `get_dates` call — so their
+    /// dates cannot be reproduced (docs/deviations.md S9).
+    Unsupported {
+        /// The first such field.
+        field: Field,
+        /// `H` rather than `R`.
+        hashed: bool,
+    },
 }
 
 /// Why an entry was refused; turned into a message only when the expression is refused, so
@@ -203,6 +209,13 @@ impl Bits {
     }
 }
 
+/// The kind of a random or hashed field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hash {
+    Random,
+    Hashed,
+}
+
 /// One field while it is being parsed.
 #[derive(Clone, Copy, Default)]
 struct FieldSet {
@@ -211,7 +224,7 @@ struct FieldSet {
     last: bool,
     nth: [u8; 7],
     /// A random (`R`) or hashed (`H`) field.
-    unsupported: bool,
+    unsupported: Option<Hash>,
 }
 
 /// The expression a macro stands for (croniter's aliases, matched on the whole string).
@@ -311,8 +324,15 @@ pub(super) fn compile(expr: &str) -> Result<Spec, Refusal> {
             "day-of-week field: '#' and 'L' entries cannot be mixed with plain weekdays".into(),
         ));
     }
-    if sets.iter().any(|s| s.unsupported) {
-        return Err(Refusal::Unsupported);
+    if let Some((i, kind)) = sets[..count]
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| s.unsupported.map(|k| (i, k)))
+    {
+        return Err(Refusal::Unsupported {
+            field: Field::ALL[i],
+            hashed: kind == Hash::Hashed,
+        });
     }
 
     let mut spec = Spec {
@@ -403,7 +423,11 @@ fn parse_field<'t>(
     if matches!(tok.first(), Some(b'h' | b'r'))
         && hash_expression(tok, f).map_err(|bad| (bad, tok))?
     {
-        set.unsupported = true;
+        set.unsupported = Some(if tok[0] == b'h' {
+            Hash::Hashed
+        } else {
+            Hash::Random
+        });
         return Ok(());
     }
     let tok: &[u8] = if tok.contains(&b'?') {

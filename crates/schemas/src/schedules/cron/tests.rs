@@ -520,3 +520,125 @@ fn differential_corpus() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cron_diff.jsonl");
     check_corpus(&path, 1000);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The end of representable time (docs/deviations.md S8)
+
+/// croniter fails with `OverflowError` once its search passes 9999-12-31; Prefect then returns
+/// nothing. prefab returns the dates before the last instant (9999-12-30T22:00:00.999999Z).
+#[test]
+fn dates_end_before_the_end_of_time() {
+    // Prefect returns these ten (n = 10 is reached before the overflow); with n = 20 it raises.
+    let yearly = next_n("0 0 1 1 *", "UTC", "9990-01-01T00:00:00Z", 20);
+    assert_eq!(yearly.len(), 10);
+    assert_eq!(yearly[9], "9999-01-01T00:00:00+00:00");
+    // Daily in New York: 9999-12-30T00:00-05:00 is the last instant in range.
+    let daily = next_n("0 0 * * *", "America/New_York", "9999-12-28T00:00:00Z", 10);
+    assert_eq!(
+        daily,
+        [
+            "9999-12-28T00:00:00-05:00",
+            "9999-12-29T00:00:00-05:00",
+            "9999-12-30T00:00:00-05:00"
+        ]
+    );
+    // Six fields (seconds last): the last second in range.
+    let secs = next_n("* * * * * *", "UTC", "9999-12-30T21:59:58Z", 10);
+    assert_eq!(
+        secs,
+        [
+            "9999-12-30T21:59:58+00:00",
+            "9999-12-30T21:59:59+00:00",
+            "9999-12-30T22:00:00+00:00"
+        ]
+    );
+    // With day_or, the earlier of two searches — one of which runs out of years.
+    let either = next_n("0 12 30 * fri", "UTC", "9999-12-01T00:00:00Z", 10);
+    assert_eq!(
+        either,
+        [
+            "9999-12-03T12:00:00+00:00",
+            "9999-12-10T12:00:00+00:00",
+            "9999-12-17T12:00:00+00:00",
+            "9999-12-24T12:00:00+00:00",
+            "9999-12-30T12:00:00+00:00"
+        ]
+    );
+}
+
+/// A cron that never fires still says so, unless the end of time comes first (then there is
+/// no date to return, and no error: nothing after `start` is on the schedule).
+#[test]
+fn never_firing_near_the_end_of_time() {
+    let zone = Zone::utc();
+    let feb31 = CronExpr::parse("0 0 31 2 *").unwrap();
+    let err = cron_dates(
+        &feb31,
+        true,
+        &zone,
+        instant("9000-01-01T00:00:00Z"),
+        None,
+        1,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ScheduleError::CronNeverFires { .. }), "{err}");
+    let late = cron_dates(
+        &feb31,
+        true,
+        &zone,
+        instant("9990-01-01T00:00:00Z"),
+        None,
+        1,
+    )
+    .unwrap();
+    assert_eq!(late, Vec::<i64>::new());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random and hashed fields (docs/deviations.md S9)
+
+/// Prefect 3.9.1 accepts `R/5`, `R(0-30)`, `r/5`, `R(0-30)/10` (any field but a bare `R`), and
+/// croniter draws their value anew for every croniter it builds — measured: six `get_dates`
+/// calls on `R(0-30) * * * *` gave six different minutes. prefab refuses them, naming the field
+/// and a fixed value to write instead; that value must make a valid expression.
+#[test]
+fn random_and_hashed_fields_are_refused_with_a_fixed_value_to_write() {
+    for (expr, field, value, instead) in [
+        ("R/5 * * * *", "minute", "R/5", "0/5"),
+        ("R(0-30) * * * *", "minute", "R(0-30)", "0"),
+        ("r/5 * * * *", "minute", "r/5", "0/5"),
+        ("R(0-30)/10 * * * *", "minute", "R(0-30)/10", "0-30/10"),
+        ("0 R/6 * * *", "hour", "R/6", "0/6"),
+        ("0 0 * * * R/10", "second", "R/10", "0/10"),
+        ("0 0 r(2-9) * *", "day-of-month", "r(2-9)", "2"),
+        ("0 0 * * R", "day-of-week", "R", "0"),
+        ("H/5 * * * *", "minute", "H/5", "0/5"),
+        ("0 h(3-5) * * *", "hour", "h(3-5)", "3"),
+    ] {
+        let err = CronExpr::parse(expr).unwrap_err();
+        let ScheduleError::UnsupportedCron {
+            expr: e,
+            field: f,
+            value: v,
+            reason,
+        } = &err
+        else {
+            panic!("{expr}: {err}");
+        };
+        assert_eq!((e.as_str(), f.as_str(), v.as_str()), (expr, field, value));
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("{expr:?}")), "{msg}");
+        assert!(msg.contains(&format!("{instead:?}")), "{msg}");
+        let kind = if value.starts_with(['h', 'H']) {
+            "hashed"
+        } else {
+            "random"
+        };
+        assert!(reason.starts_with(&format!("is {kind}")), "{msg}");
+        let fixed = expr.replacen(value, instead, 1);
+        assert!(
+            valid(&fixed),
+            "{expr}: the suggestion {fixed:?} is not valid"
+        );
+    }
+}

@@ -42,11 +42,7 @@ pub(super) struct DuZone<'z> {
 }
 
 fn ts(micros: i64) -> Timestamp {
-    Timestamp::from_microsecond(micros).unwrap_or(if micros < 0 {
-        Timestamp::MIN
-    } else {
-        Timestamp::MAX
-    })
+    crate::schedules::zone::to_timestamp(micros)
 }
 
 impl<'z> DuZone<'z> {

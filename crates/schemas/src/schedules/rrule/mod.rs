@@ -47,7 +47,7 @@ mod rule;
 mod tzstr;
 
 use crate::schedules::ScheduleError;
-use crate::schedules::zone::{DAY_MICROS, Zone};
+use crate::schedules::zone::{DAY_MICROS, LAST_INSTANT, Zone};
 
 use expand::{IterError, RuleIter};
 use pyparse::{PyDateTime, Today};
@@ -402,7 +402,9 @@ pub(crate) fn rrule_dates(
         if instant < start {
             continue;
         }
-        if end.is_some_and(|e| instant > e) {
+        // Past the end of representable time (9999-12-30T22:00Z) the dates end: a later wall
+        // clock has a later instant, except a gap's, which moves back by at most a day.
+        if end.is_some_and(|e| instant > e) || instant > LAST_INSTANT {
             break;
         }
         // Prefect keeps a set of datetimes in the schedule's zone, and Python compares those by
