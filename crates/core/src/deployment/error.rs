@@ -247,6 +247,14 @@ fn client_detail(err: &ClientError) -> String {
         ClientError::NotFound {
             detail: Some(d), ..
         } => d.clone(),
+        // The server's message alone ("Invalid request received.") says nothing: each issue
+        // (where in the body, what is wrong) goes with it.
+        ClientError::Validation {
+            message, issues, ..
+        } if !issues.is_empty() => {
+            let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
+            format!("{message} ({})", issues.join("; "))
+        }
         ClientError::Validation { message, .. } => message.clone(),
         other => other.to_string(),
     }
