@@ -114,6 +114,18 @@ pub enum DeploymentError {
     UnknownVersionType(#[from] crate::version::UnknownVersionType),
 }
 
+impl DeploymentError {
+    /// Whether the definition is at fault (exit 2 in the CLI), rather than a pull, the
+    /// network or a storage server (exit 1: the definition may be fine, retrying may work).
+    pub fn blames_input(&self) -> bool {
+        match self {
+            DeploymentError::Pull { .. } => false,
+            DeploymentError::Storage(e) => e.blames_input(),
+            _ => true,
+        }
+    }
+}
+
 /// The step of [`apply`](super::apply) that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
