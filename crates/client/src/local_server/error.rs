@@ -190,7 +190,7 @@ pub enum LocalServerError {
     /// A server is running from this state directory with other services/auth/settings.
     #[error(
         "a Prefect server is already running from {} (pid {pid}, {api_url}) with other options \
-         (running: {running}; requested: {requested}); stop it first \
+         ({differences}); stop it first \
          (`cargo xtask prefect-server stop --state-dir {}`) or use another state directory",
         state_dir.display(),
         state_dir.display()
@@ -206,6 +206,8 @@ pub enum LocalServerError {
         running: String,
         /// The requested options (no secret values).
         requested: String,
+        /// What differs, e.g. "the auth strings differ (neither is shown)".
+        differences: String,
     },
 
     /// The recorded server process is alive but `/api/health` does not answer.
