@@ -202,11 +202,9 @@ pub enum LocalServerError {
         pid: u32,
         /// The running server's API URL.
         api_url: String,
-        /// Its options (no secret values).
-        running: String,
-        /// The requested options (no secret values).
-        requested: String,
-        /// What differs, e.g. "the auth strings differ (neither is shown)".
+        /// What differs, naming no secret value: the running and the requested options
+        /// (services, auth on/off, setting names) when those differ, "the auth strings differ
+        /// (neither is shown)" or "the values of KEY differ (neither is shown)".
         differences: String,
     },
 

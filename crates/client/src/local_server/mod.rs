@@ -652,8 +652,6 @@ impl LocalServer {
                 pid: record.pid,
                 api_url,
                 differences: options.differences(&record),
-                running: record.description.unwrap_or_else(|| "unknown".to_owned()),
-                requested: options.description(),
             });
         }
         let started = Instant::now();
