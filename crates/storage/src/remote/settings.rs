@@ -333,22 +333,17 @@ impl ObjectStoreConfig {
         };
         Ok(match self.backend {
             Backend::S3 => {
-                let mut b = AmazonS3Builder::from_env()
-                    .with_bucket_name(self.bucket.clone().unwrap_or_default())
-                    .with_retry(retry_config());
-                // boto reaches an `http://` endpoint without further ado; object_store wants
-                // allow_http, so an http endpoint from AWS_ENDPOINT_URL implies it.
-                if b.get_config_value(&AmazonS3ConfigKey::Endpoint)
-                    .is_some_and(|e| e.starts_with("http://"))
-                {
-                    b = b.with_config(
-                        AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp),
-                        "true",
-                    );
-                }
-                for (key, value) in &self.options {
-                    let k: AmazonS3ConfigKey = key.parse().map_err(|_| bad_key(key))?;
-                    b = b.with_config(k, value.expose());
+                let b = self.s3_builder()?;
+                if !s3_has_credentials(&b) && metadata_disabled() {
+                    return Err(StorageError::Remote {
+                        message: format!(
+                            "Failed to pull contents from remote storage '{}': {} \
+                             (AWS_EC2_METADATA_DISABLED is set, so the EC2 instance metadata \
+                             endpoint was not asked)",
+                            crate::urls::strip_auth(&self.url),
+                            NO_AWS_CREDENTIALS
+                        ),
+                    });
                 }
                 Arc::new(b.build().map_err(|e| fail("S3", e))?)
             }
@@ -389,6 +384,46 @@ impl ObjectStoreConfig {
             }
             Backend::Local => Arc::new(LocalFileSystem::new()),
             Backend::Memory => memory_store(),
+        })
+    }
+
+    /// The S3 builder: the standard environment variables, then these options on top.
+    fn s3_builder(&self) -> Result<AmazonS3Builder, StorageError> {
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(self.bucket.clone().unwrap_or_default())
+            .with_retry(retry_config());
+        // boto reaches an `http://` endpoint without further ado; object_store wants
+        // allow_http, so an http endpoint from AWS_ENDPOINT_URL implies it.
+        if b.get_config_value(&AmazonS3ConfigKey::Endpoint)
+            .is_some_and(|e| e.starts_with("http://"))
+        {
+            b = b.with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp),
+                "true",
+            );
+        }
+        for (key, value) in &self.options {
+            let k: AmazonS3ConfigKey = key.parse().map_err(|_| {
+                StorageError::invalid(format!(
+                    "internal: `{key}` is not an object_store configuration key"
+                ))
+            })?;
+            b = b.with_config(k, value.expose());
+        }
+        Ok(b)
+    }
+
+    /// For S3 without any configured credentials (no key pair, web identity, container
+    /// credentials or `anon`): the EC2 instance metadata endpoint object_store asks last, as
+    /// it will be asked (`None` for other backends, or when credentials are configured).
+    pub(crate) fn s3_metadata_fallback(&self) -> Option<String> {
+        if self.backend != Backend::S3 {
+            return None;
+        }
+        let b = self.s3_builder().ok()?;
+        (!s3_has_credentials(&b)).then(|| {
+            b.get_config_value(&AmazonS3ConfigKey::MetadataEndpoint)
+                .unwrap_or_else(|| "http://169.254.169.254".to_owned())
         })
     }
 
@@ -663,6 +698,37 @@ impl ObjectStoreConfig {
             }
         }
     }
+}
+
+/// What to do when S3 has no credentials, for error messages: every source object_store reads
+/// (its credential chain, docs/deviations.md R9), in its order.
+pub(crate) const NO_AWS_CREDENTIALS: &str = "no AWS credentials were found. Set \
+     AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN for temporary ones), \
+     or give them in the storage's settings (`key` and `secret`, or an AWS credentials block), \
+     or use a web identity (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN) or an ECS task role \
+     (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI); for a public bucket set `anon: true`. \
+     ~/.aws profiles (AWS_PROFILE) are not read";
+
+/// Whether S3 credentials come from somewhere other than the EC2 instance metadata endpoint
+/// (object_store's chain: key pair, web identity, ECS task, EKS pod identity, then IMDS), or
+/// are not needed (`skip_signature`).
+fn s3_has_credentials(b: &AmazonS3Builder) -> bool {
+    let set = |k: AmazonS3ConfigKey| b.get_config_value(&k).is_some_and(|v| !v.is_empty());
+    let skip = b
+        .get_config_value(&AmazonS3ConfigKey::SkipSignature)
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"));
+    skip || set(AmazonS3ConfigKey::AccessKeyId)
+        || set(AmazonS3ConfigKey::SecretAccessKey)
+        || (set(AmazonS3ConfigKey::WebIdentityTokenFile) && set(AmazonS3ConfigKey::RoleArn))
+        || set(AmazonS3ConfigKey::ContainerCredentialsRelativeUri)
+        || (set(AmazonS3ConfigKey::ContainerCredentialsFullUri)
+            && set(AmazonS3ConfigKey::ContainerAuthorizationTokenFile))
+}
+
+/// `AWS_EC2_METADATA_DISABLED=true`, the AWS SDKs' switch to never ask the instance metadata
+/// endpoint for credentials (object_store does not read it; prefab does).
+fn metadata_disabled() -> bool {
+    std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 /// Retries for a pull: a few, with a short backoff, so that a refused connection or a missing
