@@ -326,9 +326,14 @@ impl PrefectClient {
 
     /// Sends a request with the retry policy: 408, 429 and 503 (the server did not act) are
     /// retried for any request; 502, 504, timeouts and dropped connections only for requests
-    /// that are safe to repeat ([`Safety`](crate::request::Safety)); a connection that could not be opened
-    /// up to [`RetryConfig::max_connect_retries`](crate::RetryConfig::max_connect_retries) times.
-    /// `Retry-After` is honoured. Non-2xx answers become typed errors.
+    /// that are safe to repeat ([`Safety`](crate::request::Safety)); a connection that could
+    /// not be opened up to [`RetryConfig::max_connect_retries`](crate::RetryConfig::max_connect_retries)
+    /// times; an attempt that timed out (no answer, or no connection, in time) up to
+    /// [`RetryConfig::max_timeout_retries`](crate::RetryConfig::max_timeout_retries) times, so a
+    /// request with timeout `T` gives up after about `2·T`. `Retry-After` is honoured. Before
+    /// each wait an INFO event goes to [`RETRY_EVENT_TARGET`] (fields `attempt`,
+    /// `max_attempts`, `wait_ms`, `reason`, `method`, `path`). Non-2xx answers become typed
+    /// errors that say how many attempts were made and how long they took in all.
     pub async fn send(&self, req: &ApiRequest) -> Result<ApiResponse, ClientError> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let result = self.send_with_retries(req).await;
@@ -434,11 +439,16 @@ impl PrefectClient {
                 Err(e) => {
                     let reached = !e.is_connect();
                     let timed_out = e.is_timeout() && reached;
+                    // A connection that timed out (a host that drops packets) costs a whole
+                    // connect timeout per attempt: it also draws on the timeout budget.
+                    let connect_timed_out = e.is_timeout() && !reached;
                     let (retry_this, budget) = if !reached {
-                        (
-                            connect_failures < retry.max_connect_retries,
-                            retry.max_connect_retries,
-                        )
+                        let budget = if connect_timed_out {
+                            retry.max_connect_retries.min(retry.max_timeout_retries)
+                        } else {
+                            retry.max_connect_retries
+                        };
+                        (connect_failures < budget, budget)
                     } else if timed_out {
                         (
                             req.safety.retry_when_maybe_received()
