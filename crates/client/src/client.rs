@@ -465,12 +465,15 @@ impl PrefectClient {
                         timeouts += 1;
                     }
                     let kind = TransportErrorKind::of(&e);
+                    // A failed TLS handshake (e.g. https:// at a plain-HTTP server) fails the
+                    // same way every time.
+                    let retry_this = retry_this && kind != TransportErrorKind::Tls;
                     if may_retry && retry_this {
                         let wait = retry.backoff.delay(attempt);
                         let reason = if timed_out {
                             format!("no answer within {}", secs(self.config.request_timeout))
                         } else {
-                            format!("{kind:?}: {}", innermost_cause(&e))
+                            format!("{}: {}", kind.label(), innermost_cause(&e))
                         };
                         announce_retry(req, attempt, budget.min(retry.max_retries), wait, &reason);
                         self.stats.retried_transport.fetch_add(1, Ordering::Relaxed);

@@ -327,6 +327,18 @@ impl TransportErrorKind {
         }
     }
 
+    /// A short name for logs: `connection refused`, `DNS`, `TLS`, …
+    pub fn label(&self) -> &'static str {
+        match self {
+            TransportErrorKind::ConnectionRefused => "connection refused",
+            TransportErrorKind::Dns => "DNS",
+            TransportErrorKind::Tls => "TLS",
+            TransportErrorKind::ConnectTimeout => "connect timeout",
+            TransportErrorKind::ConnectionReset => "connection closed",
+            TransportErrorKind::Other => "transport",
+        }
+    }
+
     fn describe(&self, url: &str) -> String {
         match self {
             TransportErrorKind::ConnectionRefused => {

@@ -561,11 +561,14 @@ async fn transport_failures_are_classified() {
     use prefab_client::TransportErrorKind;
     let server = MockServer::start().await;
     let https = server.uri().replace("http://", "https://");
-    let err = client(&https, fast_retry(0)).health().await.unwrap_err();
+    let c = client(&https, fast_retry(5));
+    let err = c.health().await.unwrap_err();
     let ClientError::Transport { kind, .. } = &err else {
         panic!("{err:?}")
     };
     assert_eq!(*kind, TransportErrorKind::Tls, "{err}");
+    // Deterministic: not retried.
+    assert_eq!(c.stats().attempts, 1);
     let text = err.to_string();
     assert!(
         text.contains("TLS handshake failed") && text.contains("plain http"),
