@@ -611,3 +611,71 @@ async fn transport_failures_are_classified() {
         "{err:?}"
     );
 }
+
+/// A host name that cannot resolve (`.invalid` never does, RFC 6761) is a DNS failure.
+#[tokio::test]
+async fn an_unresolvable_host_is_a_dns_failure() {
+    let c = client("http://prefab-no-such-host.invalid", fast_retry(0));
+    let err = tokio::time::timeout(HANG_GUARD, c.health())
+        .await
+        .expect("hang guard")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Transport {
+                kind: prefab_client::TransportErrorKind::Dns,
+                reached: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("could not be resolved"), "{err}");
+}
+
+/// A connection that cannot be opened in time (a listener whose accept queue is full drops
+/// the SYN) costs a whole connect timeout per attempt: it is retried once, like a request
+/// that timed out, not `max_connect_retries` times.
+#[tokio::test]
+async fn a_connect_timeout_is_retried_once() {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let listener = socket.listen(0).unwrap();
+    // Fill the accept queue (never accepted), so that further SYNs are dropped.
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(Ok(s)) = tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            fillers.push(s);
+        }
+    }
+    let config = ClientConfig::new(format!("http://{addr}/api"))
+        .unwrap()
+        .with_retry(fast_retry(10).with_max_connect_retries(2))
+        .with_connect_timeout(Duration::from_millis(300));
+    let c = PrefectClient::new(config).unwrap();
+    let err = tokio::time::timeout(HANG_GUARD, c.health())
+        .await
+        .expect("hang guard")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Transport {
+                kind: prefab_client::TransportErrorKind::ConnectTimeout,
+                reached: false,
+                attempts: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(c.stats().attempts, 2);
+    drop((listener, fillers));
+}
