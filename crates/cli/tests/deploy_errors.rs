@@ -216,7 +216,7 @@ fn a_server_that_is_not_the_prefect_api_is_exit_1_naming_url_status_and_body() {
             200,
             "application/json",
             r#"{"id": "0b4f"#.into(),
-            r#"{\"id\": \"0b4f"#,
+            r#"the body starts: {"id": "0b4f."#,
         ),
         (
             "wrong json",

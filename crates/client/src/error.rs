@@ -194,7 +194,7 @@ pub enum ClientError {
     /// fault is the server's (or the URL's), not the input's.
     #[error(
         "unexpected response from the Prefect API to {method} {url}: status {status}, \
-         content-type {}, {reason}; the body starts: {body_start:?}. Check that \
+         content-type {}, {reason}; the body starts: {body_start}. Check that \
          PREFECT_API_URL points at a Prefect server's API (e.g. http://127.0.0.1:4200/api)",
         content_type.as_deref().unwrap_or("(none)")
     )]
