@@ -18,7 +18,8 @@ use serde_json::Value;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use crate::config::ClientConfig;
+use crate::Secret;
+use crate::config::{Auth, ClientConfig};
 use crate::error::{
     ClientError, TransportErrorKind, ValidationIssue, body_start, innermost_cause, secs, truncate,
 };
@@ -43,6 +44,9 @@ pub struct ApiResponse {
     pub method: String,
     /// The full URL requested (never with credentials).
     pub url: String,
+    /// The credentials' forms, replaced by `***` in any text of this answer an error shows
+    /// (a proxy or echo service may send the request's headers back).
+    redact: Arc<Vec<Secret>>,
 }
 
 impl ApiResponse {
@@ -70,9 +74,43 @@ impl ApiResponse {
             status: self.status,
             content_type: self.content_type.clone(),
             reason: reason.into(),
-            body_start: body_start(&self.body),
+            body_start: redact(body_start(&self.body), &self.redact),
         }
     }
+
+    /// The body as text for an error message: truncated, credentials replaced.
+    fn text_for_error(&self) -> String {
+        redact(truncate(&String::from_utf8_lossy(&self.body)), &self.redact)
+    }
+}
+
+/// The forms in which the configured credentials travel: the key or `user:password`, its
+/// base64 (the `Authorization: Basic` value), and the password alone.
+fn secret_forms(auth: &Auth) -> Vec<Secret> {
+    use base64::Engine as _;
+    let mut forms = Vec::new();
+    match auth {
+        Auth::ApiKey(key) => forms.push(key.expose().to_owned()),
+        Auth::Basic(pair) => {
+            forms.push(pair.expose().to_owned());
+            forms.push(base64::engine::general_purpose::STANDARD.encode(pair.expose()));
+            if let Some((_, password)) = pair.expose().split_once(':') {
+                forms.push(password.to_owned());
+            }
+        }
+        _ => {}
+    }
+    forms.retain(|f| f.len() >= 4);
+    // Longest first, so that a form containing another is replaced whole.
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.into_iter().map(Secret::new).collect()
+}
+
+/// `text` with every form in `secrets` replaced by `***`.
+fn redact(text: String, secrets: &[Secret]) -> String {
+    secrets
+        .iter()
+        .fold(text, |t, s| t.replace(s.expose(), "***"))
 }
 
 /// An object returned by an upsert, and whether the call created it (201) or found it (200).
@@ -233,6 +271,8 @@ pub struct PrefectClient {
     config: Arc<ClientConfig>,
     stats: Arc<ClientStats>,
     writes: Arc<WriteLimiter>,
+    /// [`secret_forms`] of the configured credentials.
+    secrets: Arc<Vec<Secret>>,
 }
 
 /// How many redirects a request follows (reqwest's and httpx's default limit).
@@ -269,6 +309,7 @@ impl PrefectClient {
             http,
             tls: plain.then(Arc::default),
             writes: Arc::new(WriteLimiter::new(config.max_concurrent_writes)),
+            secrets: Arc::new(secret_forms(&config.auth)),
             config: Arc::new(config),
             stats: Arc::default(),
         })
@@ -430,6 +471,7 @@ impl PrefectClient {
                         content_type,
                         method: req.method.to_string(),
                         url,
+                        redact: self.secrets.clone(),
                     };
                     if (200..300).contains(&status) {
                         return Ok(answer);
@@ -869,13 +911,13 @@ pub(crate) fn error_for_status(
     elapsed: Duration,
 ) -> ClientError {
     let (status, body) = (answer.status, &answer.body[..]);
-    let text = String::from_utf8_lossy(body);
+    let text = answer.text_for_error();
     let json: Option<Value> = serde_json::from_slice(body).ok();
     let detail_text = json.as_ref().and_then(|j| {
         j.get("detail")
             .and_then(Value::as_str)
             .or_else(|| j.get("exception_message").and_then(Value::as_str))
-            .map(str::to_owned)
+            .map(|d| redact(d.to_owned(), &answer.redact))
     });
     let method = req.method.to_string();
     let path = req.path.clone();
@@ -900,7 +942,7 @@ pub(crate) fn error_for_status(
         409 => ClientError::Conflict {
             method,
             path,
-            detail: detail_text.unwrap_or_else(|| truncate(&text)),
+            detail: detail_text.unwrap_or_else(|| text.clone()),
         },
         400 | 422 => {
             let issues_json = json
@@ -913,7 +955,7 @@ pub(crate) fn error_for_status(
                 .unwrap_or_default();
             let message = detail_text.unwrap_or_else(|| {
                 if issues.is_empty() {
-                    truncate(&text)
+                    text.clone()
                 } else {
                     "invalid request".to_owned()
                 }
@@ -929,7 +971,7 @@ pub(crate) fn error_for_status(
             status,
             method,
             path,
-            body: truncate(&text),
+            body: text,
             attempts: answer.attempts,
             elapsed,
         },
@@ -949,6 +991,7 @@ mod tests {
             content_type: Some("application/json".into()),
             method: req.method.to_string(),
             url: format!("http://127.0.0.1:4200/api{}", req.path),
+            redact: Arc::default(),
         };
         error_for_status(req, &answer, Duration::ZERO)
     }

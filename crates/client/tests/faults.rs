@@ -679,3 +679,77 @@ async fn a_connect_timeout_is_retried_once() {
     assert_eq!(c.stats().attempts, 2);
     drop((listener, fillers));
 }
+
+/// Answers every request with `status` and the request's own head (as an echo service or a
+/// debugging proxy does): the credentials come back in the body.
+struct Echo(u16);
+
+impl Respond for Echo {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let headers: String = request
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("")))
+            .collect();
+        ResponseTemplate::new(self.0).set_body_raw(
+            format!("<pre>{}\n{headers}</pre>", request.url).into_bytes(),
+            "text/html",
+        )
+    }
+}
+
+/// A server that echoes the request's headers: the credentials (the key, `user:password`, its
+/// base64, the password) never reach an error's text or `Debug`.
+#[tokio::test]
+async fn credentials_echoed_by_a_server_stay_out_of_errors() {
+    use prefab_client::{Auth, Secret};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(Echo(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(Echo(500))
+        .mount(&server)
+        .await;
+    for (auth, forms) in [
+        (
+            Auth::ApiKey(Secret::new("pnu_k3y-v4lue")),
+            vec!["pnu_k3y-v4lue"],
+        ),
+        (
+            Auth::Basic(Secret::new("admin:hunter2-pw")),
+            // base64("admin:hunter2-pw")
+            vec!["admin:hunter2-pw", "hunter2-pw", "YWRtaW46aHVudGVyMi1wdw=="],
+        ),
+    ] {
+        let config = ClientConfig::new(format!("{}/api", server.uri()))
+            .unwrap()
+            .with_retry(fast_retry(0))
+            .with_auth(auth);
+        let c = PrefectClient::new(config).unwrap();
+        let read = c.read_flow_by_name("etl").await.unwrap_err();
+        assert!(
+            matches!(read, ClientError::UnexpectedResponse { .. }),
+            "{read:?}"
+        );
+        let write = c
+            .create_flow(&FlowCreate::new("f".into()))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(write, ClientError::Server { status: 500, .. }),
+            "{write:?}"
+        );
+        for err in [read, write] {
+            let (text, debug) = (err.to_string(), format!("{err:?}"));
+            assert!(text.contains("authorization"), "the echo is shown: {text}");
+            for form in &forms {
+                assert!(
+                    !text.contains(form) && !debug.contains(form),
+                    "{form} in {text}\n{debug}"
+                );
+            }
+        }
+    }
+}
