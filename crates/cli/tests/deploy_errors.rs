@@ -258,3 +258,54 @@ fn a_server_that_is_not_the_prefect_api_is_exit_1_naming_url_status_and_body() {
         }
     }
 }
+
+/// A server that accepts connections and never answers: the message says how long each attempt
+/// waited, how many there were and the time in all — and a timed-out read is tried twice, not
+/// eleven times.
+#[test]
+fn a_server_that_never_answers_says_attempts_and_time() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream); // never answered, never closed
+        }
+    });
+    let dir = project();
+    let file = dir.path().join("d.json");
+    std::fs::write(&file, r#"{"entrypoint": "f.py:good", "name": "a"}"#).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PREFECT_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .env("PREFECT_API_URL", &url)
+        .env("PREFECT_API_REQUEST_TIMEOUT", "0.5")
+        .args(["deploy", "--file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("within 0.5 s")
+            && text.contains("on any of 2 attempts")
+            && text.contains("s in all"),
+        "{text}"
+    );
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "{text}"
+    );
+}
