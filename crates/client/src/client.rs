@@ -971,7 +971,17 @@ pub(crate) fn error_for_status(
             status,
             method,
             path,
-            body: text,
+            // Prefect's JSON whole (it is short); anything else — a proxy's HTML error page —
+            // only its start, with its content type.
+            body: if json.is_some() || body.is_empty() {
+                text
+            } else {
+                format!(
+                    "{} body starting: {}",
+                    answer.content_type.as_deref().unwrap_or("untyped"),
+                    redact(body_start(body), &answer.redact)
+                )
+            },
             attempts: answer.attempts,
             elapsed,
         },

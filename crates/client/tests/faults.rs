@@ -753,3 +753,36 @@ async fn credentials_echoed_by_a_server_stay_out_of_errors() {
         }
     }
 }
+
+/// A proxy's HTML error page (a 502 from nginx when the server is down) is shown by its start
+/// and content type, not as 2 KiB of markup.
+#[tokio::test]
+async fn a_proxy_error_page_is_shown_by_its_start() {
+    let server = MockServer::start().await;
+    let page = format!(
+        "<html><head><title>502 Bad Gateway</title></head><body>{}</body></html>",
+        "<p>nginx</p>".repeat(400)
+    );
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(502).set_body_raw(page.into_bytes(), "text/html"))
+        .mount(&server)
+        .await;
+    let err = client(&server.uri(), fast_retry(1))
+        .health()
+        .await
+        .unwrap_err();
+    let ClientError::Server {
+        status: 502,
+        body,
+        attempts: 2,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(
+        body.starts_with("text/html body starting: <html><head><title>502 Bad Gateway"),
+        "{body}"
+    );
+    assert!(body.chars().count() < 300, "{body}");
+}
