@@ -223,4 +223,20 @@ fn an_unreachable_repository_is_a_pull_failure_not_bad_input() {
         assert!(!all.contains("tok3n-s3cret"), "{command}: {all}");
         assert!(!all.contains("invalid"), "{command}: {all}");
     }
+    // A one-letter user name is not a secret: replacing it everywhere mangled the message
+    // ("Co***ld not connect").
+    let url = format!("http://u:tok3n-s3cret@127.0.0.1:{port}/team/flows.git");
+    let out = prefab("http://127.0.0.1:9/api")
+        .current_dir(empty.path())
+        .args(["deploy", "--pull", "--source", &url, "flows/etl.py:etl"])
+        .args(["--name", "unreachable"])
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(!all.contains("tok3n-s3cret"), "{all}");
+    assert!(
+        all.contains("could not pull") && !all.contains("Co***ld"),
+        "{all}"
+    );
 }
