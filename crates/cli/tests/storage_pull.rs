@@ -277,3 +277,72 @@ fn s3_without_credentials_says_where_credentials_come_from() {
         }
     }
 }
+
+/// A URL, the variables pointing its cloud's metadata endpoint at ours, and what the message
+/// must say.
+type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a [&'a str]);
+
+/// Google Cloud Storage and Azure without credentials: the same message, naming each cloud's
+/// own sources, instead of the metadata endpoint's 403.
+#[test]
+fn gcs_and_azure_without_credentials_say_where_credentials_come_from() {
+    let (metadata, connections) = forbidding_metadata_endpoint();
+    let host = metadata.trim_start_matches("http://").to_owned();
+    let work = tempfile::tempdir().unwrap();
+    let cases: [Case; 2] = [
+        (
+            "gs://bucket/flows",
+            vec![
+                ("GCE_METADATA_HOST", host.clone()),
+                ("GCE_METADATA_IP", host.clone()),
+            ],
+            &[
+                "no Google Cloud credentials were found",
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "gcloud auth application-default login",
+            ],
+        ),
+        (
+            "az://container/flows",
+            vec![(
+                "AZURE_MSI_ENDPOINT",
+                format!("{metadata}/metadata/identity/oauth2/token"),
+            )],
+            &[
+                "no Azure credentials were found",
+                "AZURE_STORAGE_ACCOUNT_KEY",
+                "`anon: true`",
+            ],
+        ),
+    ];
+    for (url, env, needles) in cases {
+        let mut cmd = prefab();
+        for (key, _) in std::env::vars() {
+            if key.starts_with("GOOGLE_") || key.starts_with("AZURE_") || key.starts_with("GCE_") {
+                cmd.env_remove(key);
+            }
+        }
+        // No gcloud application-default credentials from the real home directory.
+        cmd.env("HOME", work.path()).env_remove("CLOUDSDK_CONFIG");
+        cmd.args(["storage", "pull", url, "--dest"])
+            .arg(work.path().join("out"));
+        if url.starts_with("az://") {
+            cmd.args(["--setting", "account_name=prefabtest"]);
+        }
+        for (key, value) in &env {
+            cmd.env(key, value);
+        }
+        let before = connections.load(std::sync::atomic::Ordering::SeqCst);
+        let out = cmd.output().unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{url}: {all}");
+        for needle in needles {
+            assert!(all.contains(needle), "{url}: {needle:?} in\n{all}");
+        }
+        assert!(all.contains(&host) && all.contains("403"), "{url}: {all}");
+        assert!(
+            connections.load(std::sync::atomic::Ordering::SeqCst) > before,
+            "{url}: the metadata endpoint was not asked\n{all}"
+        );
+    }
+}

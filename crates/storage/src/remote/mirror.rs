@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use super::RemoteStorage;
-use super::settings::NO_AWS_CREDENTIALS;
+use super::settings::MetadataFallback;
 use crate::StorageError;
 use crate::storage::{PullOptions, PullProgress, PullReport, RunnerStorage};
 use crate::urls::{strip_auth, strip_auth_in_text};
@@ -526,7 +526,7 @@ pub(crate) async fn pull(
         destination: storage.destination(),
         url: strip_auth(storage.url()),
         delete_stale: options.delete_stale || storage.delete_stale(),
-        metadata_fallback: config.s3_metadata_fallback(),
+        metadata_fallback: config.metadata_fallback(),
     };
     tracing::debug!(
         "Pulling contents from remote storage '{}' to '{}'...",
@@ -547,9 +547,9 @@ pub(crate) struct Mirror {
     /// The URL without credentials.
     pub(crate) url: String,
     pub(crate) delete_stale: bool,
-    /// For S3 without configured credentials: the instance metadata endpoint they were asked
-    /// of, so that its failure is reported as missing credentials.
-    pub(crate) metadata_fallback: Option<String>,
+    /// The instance metadata endpoint credentials may be asked of last, so that its failure
+    /// is reported as missing credentials.
+    pub(crate) metadata_fallback: Option<MetadataFallback>,
 }
 
 impl Mirror {
@@ -563,19 +563,14 @@ impl Mirror {
             self.url,
             self.destination.display()
         );
-        let endpoint_host = |e: &str| {
-            let rest = e.split_once("://").map_or(e, |(_, r)| r);
-            rest.split('/').next().unwrap_or(rest).to_owned()
-        };
-        if let Some(endpoint) = &self.metadata_fallback
-            && cause.contains(&endpoint_host(endpoint))
+        if let Some(fallback) = &self.metadata_fallback
+            && fallback.hosts.iter().any(|h| cause.contains(h.as_str()))
         {
             // Not a permission problem of the bucket: nothing to sign with. Say where
             // credentials come from; the metadata endpoint's answer is the cause.
             message.push_str(&format!(
-                ": {NO_AWS_CREDENTIALS}. The EC2 instance metadata endpoint ({endpoint}), asked \
-                 last, gave none (off EC2, set AWS_EC2_METADATA_DISABLED=true to skip it). \
-                 Cause: "
+                ": {}. The instance metadata endpoint ({}), asked last, gave none{}. Cause: ",
+                fallback.no_credentials, fallback.endpoint, fallback.skip
             ));
         } else if let Some(hint) = error_hint(&cause) {
             message.push_str(". ");
