@@ -455,7 +455,7 @@ impl PrefectClient {
                     if retryable && may_retry {
                         let wait = retry_after.unwrap_or_else(|| retry.backoff.delay(attempt));
                         let reason = format!("status {status}");
-                        announce_retry(req, attempt, retry.max_retries, wait, &reason);
+                        announce_retry(&span, req, attempt, retry.max_retries, wait, &reason);
                         self.stats.retried_statuses.fetch_add(1, Ordering::Relaxed);
                         if status == 503 {
                             self.stats.retried_503.fetch_add(1, Ordering::Relaxed);
@@ -517,7 +517,14 @@ impl PrefectClient {
                         } else {
                             format!("{}: {}", kind.label(), innermost_cause(&e))
                         };
-                        announce_retry(req, attempt, budget.min(retry.max_retries), wait, &reason);
+                        announce_retry(
+                            &span,
+                            req,
+                            attempt,
+                            budget.min(retry.max_retries),
+                            wait,
+                            &reason,
+                        );
                         self.stats.retried_transport.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(wait).await;
                         attempt += 1;
@@ -887,9 +894,17 @@ pub const RETRY_EVENT_TARGET: &str = "prefab_client::retry";
 /// Tells subscribers (the CLI's progress bar, `-v` logs) that the client is about to wait
 /// before retrying: which attempt failed, how many attempts the failure allows, how long the
 /// wait is, why, and the request.
-fn announce_retry(req: &ApiRequest, attempt: u32, max_retries: u32, wait: Duration, reason: &str) {
+fn announce_retry(
+    span: &tracing::Span,
+    req: &ApiRequest,
+    attempt: u32,
+    max_retries: u32,
+    wait: Duration,
+    reason: &str,
+) {
     tracing::info!(
         target: "prefab_client::retry",
+        parent: span,
         attempt = attempt + 1,
         max_attempts = max_retries + 1,
         wait_ms = wait.as_millis() as u64,
