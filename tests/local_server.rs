@@ -98,6 +98,21 @@ fn auth_server_guards_the_api_shares_concurrent_starts_and_stops() {
         "{err}"
     );
     assert!(!err.to_string().contains("s3cret") && !format!("{err:?}").contains("s3cret"));
+    // Another auth string: the message says the auth strings differ, showing neither.
+    let err = ServerOptions::new()
+        .state_dir(&dir)
+        .auth_string("admin:0ther-pw")
+        .start()
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("the auth strings differ"), "{text}");
+    assert!(!text.contains("running: services"), "{text}");
+    for secret in ["s3cret", "0ther-pw"] {
+        assert!(
+            !text.contains(secret) && !format!("{err:?}").contains(secret),
+            "{text}"
+        );
+    }
 
     // Stop: the process ends, the status says so, the port is closed, a second stop is a no-op.
     assert_eq!(

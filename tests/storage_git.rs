@@ -555,16 +555,15 @@ async fn wrong_credentials_fail_fast_with_a_clear_message() {
                 })
                 .base_path(base.path()),
         );
-        let started = Instant::now();
-        let err = g
-            .pull(&PullOptions::default().with_sparse(strategy))
-            .await
-            .expect_err("wrong password must fail");
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "took {:?}",
-            started.elapsed()
-        );
+        // A hang guard (an authentication loop would never end); the behaviour that matters,
+        // few unauthorized requests, is counted below.
+        let err = tokio::time::timeout(
+            Duration::from_secs(60),
+            g.pull(&PullOptions::default().with_sparse(strategy)),
+        )
+        .await
+        .expect("a wrong password must fail, not loop")
+        .expect_err("wrong password must fail");
         let StorageError::Git {
             message,
             url,

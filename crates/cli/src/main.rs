@@ -1,6 +1,7 @@
 //! The `prefab` command line.
 //!
-//! Exit codes: 0 success, 1 a run that failed part-way, 2 bad input (a flag, a file, a line).
+//! Exit codes: 0 success, 1 a run that failed (the server, the network or a pull: the input may
+//! be fine), 2 bad input (a flag, a file, a line).
 
 mod api;
 mod deploy;

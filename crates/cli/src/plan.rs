@@ -95,7 +95,9 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
             deployment: i.label.clone(),
             name: i.name.clone(),
             flow: None,
-            action: "invalid",
+            // A definition whose code could not be pulled is not invalid: it could not be
+            // planned.
+            action: if i.blames_input { "invalid" } else { "error" },
             id: None,
             changes: Vec::new(),
             error: Some(i.error.clone()),

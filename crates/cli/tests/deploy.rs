@@ -180,3 +180,35 @@ fn deploy_to_an_http_server_needs_no_ca_bundle() {
     let d = read_deployment(server.api_url(), "hourly-report", "no-ca-bundle");
     assert_eq!(d["name"], "no-ca-bundle");
 }
+
+/// Every 422 carries the server's detail: a negative `concurrency_limit` (Prefect's client
+/// model accepts it, the server's `DeploymentCreate` refuses it) says which field and why, not
+/// only "Invalid request received.".
+#[test]
+fn a_refused_body_shows_the_servers_detail() {
+    let server = prefect::server();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("f.py"),
+        "from prefect import flow\n\n@flow\ndef limited(n: int = 1):\n    pass\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("d.json"),
+        r#"{"entrypoint": "f.py:limited", "name": "negative", "concurrency_limit": -3}"#,
+    )
+    .unwrap();
+    let out = prefab(Some(server.api_url()))
+        .args(["deploy", "--file"])
+        .arg(dir.path().join("d.json"))
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("Invalid request received.")
+            && all.contains("body.concurrency_limit")
+            && all.contains("greater than 0"),
+        "{all}"
+    );
+}

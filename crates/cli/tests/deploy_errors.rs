@@ -21,6 +21,10 @@ const BROKEN: &str = "from prefect import flow\n\n@flow\ndef broken(x:\n    pass
 const CLOSED: &str = "http://127.0.0.1:9/api";
 
 fn run(dir: &Path, command: &str, definition: &str) -> (i32, String) {
+    run_at(CLOSED, dir, command, definition)
+}
+
+fn run_at(api_url: &str, dir: &Path, command: &str, definition: &str) -> (i32, String) {
     let file = dir.join("d.json");
     std::fs::write(&file, definition).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
@@ -30,7 +34,7 @@ fn run(dir: &Path, command: &str, definition: &str) -> (i32, String) {
         }
     }
     let out: Output = cmd
-        .env("PREFECT_API_URL", CLOSED)
+        .env("PREFECT_API_URL", api_url)
         .args([command, "--file"])
         .arg(&file)
         .output()
@@ -139,4 +143,169 @@ fn an_unreachable_server_is_exit_1_naming_the_url_and_what_was_written() {
     );
     assert_eq!(code, 1, "{text}");
     assert!(text.contains(CLOSED), "{text}");
+}
+
+/// An HTTP server that answers every request with `status`, `content_type` and `body`; its
+/// API URL. (A Prefect server never answers like this; a proxy, a web page or a wrong URL do.)
+fn answering(status: u16, content_type: &'static str, body: String) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                // Read the head and the body its Content-Length announces.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk) else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(body.as_bytes());
+            });
+        }
+    });
+    url
+}
+
+/// A server that answers HTML, broken JSON or JSON of the wrong shape is the server's fault:
+/// `plan` and `deploy` exit 1 (not 2: the definition is fine) and name the URL, the status,
+/// the content type and the start of the body.
+#[test]
+fn a_server_that_is_not_the_prefect_api_is_exit_1_naming_url_status_and_body() {
+    let dir = project();
+    let definition = r#"{"entrypoint": "f.py:good", "name": "a"}"#;
+    let html = format!(
+        "<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head><body>{}</body></html>",
+        "lorem ipsum ".repeat(500)
+    );
+    let cases: [(&str, u16, &str, String, &str); 4] = [
+        (
+            "html",
+            200,
+            "text/html",
+            html,
+            "<!DOCTYPE html><html><head><title>Welcome to nginx!",
+        ),
+        (
+            "broken json",
+            200,
+            "application/json",
+            r#"{"id": "0b4f"#.into(),
+            r#"the body starts: {"id": "0b4f."#,
+        ),
+        (
+            "wrong json",
+            200,
+            "application/json",
+            r#"{"items": [1, 2]}"#.into(),
+            "items",
+        ),
+        (
+            "html 404",
+            404,
+            "text/html",
+            "<h1>404 Not Found</h1>".into(),
+            "<h1>404 Not Found</h1>",
+        ),
+    ];
+    for (what, status, content_type, body, start) in cases {
+        let url = answering(status, content_type, body);
+        for command in ["plan", "deploy"] {
+            let (code, text) = run_at(&url, dir.path(), command, definition);
+            assert_eq!(code, 1, "{command} / {what}: exit code\n{text}");
+            for needle in [
+                format!("{url}/deployments/name/good/a"),
+                format!("status {status}"),
+                content_type.to_owned(),
+                start.to_owned(),
+            ] {
+                assert!(
+                    text.contains(&needle),
+                    "{command} / {what}: {needle:?} missing in\n{text}"
+                );
+            }
+            assert!(
+                !text.contains("invalid"),
+                "{command} / {what}: blames the input\n{text}"
+            );
+            assert!(!text.contains("lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum lorem ipsum"),
+                "{command} / {what}: the body is not bounded\n{text}");
+        }
+    }
+}
+
+/// A server that accepts connections and never answers: the message says how long each attempt
+/// waited, how many there were and the time in all — and a timed-out read is tried twice, not
+/// eleven times.
+#[test]
+fn a_server_that_never_answers_says_attempts_and_time() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream); // never answered, never closed
+        }
+    });
+    let dir = project();
+    let file = dir.path().join("d.json");
+    std::fs::write(&file, r#"{"entrypoint": "f.py:good", "name": "a"}"#).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PREFECT_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .env("PREFECT_API_URL", &url)
+        .env("PREFECT_API_REQUEST_TIMEOUT", "0.5")
+        .args(["deploy", "--file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("within 0.5 s")
+            && text.contains("on any of 2 attempts")
+            && text.contains("s in all"),
+        "{text}"
+    );
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "{text}"
+    );
 }

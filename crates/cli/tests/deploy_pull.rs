@@ -196,3 +196,47 @@ fn pull_with_an_entrypoint_needs_a_source() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--source"), "{}", text(&out));
 }
+
+/// A repository that cannot be reached is a failed pull, not an invalid definition: exit 1,
+/// "could not pull" naming the URL without its credentials, for `deploy` and `plan`.
+#[test]
+fn an_unreachable_repository_is_a_pull_failure_not_bad_input() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let url = format!("http://deployer:tok3n-s3cret@127.0.0.1:{port}/team/flows.git");
+    let empty = tempfile::tempdir().unwrap();
+    for command in ["deploy", "plan"] {
+        let out = prefab("http://127.0.0.1:9/api")
+            .current_dir(empty.path())
+            .args([command, "--pull", "--source", &url, "flows/etl.py:etl"])
+            .args(["--name", "unreachable"])
+            .output()
+            .unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{command}: {all}");
+        assert!(
+            all.contains("could not pull")
+                && all.contains(&format!("127.0.0.1:{port}/team/flows.git")),
+            "{command}: {all}"
+        );
+        assert!(!all.contains("tok3n-s3cret"), "{command}: {all}");
+        assert!(!all.contains("invalid"), "{command}: {all}");
+    }
+    // A one-letter user name is not a secret: replacing it everywhere mangled the message
+    // ("Co***ld not connect").
+    let url = format!("http://u:tok3n-s3cret@127.0.0.1:{port}/team/flows.git");
+    let out = prefab("http://127.0.0.1:9/api")
+        .current_dir(empty.path())
+        .args(["deploy", "--pull", "--source", &url, "flows/etl.py:etl"])
+        .args(["--name", "unreachable"])
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(!all.contains("tok3n-s3cret"), "{all}");
+    assert!(
+        all.contains("could not pull") && !all.contains("Co***ld"),
+        "{all}"
+    );
+}

@@ -205,3 +205,144 @@ async fn s3_pull_configured_only_by_environment_variables() {
     );
     assert!(!all.contains("testing-secret-value"), "{all}");
 }
+
+/// A metadata endpoint that answers 403 to everything (what a non-EC2 network often does at
+/// 169.254.169.254); its URL and the count of connections it got.
+fn forbidding_metadata_endpoint() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut buf = [0u8; 8192];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    (url, count)
+}
+
+/// S3 without any credentials says so, and where credentials may come from, instead of the
+/// metadata endpoint's bare "403"; with AWS_EC2_METADATA_DISABLED=true the endpoint is not
+/// asked at all.
+#[test]
+fn s3_without_credentials_says_where_credentials_come_from() {
+    use std::sync::atomic::Ordering;
+    let (metadata, connections) = forbidding_metadata_endpoint();
+    let work = tempfile::tempdir().unwrap();
+    let run = |disabled: bool| {
+        let mut cmd = prefab();
+        cmd.args(["storage", "pull", "s3://bucket/flows", "--dest"])
+            .arg(work.path().join("out"))
+            // Nothing listens there: no S3 request may succeed by accident.
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_METADATA_ENDPOINT", &metadata);
+        if disabled {
+            cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+        }
+        cmd.output().unwrap()
+    };
+    for disabled in [false, true] {
+        let before = connections.load(Ordering::SeqCst);
+        let out = run(disabled);
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{all}");
+        for needle in [
+            "no AWS credentials were found",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "`anon: true`",
+            "AWS_EC2_METADATA_DISABLED",
+        ] {
+            assert!(
+                all.contains(needle),
+                "disabled={disabled}: {needle:?} in\n{all}"
+            );
+        }
+        let asked = connections.load(Ordering::SeqCst) - before;
+        if disabled {
+            assert_eq!(asked, 0, "the metadata endpoint was asked\n{all}");
+        } else {
+            assert!(asked > 0, "the metadata endpoint was not asked\n{all}");
+            assert!(all.contains(&metadata) && all.contains("403"), "{all}");
+        }
+    }
+}
+
+/// A URL, the variables pointing its cloud's metadata endpoint at ours, and what the message
+/// must say.
+type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a [&'a str]);
+
+/// Google Cloud Storage and Azure without credentials: the same message, naming each cloud's
+/// own sources, instead of the metadata endpoint's 403.
+#[test]
+fn gcs_and_azure_without_credentials_say_where_credentials_come_from() {
+    let (metadata, connections) = forbidding_metadata_endpoint();
+    let host = metadata.trim_start_matches("http://").to_owned();
+    let work = tempfile::tempdir().unwrap();
+    let cases: [Case; 2] = [
+        (
+            "gs://bucket/flows",
+            vec![
+                ("GCE_METADATA_HOST", host.clone()),
+                ("GCE_METADATA_IP", host.clone()),
+            ],
+            &[
+                "no Google Cloud credentials were found",
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "gcloud auth application-default login",
+            ],
+        ),
+        (
+            "az://container/flows",
+            vec![(
+                "AZURE_MSI_ENDPOINT",
+                format!("{metadata}/metadata/identity/oauth2/token"),
+            )],
+            &[
+                "no Azure credentials were found",
+                "AZURE_STORAGE_ACCOUNT_KEY",
+                "`anon: true`",
+            ],
+        ),
+    ];
+    for (url, env, needles) in cases {
+        let mut cmd = prefab();
+        for (key, _) in std::env::vars() {
+            if key.starts_with("GOOGLE_") || key.starts_with("AZURE_") || key.starts_with("GCE_") {
+                cmd.env_remove(key);
+            }
+        }
+        // No gcloud application-default credentials from the real home directory.
+        cmd.env("HOME", work.path()).env_remove("CLOUDSDK_CONFIG");
+        cmd.args(["storage", "pull", url, "--dest"])
+            .arg(work.path().join("out"));
+        if url.starts_with("az://") {
+            cmd.args(["--setting", "account_name=prefabtest"]);
+        }
+        for (key, value) in &env {
+            cmd.env(key, value);
+        }
+        let before = connections.load(std::sync::atomic::Ordering::SeqCst);
+        let out = cmd.output().unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{url}: {all}");
+        for needle in needles {
+            assert!(all.contains(needle), "{url}: {needle:?} in\n{all}");
+        }
+        assert!(all.contains(&host) && all.contains("403"), "{url}: {all}");
+        assert!(
+            connections.load(std::sync::atomic::Ordering::SeqCst) > before,
+            "{url}: the metadata endpoint was not asked\n{all}"
+        );
+    }
+}

@@ -18,15 +18,19 @@ use serde_json::Value;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use crate::config::ClientConfig;
-use crate::error::{ClientError, ValidationIssue, truncate};
+use crate::Secret;
+use crate::config::{Auth, ClientConfig};
+use crate::error::{
+    ClientError, TransportErrorKind, ValidationIssue, body_start, innermost_cause, secs, truncate,
+};
 use crate::request::{self, ApiRequest};
 
 /// The largest page the server serves (`limit` ≤ 200).
 pub const MAX_PAGE: i64 = 200;
 
-/// A raw answer: status and body.
+/// A raw answer: status and body, and the request it answers (for error messages).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ApiResponse {
     /// The HTTP status.
     pub status: u16,
@@ -34,6 +38,79 @@ pub struct ApiResponse {
     pub body: Bytes,
     /// How many attempts it took.
     pub attempts: u32,
+    /// The `Content-Type` header, when there was one.
+    pub content_type: Option<String>,
+    /// The request method.
+    pub method: String,
+    /// The full URL requested (never with credentials).
+    pub url: String,
+    /// The credentials' forms, replaced by `***` in any text of this answer an error shows
+    /// (a proxy or echo service may send the request's headers back).
+    redact: Arc<Vec<Secret>>,
+}
+
+impl ApiResponse {
+    /// The body read as `T`; HTML, broken JSON or JSON of another shape is
+    /// [`ClientError::UnexpectedResponse`] (the server's fault, not the request's).
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ClientError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let reason = if serde_json::from_slice::<serde::de::IgnoredAny>(&self.body).is_ok() {
+                format!("JSON of an unexpected shape ({e})")
+            } else if self.body.is_empty() {
+                "an empty body where JSON was expected".to_owned()
+            } else {
+                format!("not JSON ({e})")
+            };
+            self.unexpected(reason)
+        })
+    }
+
+    /// A [`ClientError::UnexpectedResponse`] for this answer: `reason` says what was wrong
+    /// with it (e.g. "no `id` in the deployment").
+    pub fn unexpected(&self, reason: impl Into<String>) -> ClientError {
+        ClientError::UnexpectedResponse {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            status: self.status,
+            content_type: self.content_type.clone(),
+            reason: reason.into(),
+            body_start: redact(body_start(&self.body), &self.redact),
+        }
+    }
+
+    /// The body as text for an error message: truncated, credentials replaced.
+    fn text_for_error(&self) -> String {
+        redact(truncate(&String::from_utf8_lossy(&self.body)), &self.redact)
+    }
+}
+
+/// The forms in which the configured credentials travel: the key or `user:password`, its
+/// base64 (the `Authorization: Basic` value), and the password alone.
+fn secret_forms(auth: &Auth) -> Vec<Secret> {
+    use base64::Engine as _;
+    let mut forms = Vec::new();
+    match auth {
+        Auth::ApiKey(key) => forms.push(key.expose().to_owned()),
+        Auth::Basic(pair) => {
+            forms.push(pair.expose().to_owned());
+            forms.push(base64::engine::general_purpose::STANDARD.encode(pair.expose()));
+            if let Some((_, password)) = pair.expose().split_once(':') {
+                forms.push(password.to_owned());
+            }
+        }
+        _ => {}
+    }
+    forms.retain(|f| f.len() >= 4);
+    // Longest first, so that a form containing another is replaced whole.
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.into_iter().map(Secret::new).collect()
+}
+
+/// `text` with every form in `secrets` replaced by `***`.
+fn redact(text: String, secrets: &[Secret]) -> String {
+    secrets
+        .iter()
+        .fold(text, |t, s| t.replace(s.expose(), "***"))
 }
 
 /// An object returned by an upsert, and whether the call created it (201) or found it (200).
@@ -194,6 +271,8 @@ pub struct PrefectClient {
     config: Arc<ClientConfig>,
     stats: Arc<ClientStats>,
     writes: Arc<WriteLimiter>,
+    /// [`secret_forms`] of the configured credentials.
+    secrets: Arc<Vec<Secret>>,
 }
 
 /// How many redirects a request follows (reqwest's and httpx's default limit).
@@ -230,6 +309,7 @@ impl PrefectClient {
             http,
             tls: plain.then(Arc::default),
             writes: Arc::new(WriteLimiter::new(config.max_concurrent_writes)),
+            secrets: Arc::new(secret_forms(&config.auth)),
             config: Arc::new(config),
             stats: Arc::default(),
         })
@@ -287,9 +367,14 @@ impl PrefectClient {
 
     /// Sends a request with the retry policy: 408, 429 and 503 (the server did not act) are
     /// retried for any request; 502, 504, timeouts and dropped connections only for requests
-    /// that are safe to repeat ([`Safety`](crate::request::Safety)); a connection that could not be opened
-    /// up to [`RetryConfig::max_connect_retries`](crate::RetryConfig::max_connect_retries) times.
-    /// `Retry-After` is honoured. Non-2xx answers become typed errors.
+    /// that are safe to repeat ([`Safety`](crate::request::Safety)); a connection that could
+    /// not be opened up to [`RetryConfig::max_connect_retries`](crate::RetryConfig::max_connect_retries)
+    /// times; an attempt that timed out (no answer, or no connection, in time) up to
+    /// [`RetryConfig::max_timeout_retries`](crate::RetryConfig::max_timeout_retries) times, so a
+    /// request with timeout `T` gives up after about `2·T`. `Retry-After` is honoured. Before
+    /// each wait an INFO event goes to [`RETRY_EVENT_TARGET`] (fields `attempt`,
+    /// `max_attempts`, `wait_ms`, `reason`, `method`, `path`). Non-2xx answers become typed
+    /// errors that say how many attempts were made and how long they took in all.
     pub async fn send(&self, req: &ApiRequest) -> Result<ApiResponse, ClientError> {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let result = self.send_with_retries(req).await;
@@ -302,7 +387,12 @@ impl PrefectClient {
     async fn send_with_retries(&self, req: &ApiRequest) -> Result<ApiResponse, ClientError> {
         let started = Instant::now();
         let retry = &self.config.retry;
+        let url = format!("{}{}", self.config.api_url, req.path);
         let mut attempt: u32 = 0;
+        // Attempts that could not connect, and attempts that timed out: each kind has its own,
+        // smaller budget within `max_retries`.
+        let mut connect_failures: u32 = 0;
+        let mut timeouts: u32 = 0;
         loop {
             let http_req = req.to_http(&self.config)?;
             let reqwest_req = reqwest::Request::try_from(http_req).map_err(|e| {
@@ -334,23 +424,28 @@ impl PrefectClient {
                     .get(http::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(parse_retry_after);
+                let content_type = resp
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
                 let body = resp.bytes().await?;
-                Ok::<_, reqwest::Error>((status, retry_after, body))
+                Ok::<_, reqwest::Error>((status, retry_after, content_type, body))
             }
             .instrument(span.clone())
             .await;
             span.record("elapsed_ms", attempt_started.elapsed().as_millis() as u64);
             if permit.is_some() {
                 match &outcome {
-                    Ok((503, _, _)) => self.writes.on_overload(),
-                    Ok((status, _, _)) if *status < 500 => self.writes.on_success(),
+                    Ok((503, ..)) => self.writes.on_overload(),
+                    Ok((status, ..)) if *status < 500 => self.writes.on_success(),
                     _ => {}
                 }
             }
             drop(permit);
             let may_retry = attempt < retry.max_retries && started.elapsed() < retry.retry_timeout;
             match outcome {
-                Ok((status, retry_after, body)) => {
+                Ok((status, retry_after, content_type, body)) => {
                     span.record("status", status);
                     let retryable = match status {
                         408 | 429 | 503 => true,
@@ -359,7 +454,8 @@ impl PrefectClient {
                     };
                     if retryable && may_retry {
                         let wait = retry_after.unwrap_or_else(|| retry.backoff.delay(attempt));
-                        tracing::debug!(parent: &span, status, wait_ms = wait.as_millis() as u64, "retrying");
+                        let reason = format!("status {status}");
+                        announce_retry(&span, req, attempt, retry.max_retries, wait, &reason);
                         self.stats.retried_statuses.fetch_add(1, Ordering::Relaxed);
                         if status == 503 {
                             self.stats.retried_503.fetch_add(1, Ordering::Relaxed);
@@ -368,36 +464,80 @@ impl PrefectClient {
                         attempt += 1;
                         continue;
                     }
-                    let attempts = attempt + 1;
+                    let answer = ApiResponse {
+                        status,
+                        body,
+                        attempts: attempt + 1,
+                        content_type,
+                        method: req.method.to_string(),
+                        url,
+                        redact: self.secrets.clone(),
+                    };
                     if (200..300).contains(&status) {
-                        return Ok(ApiResponse {
-                            status,
-                            body,
-                            attempts,
-                        });
+                        return Ok(answer);
                     }
-                    return Err(error_for_status(req, status, &body, attempts));
+                    return Err(error_for_status(req, &answer, started.elapsed()));
                 }
                 Err(e) => {
                     let reached = !e.is_connect();
-                    let retry_this = if reached {
-                        req.safety.retry_when_maybe_received()
+                    let timed_out = e.is_timeout() && reached;
+                    // A connection that timed out (a host that drops packets) costs a whole
+                    // connect timeout per attempt: it also draws on the timeout budget.
+                    let connect_timed_out = e.is_timeout() && !reached;
+                    let (retry_this, budget) = if !reached {
+                        let budget = if connect_timed_out {
+                            retry.max_connect_retries.min(retry.max_timeout_retries)
+                        } else {
+                            retry.max_connect_retries
+                        };
+                        (connect_failures < budget, budget)
+                    } else if timed_out {
+                        (
+                            req.safety.retry_when_maybe_received()
+                                && timeouts < retry.max_timeout_retries,
+                            retry.max_timeout_retries,
+                        )
                     } else {
-                        attempt < retry.max_connect_retries
+                        (req.safety.retry_when_maybe_received(), retry.max_retries)
                     };
+                    if !reached {
+                        connect_failures += 1;
+                    }
+                    if timed_out {
+                        timeouts += 1;
+                    }
+                    let kind = TransportErrorKind::of(&e);
+                    // A failed TLS handshake (e.g. https:// at a plain-HTTP server) fails the
+                    // same way every time.
+                    let retry_this = retry_this && kind != TransportErrorKind::Tls;
                     if may_retry && retry_this {
                         let wait = retry.backoff.delay(attempt);
-                        tracing::debug!(parent: &span, error = %e, wait_ms = wait.as_millis() as u64, "retrying after a transport error");
+                        let reason = if timed_out {
+                            format!("no answer within {}", secs(self.config.request_timeout))
+                        } else {
+                            format!("{}: {}", kind.label(), innermost_cause(&e))
+                        };
+                        announce_retry(
+                            &span,
+                            req,
+                            attempt,
+                            budget.min(retry.max_retries),
+                            wait,
+                            &reason,
+                        );
                         self.stats.retried_transport.fetch_add(1, Ordering::Relaxed);
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }
-                    if e.is_timeout() {
+                    if timed_out {
                         return Err(ClientError::Timeout {
                             method: req.method.to_string(),
                             path: req.path.clone(),
                             seconds: self.config.request_timeout.as_secs_f64(),
+                            attempts: attempt + 1,
+                            timeouts,
+                            elapsed: started.elapsed(),
                         });
                     }
                     return Err(ClientError::Transport {
@@ -405,6 +545,10 @@ impl PrefectClient {
                         method: req.method.to_string(),
                         path: req.path.clone(),
                         reached,
+                        kind,
+                        cause: innermost_cause(&e),
+                        attempts: attempt + 1,
+                        elapsed: started.elapsed(),
                         source: e,
                     });
                 }
@@ -413,8 +557,7 @@ impl PrefectClient {
     }
 
     async fn send_json<T: DeserializeOwned>(&self, req: &ApiRequest) -> Result<T, ClientError> {
-        let resp = self.send(req).await?;
-        decode(req, &resp.body)
+        self.send(req).await?.json()
     }
 
     async fn send_upsert<T: DeserializeOwned>(
@@ -423,7 +566,7 @@ impl PrefectClient {
     ) -> Result<Upserted<T>, ClientError> {
         let resp = self.send(req).await?;
         Ok(Upserted {
-            value: decode(req, &resp.body)?,
+            value: resp.json()?,
             created: resp.status == 201,
         })
     }
@@ -736,15 +879,6 @@ where
     .flatten()
 }
 
-fn decode<T: DeserializeOwned>(req: &ApiRequest, body: &[u8]) -> Result<T, ClientError> {
-    serde_json::from_slice(body).map_err(|e| ClientError::Decode {
-        method: req.method.to_string(),
-        path: req.path.clone(),
-        reason: e.to_string(),
-        body: truncate(&String::from_utf8_lossy(body)),
-    })
-}
-
 /// `Retry-After` as seconds (the HTTP-date form is read as "soon": 1 s).
 fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
@@ -754,20 +888,51 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
     (!value.is_empty()).then(|| Duration::from_secs(1))
 }
 
-/// Maps a non-2xx answer to a typed error, keeping Prefect's detail.
+/// The `tracing` target of the event sent before each wait for a retry.
+pub const RETRY_EVENT_TARGET: &str = "prefab_client::retry";
+
+/// Tells subscribers (the CLI's progress bar, `-v` logs) that the client is about to wait
+/// before retrying: which attempt failed, how many attempts the failure allows, how long the
+/// wait is, why, and the request.
+fn announce_retry(
+    span: &tracing::Span,
+    req: &ApiRequest,
+    attempt: u32,
+    max_retries: u32,
+    wait: Duration,
+    reason: &str,
+) {
+    tracing::info!(
+        target: "prefab_client::retry",
+        parent: span,
+        attempt = attempt + 1,
+        max_attempts = max_retries + 1,
+        wait_ms = wait.as_millis() as u64,
+        reason,
+        method = %req.method,
+        path = %req.path,
+        "attempt {} of at most {} failed ({reason}); retrying in {}",
+        attempt + 1,
+        max_retries + 1,
+        secs(wait),
+    );
+}
+
+/// Maps a non-2xx answer to a typed error, keeping Prefect's detail. `elapsed` is the time
+/// since the first attempt.
 pub(crate) fn error_for_status(
     req: &ApiRequest,
-    status: u16,
-    body: &[u8],
-    attempts: u32,
+    answer: &ApiResponse,
+    elapsed: Duration,
 ) -> ClientError {
-    let text = String::from_utf8_lossy(body);
+    let (status, body) = (answer.status, &answer.body[..]);
+    let text = answer.text_for_error();
     let json: Option<Value> = serde_json::from_slice(body).ok();
     let detail_text = json.as_ref().and_then(|j| {
         j.get("detail")
             .and_then(Value::as_str)
             .or_else(|| j.get("exception_message").and_then(Value::as_str))
-            .map(str::to_owned)
+            .map(|d| redact(d.to_owned(), &answer.redact))
     });
     let method = req.method.to_string();
     let path = req.path.clone();
@@ -777,6 +942,12 @@ pub(crate) fn error_for_status(
             method,
             path,
         },
+        // Prefect answers every 404 (an unknown route too) with JSON; anything else is a
+        // web server or proxy that is not the Prefect API, and reading it as "does not exist"
+        // would send creates to it.
+        404 if json.is_none() => answer.unexpected(
+            "a 404 that is not a Prefect API's JSON (is the URL the Prefect API, ending in /api?)",
+        ),
         404 => ClientError::NotFound {
             what: req.subject.to_owned(),
             method,
@@ -786,7 +957,7 @@ pub(crate) fn error_for_status(
         409 => ClientError::Conflict {
             method,
             path,
-            detail: detail_text.unwrap_or_else(|| truncate(&text)),
+            detail: detail_text.unwrap_or_else(|| text.clone()),
         },
         400 | 422 => {
             let issues_json = json
@@ -799,7 +970,7 @@ pub(crate) fn error_for_status(
                 .unwrap_or_default();
             let message = detail_text.unwrap_or_else(|| {
                 if issues.is_empty() {
-                    truncate(&text)
+                    text.clone()
                 } else {
                     "invalid request".to_owned()
                 }
@@ -815,8 +986,19 @@ pub(crate) fn error_for_status(
             status,
             method,
             path,
-            body: truncate(&text),
-            attempts,
+            // Prefect's JSON whole (it is short); anything else — a proxy's HTML error page —
+            // only its start, with its content type.
+            body: if json.is_some() || body.is_empty() {
+                text
+            } else {
+                format!(
+                    "{} body starting: {}",
+                    answer.content_type.as_deref().unwrap_or("untyped"),
+                    redact(body_start(body), &answer.redact)
+                )
+            },
+            attempts: answer.attempts,
+            elapsed,
         },
     }
 }
@@ -826,11 +1008,24 @@ mod tests {
     use super::*;
     use crate::request::Safety;
 
+    fn error_for(req: &ApiRequest, status: u16, body: &[u8]) -> ClientError {
+        let answer = ApiResponse {
+            status,
+            body: Bytes::copy_from_slice(body),
+            attempts: 1,
+            content_type: Some("application/json".into()),
+            method: req.method.to_string(),
+            url: format!("http://127.0.0.1:4200/api{}", req.path),
+            redact: Arc::default(),
+        };
+        error_for_status(req, &answer, Duration::ZERO)
+    }
+
     #[test]
     fn validation_detail_is_structured() {
         let body = br#"{"exception_message":"Invalid request received.","exception_detail":[{"type":"value_error","loc":["body","schedules",0,"schedule","cron"],"msg":"Value error, Invalid cron string: \"61 * * * *\"","input":"61 * * * *"}],"request_body":{}}"#;
         let req = request::health();
-        let e = error_for_status(&req, 422, body, 1);
+        let e = error_for(&req, 422, body);
         let ClientError::Validation {
             issues, message, ..
         } = &e
@@ -848,22 +1043,19 @@ mod tests {
     #[test]
     fn statuses_map_to_kinds() {
         let req = request::read_deployment(Uuid::nil());
-        assert!(
-            error_for_status(&req, 404, br#"{"detail":"Deployment not found"}"#, 1).is_not_found()
-        );
+        assert!(error_for(&req, 404, br#"{"detail":"Deployment not found"}"#).is_not_found());
         assert!(matches!(
-            error_for_status(&req, 409, b"{}", 1),
+            error_for(&req, 409, b"{}"),
             ClientError::Conflict { .. }
         ));
         assert!(matches!(
-            error_for_status(&req, 401, b"", 1),
+            error_for(&req, 401, b""),
             ClientError::Unauthorized { .. }
         ));
-        let e = error_for_status(
+        let e = error_for(
             &req,
             500,
             br#"{"exception_message":"Internal Server Error"}"#,
-            1,
         );
         assert!(matches!(e, ClientError::Server { status: 500, .. }));
         assert!(e.to_string().contains("Internal Server Error"));

@@ -37,10 +37,11 @@ pub mod request;
 mod retry;
 
 pub use client::{
-    ApiResponse, ClientStats, MAX_PAGE, PrefectClient, SlaApplyResult, StatsSnapshot, Upserted,
+    ApiResponse, ClientStats, MAX_PAGE, PrefectClient, RETRY_EVENT_TARGET, SlaApplyResult,
+    StatsSnapshot, Upserted,
 };
 pub use config::{API_VERSION, Auth, ClientConfig, DEFAULT_API_URL};
-pub use error::{ClientError, ValidationIssue};
+pub use error::{BODY_START_CHARS, ClientError, TransportErrorKind, ValidationIssue};
 pub use prefab_schemas::Secret;
 pub use prefab_schemas::api;
 pub use retry::{BackoffConfig, RetryConfig};

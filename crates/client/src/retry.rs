@@ -16,6 +16,12 @@ pub struct RetryConfig {
     /// `PREFECT_API_URL` or a stopped server is reported at once — Prefect's own client does
     /// not retry a refused connection at all).
     pub max_connect_retries: u32,
+    /// Of those, how many may follow an attempt that got no answer within the request timeout
+    /// (default 1, and only for requests safe to repeat). A server that did not answer in
+    /// time once is likely to be as slow again: each such retry costs a whole timeout, so a
+    /// request with timeout `T` gives up after about `2·T` rather than `11·T` plus backoff
+    /// (Prefect's client retries a read timeout up to 5 times; docs/deviations.md C8).
+    pub max_timeout_retries: u32,
     /// Waiting between attempts.
     pub backoff: BackoffConfig,
     /// Give up retrying once this much time has passed since the first attempt (default 120 s).
@@ -27,6 +33,7 @@ impl Default for RetryConfig {
         RetryConfig {
             max_retries: 10,
             max_connect_retries: 2,
+            max_timeout_retries: 1,
             backoff: BackoffConfig::default(),
             retry_timeout: Duration::from_secs(120),
         }
@@ -51,6 +58,12 @@ impl RetryConfig {
     /// Sets how many retries may follow a connection that could not be made.
     pub fn with_max_connect_retries(mut self, n: u32) -> RetryConfig {
         self.max_connect_retries = n;
+        self
+    }
+
+    /// Sets how many retries may follow an attempt that timed out.
+    pub fn with_max_timeout_retries(mut self, n: u32) -> RetryConfig {
+        self.max_timeout_retries = n;
         self
     }
 

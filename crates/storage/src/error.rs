@@ -107,6 +107,24 @@ impl StorageError {
         }
     }
 
+    /// Whether the definition is at fault (a wrong URL form, a missing setting, an unsaved
+    /// block) rather than the network, a server, credentials that were refused or the local
+    /// disk. A failed clone or download is not the definition's fault even when its URL is
+    /// wrong: the message names the URL, and the caller reports it as a failure to pull.
+    pub fn blames_input(&self) -> bool {
+        match self {
+            StorageError::InvalidStorage { .. }
+            | StorageError::BlockNotSaved { .. }
+            | StorageError::PullStep { .. }
+            | StorageError::Unsupported { .. } => true,
+            StorageError::RemoteMismatch { .. }
+            | StorageError::Git { .. }
+            | StorageError::Remote { .. }
+            | StorageError::Io { .. }
+            | StorageError::Lock { .. } => false,
+        }
+    }
+
     /// The Python exception class Prefect raises for the same failure, used by the conformance
     /// corpus (`ValueError`, `BlockNotSavedError`, `RuntimeError`, …).
     pub fn python_class(&self) -> &'static str {

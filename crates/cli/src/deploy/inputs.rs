@@ -35,6 +35,20 @@ pub(crate) struct Invalid {
     pub name: Option<String>,
     /// Why it could not be built.
     pub error: String,
+    /// False when the definition is not at fault: its code could not be pulled (network,
+    /// server, credentials refused). Reported as failed (exit 1), not invalid (exit 2).
+    pub blames_input: bool,
+}
+
+impl Invalid {
+    /// The result a report shows: `invalid` (bad input) or `failed` (a pull that failed).
+    pub(crate) fn result(&self) -> &'static str {
+        if self.blames_input {
+            "invalid"
+        } else {
+            "failed"
+        }
+    }
 }
 
 /// The definitions, in input order: built ones and invalid ones.
@@ -130,6 +144,7 @@ pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
                     index,
                     label,
                     name: value.get("name").and_then(Value::as_str).map(str::to_owned),
+                    blames_input: e.blames_input(),
                     error,
                 })
             }

@@ -265,7 +265,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
             deployment: i.label.clone(),
             name: i.name.clone(),
             flow: None,
-            result: "invalid",
+            result: i.result(),
             id: None,
             error: Some(format!("not applied: {}", i.error)),
             next: None,

@@ -190,7 +190,7 @@ pub enum LocalServerError {
     /// A server is running from this state directory with other services/auth/settings.
     #[error(
         "a Prefect server is already running from {} (pid {pid}, {api_url}) with other options \
-         (running: {running}; requested: {requested}); stop it first \
+         ({differences}); stop it first \
          (`cargo xtask prefect-server stop --state-dir {}`) or use another state directory",
         state_dir.display(),
         state_dir.display()
@@ -202,10 +202,10 @@ pub enum LocalServerError {
         pid: u32,
         /// The running server's API URL.
         api_url: String,
-        /// Its options (no secret values).
-        running: String,
-        /// The requested options (no secret values).
-        requested: String,
+        /// What differs, naming no secret value: the running and the requested options
+        /// (services, auth on/off, setting names) when those differ, "the auth strings differ
+        /// (neither is shown)" or "the values of KEY differ (neither is shown)".
+        differences: String,
     },
 
     /// The recorded server process is alive but `/api/health` does not answer.

@@ -357,6 +357,60 @@ impl ServerOptions {
         )
     }
 
+    /// One fingerprint per secret value (the auth string, each setting's value), so that a
+    /// mismatch can say *which* differs without showing either; stored beside
+    /// [`Self::fingerprint`], which already hashes the same values together.
+    fn secret_fingerprints(&self) -> String {
+        let auth = self.auth_string.iter().map(|a| ("auth".to_owned(), a));
+        let settings = self.settings.iter().map(|(k, v)| (k.clone(), v));
+        auth.chain(settings)
+            .map(|(key, value)| format!("{key}={}", fnv1a(value.expose())))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// What differs between a running server's recorded options and these, naming no secret.
+    fn differences(&self, record: &Record) -> String {
+        let running = record.description.as_deref().unwrap_or("unknown");
+        let requested = self.description();
+        let mut parts = Vec::new();
+        if running != requested {
+            parts.push(format!("running: {running}; requested: {requested}"));
+        }
+        match &record.secret_fingerprints {
+            Some(recorded) => {
+                let recorded: std::collections::HashMap<&str, &str> = recorded
+                    .split_whitespace()
+                    .filter_map(|p| p.split_once('='))
+                    .collect();
+                let mine = self.secret_fingerprints();
+                for (key, hash) in mine.split_whitespace().filter_map(|p| p.split_once('=')) {
+                    if recorded.get(key).is_some_and(|h| *h != hash) {
+                        parts.push(if key == "auth" {
+                            "the auth strings differ (neither is shown)".to_owned()
+                        } else {
+                            format!("the values of {key} differ (neither is shown)")
+                        });
+                    }
+                }
+            }
+            None if parts.is_empty() => parts.push(
+                "the same services, auth and setting names, but a secret value (the auth \
+                 string or a setting's value) differs (neither is shown)"
+                    .to_owned(),
+            ),
+            None => {}
+        }
+        if parts.is_empty() {
+            // The recorded fingerprint differs though nothing above does (a record written by
+            // another prefab version).
+            parts.push(format!(
+                "running: {running}; requested: {requested} (recorded by another prefab version)"
+            ));
+        }
+        parts.join("; ")
+    }
+
     /// Tells apart two option sets, values included, without storing a secret in clear.
     fn fingerprint(&self) -> String {
         let mut text = format!("{}\0", self.services);
@@ -366,11 +420,7 @@ impl ServerOptions {
         for (key, value) in &self.settings {
             text.push_str(&format!("\0{key}={}", value.expose()));
         }
-        // FNV-1a: stable across Rust releases, unlike `DefaultHasher`.
-        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        format!("{hash:016x}")
+        fnv1a(&text)
     }
 
     /// Replaces the secrets these options carry by `***` in `text` (log excerpts).
@@ -383,6 +433,14 @@ impl ServerOptions {
             .filter(|s| s.len() >= 4);
         secrets.fold(text, |text, secret| text.replace(secret, "***"))
     }
+}
+
+/// FNV-1a as 16 hex digits: stable across Rust releases, unlike `DefaultHasher`.
+fn fnv1a(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 /// A Prefect server listening on `127.0.0.1`, started or found by [`LocalServer::start`].
@@ -577,7 +635,7 @@ impl LocalServer {
             state.clear_keeping_users()?;
             return Ok(None);
         }
-        let Some(api_url) = record.api_url else {
+        let Some(api_url) = record.api_url.clone() else {
             // Launched, but its launcher died before the server became healthy: nobody owns
             // it, and it may be half-configured, so replace it.
             options.progress.report(&format!(
@@ -593,8 +651,7 @@ impl LocalServer {
                 state_dir: state.dir.clone(),
                 pid: record.pid,
                 api_url,
-                running: record.description.unwrap_or_else(|| "unknown".to_owned()),
-                requested: options.description(),
+                differences: options.differences(&record),
             });
         }
         let started = Instant::now();
@@ -653,7 +710,12 @@ impl LocalServer {
             state.write("server.port", &port.to_string())?;
             state.write(
                 "server.options",
-                &format!("{}\n{}", options.fingerprint(), options.description()),
+                &format!(
+                    "{}\n{}\n{}",
+                    options.fingerprint(),
+                    options.description(),
+                    options.secret_fingerprints()
+                ),
             )?;
             state.write("server.pid", &pid.to_string())?;
 
@@ -904,6 +966,8 @@ struct Record {
     api_url: Option<String>,
     fingerprint: Option<String>,
     description: Option<String>,
+    /// Per-secret fingerprints (records written by prefab versions before them have none).
+    secret_fingerprints: Option<String>,
 }
 
 impl StateDir {
@@ -932,8 +996,11 @@ impl StateDir {
             return Ok(None);
         };
         let options = self.read("server.options")?;
-        let (fingerprint, description) = match options.as_deref().map(|o| o.split_once('\n')) {
-            Some(Some((f, d))) => (Some(f.to_owned()), Some(d.to_owned())),
+        let mut lines = options.as_deref().unwrap_or("").lines().map(str::to_owned);
+        let (fingerprint, description, secret_fingerprints) =
+            (lines.next(), lines.next(), lines.next());
+        let (fingerprint, description) = match (fingerprint, description) {
+            (Some(f), Some(d)) => (Some(f), Some(d)),
             _ => (None, None),
         };
         Ok(Some(Record {
@@ -942,6 +1009,7 @@ impl StateDir {
             api_url: self.read("server.url")?,
             fingerprint,
             description,
+            secret_fingerprints,
         }))
     }
 
@@ -1062,6 +1130,47 @@ mod tests {
             options.redact("auth admin:hunter2 db postgresql://u:pw-xyz@db/p".into()),
             "auth *** db ***"
         );
+    }
+
+    #[test]
+    fn differences_name_what_differs_and_no_secret() {
+        let running = ServerOptions::new()
+            .auth_string("admin:hunter2")
+            .setting("PREFECT_X", "one-value");
+        let record = Record {
+            pid: 1,
+            port: 1,
+            api_url: None,
+            fingerprint: Some(running.fingerprint()),
+            description: Some(running.description()),
+            secret_fingerprints: Some(running.secret_fingerprints()),
+        };
+        let other_auth = ServerOptions::new()
+            .auth_string("admin:swordfish")
+            .setting("PREFECT_X", "one-value");
+        assert_eq!(
+            other_auth.differences(&record),
+            "the auth strings differ (neither is shown)"
+        );
+        let other_value = ServerOptions::new()
+            .auth_string("admin:hunter2")
+            .setting("PREFECT_X", "two-value");
+        assert_eq!(
+            other_value.differences(&record),
+            "the values of PREFECT_X differ (neither is shown)"
+        );
+        let no_auth = ServerOptions::new().setting("PREFECT_X", "one-value");
+        let text = no_auth.differences(&record);
+        assert!(text.contains("running: services=none, auth=on"), "{text}");
+        for t in [
+            other_auth.differences(&record),
+            other_value.differences(&record),
+            text,
+        ] {
+            for secret in ["hunter2", "swordfish", "one-value", "two-value"] {
+                assert!(!t.contains(secret), "{t}");
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use http::Method;
 use prefab_client::request::{self, ApiRequest, Safety};
-use prefab_client::{ClientError, PrefectClient};
+use prefab_client::{ApiResponse, ClientError, PrefectClient};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -104,24 +104,23 @@ pub(crate) fn raw(
     }
 }
 
+/// The `id` of the object in an answer. An answer without one (HTML, broken JSON, another
+/// shape) is the server's fault: a request error naming the URL, status and body, not a
+/// local check.
 fn response_id(
-    body: &[u8],
+    resp: &ApiResponse,
     step: ApplyStep,
     written: &Written,
 ) -> Result<Uuid, DeploymentApplyError> {
-    serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.get("id")
-                .and_then(Value::as_str)
-                .and_then(|s| Uuid::parse_str(s).ok())
-        })
-        .ok_or_else(|| DeploymentApplyError {
-            step,
-            message: "Malformed response".into(),
-            written: written.clone(),
-            source: None,
-        })
+    let id = match resp.json::<Value>() {
+        Ok(v) => v
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| resp.unexpected("JSON without the object's `id` (a UUID)")),
+        Err(e) => Err(e),
+    };
+    id.map_err(|e| DeploymentApplyError::request(step, e, written))
 }
 
 /// Applies `deployment` (Prefect's `RunnerDeployment.apply`):
@@ -196,7 +195,7 @@ pub async fn apply_with(
             .await
         {
             Ok(resp) => {
-                let id = response_id(&resp.body, ApplyStep::ReadExisting, &written)?;
+                let id = response_id(&resp, ApplyStep::ReadExisting, &written)?;
                 existing_body = serde_json::from_slice::<Value>(&resp.body).ok();
                 Some(id)
             }
@@ -248,7 +247,7 @@ pub async fn apply_with(
                         .map_err(|e| {
                             DeploymentApplyError::request(ApplyStep::CreateFlow, e, &written)
                         })?;
-                    response_id(&resp.body, ApplyStep::CreateFlow, &written)
+                    response_id(&resp, ApplyStep::CreateFlow, &written)
                 })
                 .await?;
             written.flow_id = Some(flow_id);
@@ -273,7 +272,7 @@ pub async fn apply_with(
                 .map_err(|e| {
                     DeploymentApplyError::request(ApplyStep::CreateDeployment, e, &written)
                 })?;
-            let id = response_id(&resp.body, ApplyStep::CreateDeployment, &written)?;
+            let id = response_id(&resp, ApplyStep::CreateDeployment, &written)?;
             written.deployment_id = Some(id);
             id
         }
@@ -352,8 +351,7 @@ pub async fn apply_with(
                 .await
             {
                 Ok(resp) => {
-                    if let Ok(aid) = response_id(&resp.body, ApplyStep::CreateAutomation, &written)
-                    {
+                    if let Ok(aid) = response_id(&resp, ApplyStep::CreateAutomation, &written) {
                         written.automation_ids.push(aid);
                     }
                 }

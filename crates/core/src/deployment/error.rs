@@ -114,6 +114,18 @@ pub enum DeploymentError {
     UnknownVersionType(#[from] crate::version::UnknownVersionType),
 }
 
+impl DeploymentError {
+    /// Whether the definition is at fault (exit 2 in the CLI), rather than a pull, the
+    /// network or a storage server (exit 1: the definition may be fine, retrying may work).
+    pub fn blames_input(&self) -> bool {
+        match self {
+            DeploymentError::Pull { .. } => false,
+            DeploymentError::Storage(e) => e.blames_input(),
+            _ => true,
+        }
+    }
+}
+
 /// The step of [`apply`](super::apply) that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -255,7 +267,7 @@ impl DeploymentApplyError {
                 e,
                 ClientError::Transport { .. }
                     | ClientError::Timeout { .. }
-                    | ClientError::Decode { .. }
+                    | ClientError::UnexpectedResponse { .. }
             ) || e.status().is_some_and(|s| s >= 500)
         })
     }
@@ -280,6 +292,14 @@ fn client_detail(err: &ClientError) -> String {
         ClientError::NotFound {
             detail: Some(d), ..
         } => d.clone(),
+        // The server's message alone ("Invalid request received.") says nothing: each issue
+        // (where in the body, what is wrong) goes with it.
+        ClientError::Validation {
+            message, issues, ..
+        } if !issues.is_empty() => {
+            let issues: Vec<String> = issues.iter().map(ToString::to_string).collect();
+            format!("{message} ({})", issues.join("; "))
+        }
         ClientError::Validation { message, .. } => message.clone(),
         other => other.to_string(),
     }

@@ -135,9 +135,25 @@ async fn plan_with(
     let read = client
         .send(&request::read_deployment_by_name(&flow_name, &d.name))
         .await;
-    let server: Value = match read {
-        Ok(resp) => serde_json::from_slice(&resp.body)
-            .map_err(|e| PlanError::local(format!("reading the deployment: {e}")))?,
+    let (server, id): (Value, Uuid) = match read {
+        Ok(resp) => {
+            let server: Value = resp
+                .json()
+                .map_err(|e| PlanError::request("reading the deployment", e))?;
+            let id = server
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok());
+            match id {
+                Some(id) => (server, id),
+                None => {
+                    return Err(PlanError::request(
+                        "reading the deployment",
+                        resp.unexpected("JSON without the deployment's `id` (a UUID)"),
+                    ));
+                }
+            }
+        }
         Err(ClientError::NotFound { .. }) => {
             // The pre-checks `apply` runs before a create.
             let mut created = d.clone();
@@ -168,11 +184,6 @@ async fn plan_with(
         }
         Err(e) => return Err(PlanError::request("reading the deployment", e)),
     };
-    let id = server
-        .get("id")
-        .and_then(Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| PlanError::local("reading the deployment: the response has no id"))?;
     let body = update_body_for(&mut d, options, &version_info)
         .map_err(|e| PlanError::local(e.to_string()))?;
     let mut changes = Vec::new();
@@ -496,8 +507,18 @@ async fn compare_triggers(
         )))
         .await
     {
-        Ok(resp) => serde_json::from_slice::<Value>(&resp.body)
-            .map_err(|e| PlanError::local(format!("reading the automations: {e}")))?,
+        Ok(resp) => {
+            let related: Value = resp
+                .json()
+                .map_err(|e| PlanError::request("reading the deployment's automations", e))?;
+            if !related.is_array() {
+                return Err(PlanError::request(
+                    "reading the deployment's automations",
+                    resp.unexpected("JSON that is not a list of automations"),
+                ));
+            }
+            related
+        }
         // A server without automations: apply creates none either.
         Err(ClientError::NotFound { .. }) => return Ok(None),
         Err(e) => {

@@ -71,6 +71,17 @@ pub struct GitRepositoryBuilder {
     base_path: Option<PathBuf>,
 }
 
+/// The secret parts of a URL's `user:password`: the password; the user only when there is no
+/// password (a token in the user's place, `https://<token>@host/…`). A user name beside a
+/// password is not secret (the credentials show it too), and replacing a short one — `u` —
+/// everywhere in a message would mangle its words.
+fn secret_parts<'a>(user: &'a str, password: Option<&'a str>) -> Vec<&'a str> {
+    match password {
+        Some(p) if !p.is_empty() => vec![p],
+        _ => vec![user],
+    }
+}
+
 /// The URL with any `userinfo@` replaced by `***@` (for `Debug`).
 fn redact_userinfo(url: &str) -> String {
     let parsed = urlparse(url);
@@ -395,13 +406,13 @@ impl GitRepository {
                 .map(|(u, p)| (u.to_owned(), p.map(str::to_owned)))
         }) {
             let (user, pass) = userinfo;
-            for s in [Some(user), pass].into_iter().flatten() {
-                out.push(crate::urls::unquote(&s));
-                out.push(s);
+            for s in secret_parts(&user, pass.as_deref()) {
+                out.push(crate::urls::unquote(s));
+                out.push(s.to_owned());
             }
         }
         if let Some((user, pass)) = urlparse(&self.url).userinfo() {
-            for s in [Some(user), pass].into_iter().flatten() {
+            for s in secret_parts(user, pass) {
                 out.push(crate::urls::unquote(s));
                 out.push(s.to_owned());
             }

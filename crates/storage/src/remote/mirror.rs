@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use super::RemoteStorage;
+use super::settings::MetadataFallback;
 use crate::StorageError;
 use crate::storage::{PullOptions, PullProgress, PullReport, RunnerStorage};
 use crate::urls::{strip_auth, strip_auth_in_text};
@@ -525,6 +526,7 @@ pub(crate) async fn pull(
         destination: storage.destination(),
         url: strip_auth(storage.url()),
         delete_stale: options.delete_stale || storage.delete_stale(),
+        metadata_fallback: config.metadata_fallback(),
     };
     tracing::debug!(
         "Pulling contents from remote storage '{}' to '{}'...",
@@ -545,6 +547,9 @@ pub(crate) struct Mirror {
     /// The URL without credentials.
     pub(crate) url: String,
     pub(crate) delete_stale: bool,
+    /// The instance metadata endpoint credentials may be asked of last, so that its failure
+    /// is reported as missing credentials.
+    pub(crate) metadata_fallback: Option<MetadataFallback>,
 }
 
 impl Mirror {
@@ -558,7 +563,16 @@ impl Mirror {
             self.url,
             self.destination.display()
         );
-        if let Some(hint) = error_hint(&cause) {
+        if let Some(fallback) = &self.metadata_fallback
+            && fallback.hosts.iter().any(|h| cause.contains(h.as_str()))
+        {
+            // Not a permission problem of the bucket: nothing to sign with. Say where
+            // credentials come from; the metadata endpoint's answer is the cause.
+            message.push_str(&format!(
+                ": {}. The instance metadata endpoint ({}), asked last, gave none{}. Cause: ",
+                fallback.no_credentials, fallback.endpoint, fallback.skip
+            ));
+        } else if let Some(hint) = error_hint(&cause) {
             message.push_str(". ");
             message.push_str(hint);
             message.push_str(" Cause: ");
@@ -849,6 +863,7 @@ mod tests {
             destination: destination.to_path_buf(),
             url: "memory://code".into(),
             delete_stale,
+            metadata_fallback: None,
         }
     }
 

@@ -333,22 +333,17 @@ impl ObjectStoreConfig {
         };
         Ok(match self.backend {
             Backend::S3 => {
-                let mut b = AmazonS3Builder::from_env()
-                    .with_bucket_name(self.bucket.clone().unwrap_or_default())
-                    .with_retry(retry_config());
-                // boto reaches an `http://` endpoint without further ado; object_store wants
-                // allow_http, so an http endpoint from AWS_ENDPOINT_URL implies it.
-                if b.get_config_value(&AmazonS3ConfigKey::Endpoint)
-                    .is_some_and(|e| e.starts_with("http://"))
-                {
-                    b = b.with_config(
-                        AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp),
-                        "true",
-                    );
-                }
-                for (key, value) in &self.options {
-                    let k: AmazonS3ConfigKey = key.parse().map_err(|_| bad_key(key))?;
-                    b = b.with_config(k, value.expose());
+                let b = self.s3_builder()?;
+                if !s3_has_credentials(&b) && metadata_disabled() {
+                    return Err(StorageError::Remote {
+                        message: format!(
+                            "Failed to pull contents from remote storage '{}': {} \
+                             (AWS_EC2_METADATA_DISABLED is set, so the EC2 instance metadata \
+                             endpoint was not asked)",
+                            crate::urls::strip_auth(&self.url),
+                            NO_AWS_CREDENTIALS
+                        ),
+                    });
                 }
                 Arc::new(b.build().map_err(|e| fail("S3", e))?)
             }
@@ -390,6 +385,89 @@ impl ObjectStoreConfig {
             Backend::Local => Arc::new(LocalFileSystem::new()),
             Backend::Memory => memory_store(),
         })
+    }
+
+    /// The S3 builder: the standard environment variables, then these options on top.
+    fn s3_builder(&self) -> Result<AmazonS3Builder, StorageError> {
+        let mut b = AmazonS3Builder::from_env()
+            .with_bucket_name(self.bucket.clone().unwrap_or_default())
+            .with_retry(retry_config());
+        // boto reaches an `http://` endpoint without further ado; object_store wants
+        // allow_http, so an http endpoint from AWS_ENDPOINT_URL implies it.
+        if b.get_config_value(&AmazonS3ConfigKey::Endpoint)
+            .is_some_and(|e| e.starts_with("http://"))
+        {
+            b = b.with_config(
+                AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp),
+                "true",
+            );
+        }
+        for (key, value) in &self.options {
+            let k: AmazonS3ConfigKey = key.parse().map_err(|_| {
+                StorageError::invalid(format!(
+                    "internal: `{key}` is not an object_store configuration key"
+                ))
+            })?;
+            b = b.with_config(k, value.expose());
+        }
+        Ok(b)
+    }
+
+    /// The cloud's instance metadata endpoint, when object_store may end its credential chain
+    /// there: for S3 only when no credentials are configured (no key pair, web identity,
+    /// container credentials or `anon`); for Google Cloud Storage and Azure whenever (they go
+    /// there after their own sources). A pull whose failure names this endpoint failed for
+    /// want of credentials.
+    pub(crate) fn metadata_fallback(&self) -> Option<MetadataFallback> {
+        let env_or = |key: &str, default: &str| {
+            std::env::var(key)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        match self.backend {
+            Backend::S3 => {
+                let b = self.s3_builder().ok()?;
+                if s3_has_credentials(&b) {
+                    return None;
+                }
+                let endpoint = b
+                    .get_config_value(&AmazonS3ConfigKey::MetadataEndpoint)
+                    .unwrap_or_else(|| "http://169.254.169.254".to_owned());
+                Some(MetadataFallback {
+                    hosts: vec![host_of(&endpoint)],
+                    endpoint,
+                    no_credentials: NO_AWS_CREDENTIALS,
+                    skip: " (off EC2, set AWS_EC2_METADATA_DISABLED=true to skip it)",
+                })
+            }
+            Backend::Gcs => {
+                let host = env_or("GCE_METADATA_HOST", "metadata.google.internal");
+                let ip = env_or("GCE_METADATA_IP", "169.254.169.254");
+                Some(MetadataFallback {
+                    endpoint: format!("{host} / {ip}"),
+                    hosts: vec![host_of(&host), host_of(&ip)],
+                    no_credentials: NO_GCP_CREDENTIALS,
+                    skip: "",
+                })
+            }
+            Backend::Azure => {
+                let endpoint = self
+                    .options
+                    .iter()
+                    .find(|(k, _)| k == "azure_msi_endpoint")
+                    .map(|(_, v)| v.expose().to_owned())
+                    .or_else(|| std::env::var("AZURE_MSI_ENDPOINT").ok())
+                    .unwrap_or_else(|| "http://169.254.169.254".to_owned());
+                Some(MetadataFallback {
+                    hosts: vec![host_of(&endpoint)],
+                    endpoint,
+                    no_credentials: NO_AZURE_CREDENTIALS,
+                    skip: "",
+                })
+            }
+            _ => None,
+        }
     }
 
     fn set(&mut self, key: &str, value: ConfigValue) {
@@ -663,6 +741,70 @@ impl ObjectStoreConfig {
             }
         }
     }
+}
+
+/// What to do when S3 has no credentials, for error messages: every source object_store reads
+/// (its credential chain, docs/deviations.md R9), in its order.
+pub(crate) const NO_AWS_CREDENTIALS: &str = "no AWS credentials were found. Set \
+     AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with AWS_SESSION_TOKEN for temporary ones), \
+     or give them in the storage's settings (`key` and `secret`, or an AWS credentials block), \
+     or use a web identity (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN) or an ECS task role \
+     (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI); for a public bucket set `anon: true`. \
+     ~/.aws profiles (AWS_PROFILE) are not read";
+
+/// What to say when Google Cloud Storage has no credentials (object_store's chain, R10).
+pub(crate) const NO_GCP_CREDENTIALS: &str = "no Google Cloud credentials were found. Set \
+     GOOGLE_APPLICATION_CREDENTIALS to a service-account or authorized-user JSON file (or \
+     GOOGLE_SERVICE_ACCOUNT_KEY to a service account's JSON), give `token` in the storage's \
+     settings (such a file's path, its JSON, or \"anon\" for a public bucket), or run \
+     `gcloud auth application-default login`";
+
+/// What to say when Azure Blob Storage has no credentials.
+pub(crate) const NO_AZURE_CREDENTIALS: &str = "no Azure credentials were found. Set \
+     AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_TOKEN or a service principal \
+     (AZURE_STORAGE_CLIENT_ID, AZURE_STORAGE_CLIENT_SECRET, AZURE_STORAGE_TENANT_ID), or give \
+     them in the storage's settings (`account_key`, `sas_token`, `connection_string`, \
+     `client_id` / `client_secret` / `tenant_id`); for a public container set `anon: true`";
+
+/// A cloud's instance metadata endpoint, the last link of object_store's credential chain.
+#[derive(Debug, Clone)]
+pub(crate) struct MetadataFallback {
+    /// The endpoint, for messages.
+    pub(crate) endpoint: String,
+    /// Host names (with port) whose mention in a failure means the endpoint failed.
+    pub(crate) hosts: Vec<String>,
+    /// The missing credentials and where they come from.
+    pub(crate) no_credentials: &'static str,
+    /// How to skip the endpoint, when there is a way (with a leading space).
+    pub(crate) skip: &'static str,
+}
+
+/// `host[:port]` of a URL or a bare host.
+fn host_of(endpoint: &str) -> String {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
+/// Whether S3 credentials come from somewhere other than the EC2 instance metadata endpoint
+/// (object_store's chain: key pair, web identity, ECS task, EKS pod identity, then IMDS), or
+/// are not needed (`skip_signature`).
+fn s3_has_credentials(b: &AmazonS3Builder) -> bool {
+    let set = |k: AmazonS3ConfigKey| b.get_config_value(&k).is_some_and(|v| !v.is_empty());
+    let skip = b
+        .get_config_value(&AmazonS3ConfigKey::SkipSignature)
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"));
+    skip || set(AmazonS3ConfigKey::AccessKeyId)
+        || set(AmazonS3ConfigKey::SecretAccessKey)
+        || (set(AmazonS3ConfigKey::WebIdentityTokenFile) && set(AmazonS3ConfigKey::RoleArn))
+        || set(AmazonS3ConfigKey::ContainerCredentialsRelativeUri)
+        || (set(AmazonS3ConfigKey::ContainerCredentialsFullUri)
+            && set(AmazonS3ConfigKey::ContainerAuthorizationTokenFile))
+}
+
+/// `AWS_EC2_METADATA_DISABLED=true`, the AWS SDKs' switch to never ask the instance metadata
+/// endpoint for credentials (object_store does not read it; prefab does).
+fn metadata_disabled() -> bool {
+    std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 /// Retries for a pull: a few, with a short backoff, so that a refused connection or a missing
