@@ -1,0 +1,115 @@
+//! The README's commands, run as a user would run them, with their shown output checked: the
+//! schedule preview byte for byte, the quick start's deploy by its table (ids and run dates
+//! differ from run to run). A README that drifts from the binary fails here.
+
+#[allow(dead_code)]
+#[path = "../../../tests/support/prefect.rs"]
+mod prefect;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(root().join("README.md")).unwrap()
+}
+
+/// The arguments after `cargo run -p prefab-cli --` on the README line starting with
+/// `cargo run -p prefab-cli -- {command}`, split as a shell would (double quotes only).
+fn readme_command(command: &str) -> Vec<String> {
+    let prefix = format!("cargo run -p prefab-cli -- {command}");
+    let line = readme()
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no README line starts with {prefix:?}"))
+        .to_owned();
+    let rest = line.trim_start_matches("cargo run -p prefab-cli -- ");
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in rest.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !current.is_empty() {
+                    args.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        args.push(current);
+    }
+    args
+}
+
+/// The first ```text block after the line starting with `after`.
+fn text_block_after(after: &str) -> String {
+    let text = readme();
+    let start = text.find(after).unwrap();
+    let block = &text[start..];
+    let open = block.find("```text\n").unwrap() + "```text\n".len();
+    let close = block[open..].find("```").unwrap();
+    block[open..open + close].to_owned()
+}
+
+#[test]
+fn the_schedule_preview_prints_what_the_readme_shows() {
+    let args = readme_command("schedule preview");
+    let out = Command::new(env!("CARGO_BIN_EXE_prefab"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let expected = text_block_after("cargo run -p prefab-cli -- schedule preview");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+}
+
+#[test]
+fn the_quick_start_deploy_applies_what_the_readme_shows() {
+    let server = prefect::server();
+    let args = readme_command("deploy");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PREFECT_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .current_dir(root())
+        .env("PREFECT_API_URL", server.api_url())
+        .args(&args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = text_block_after("The first command reads");
+    let shown = &shown[..]; // the README's example output
+    let table = |text: &str| -> Vec<(String, String)> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("DEPLOYMENT  "))
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .map(|l| {
+                let mut cols = l.split_whitespace();
+                (
+                    cols.next().unwrap_or_default().to_owned(),
+                    cols.next().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let expected = table(shown);
+    assert_eq!(expected.len(), 5, "the README's table: {shown}");
+    assert_eq!(table(&stdout), expected, "{stdout}");
+    assert!(stdout.contains("5 applied, 0 failed"), "{stdout}");
+    assert!(stdout.contains("NEXT RUNS"), "{stdout}");
+}
