@@ -11,7 +11,10 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::ast::{BinOp, ClassDef, Expr, FPart, Keyword, Module, Stmt, UnaryOp};
+use super::ast::{
+    BinOp, ClassDef, CmpOp, Expr, FPart, FunctionDef, Keyword, Module, Stmt, UnaryOp,
+};
+use super::depth;
 use super::python;
 use super::value::{
     Builtin, Date, EnumDef, FieldInfo, FlowInfo, FunctionInfo, ModelDef, ModelField, ModuleRef,
@@ -182,6 +185,24 @@ pub(crate) struct Loader {
     script: Option<PathBuf>,
     cache: HashMap<PathBuf, ModuleRef>,
     loading: HashSet<PathBuf>,
+    /// The local scopes of the module functions being called, innermost last.
+    frames: Vec<Frame>,
+}
+
+/// A called function's local scope.
+struct Frame {
+    /// Names the function binds (parameters and assignment targets): Python never looks
+    /// these up in the module, even before they are bound.
+    locals: HashSet<String>,
+    bound: HashMap<String, Value>,
+}
+
+/// How a function body's statements ended.
+enum Flow {
+    Next,
+    Return(Value),
+    /// A statement the reader does not evaluate: the call's result is not known.
+    Unknown,
 }
 
 /// A failure while reading the module that defines the flow (imported modules that fail are
@@ -200,6 +221,7 @@ impl Loader {
             script: None,
             cache: HashMap::new(),
             loading: HashSet::new(),
+            frames: Vec::new(),
         }
     }
 
@@ -346,12 +368,7 @@ impl Loader {
                 }
             }
             Stmt::FunctionDef(f) => {
-                let info = Rc::new(FunctionInfo {
-                    def: (**f).clone(),
-                    file: ns.borrow().file.clone(),
-                    module: Rc::downgrade(ns),
-                });
-                let mut value = Value::Function(info);
+                let mut value = Value::Function(self.function(ns, f));
                 for dec in f.decorators.iter().rev() {
                     let d = self.eval(ns, dec);
                     value = apply_decorator(&d, value);
@@ -421,6 +438,23 @@ impl Loader {
             }
             _ => {}
         }
+    }
+
+    /// A `def` as Python runs it: the defaults are evaluated now.
+    fn function(&mut self, ns: &ModuleRef, f: &FunctionDef) -> Rc<FunctionInfo> {
+        let p = &f.params;
+        let mut defaults = Vec::new();
+        for param in p.posonly.iter().chain(&p.args).chain(&p.kwonly) {
+            if let Some(d) = &param.default {
+                defaults.push((param.name.clone(), self.eval(ns, d)));
+            }
+        }
+        Rc::new(FunctionInfo {
+            def: f.clone(),
+            defaults,
+            file: ns.borrow().file.clone(),
+            module: Rc::downgrade(ns),
+        })
     }
 
     fn assign(&mut self, ns: &ModuleRef, target: &Expr, value: Value) {
@@ -591,12 +625,7 @@ impl Loader {
         for stmt in &c.body {
             match stmt {
                 Stmt::FunctionDef(f) => {
-                    let info = Rc::new(FunctionInfo {
-                        def: (**f).clone(),
-                        file: ns.borrow().file.clone(),
-                        module: Rc::downgrade(ns),
-                    });
-                    let mut value = Value::Function(info);
+                    let mut value = Value::Function(self.function(ns, f));
                     for dec in f.decorators.iter().rev() {
                         let d = self.eval(ns, dec);
                         value = apply_decorator(&d, value);
@@ -749,6 +778,23 @@ impl Loader {
 
     /// Evaluates an expression.
     pub(crate) fn eval(&mut self, ns: &ModuleRef, e: &Expr) -> Value {
+        let v = depth::guarded(|| self.eval_inner(ns, e));
+        match &v {
+            Value::List(_)
+            | Value::Tuple(_)
+            | Value::Set(_)
+            | Value::FrozenSet(_)
+            | Value::Dict(_)
+            | Value::Model(..)
+                if v.depth(depth::MAX_VALUE_DEPTH) > depth::MAX_VALUE_DEPTH =>
+            {
+                Value::TooDeep
+            }
+            _ => v,
+        }
+    }
+
+    fn eval_inner(&mut self, ns: &ModuleRef, e: &Expr) -> Value {
         match e {
             Expr::NoneLit => Value::None,
             Expr::Bool(b) => Value::Bool(*b),
@@ -782,10 +828,38 @@ impl Loader {
                 Value::Dict(out)
             }
             Expr::Name(n) => {
+                if let Some(frame) = self.frames.last()
+                    && frame.locals.contains(n)
+                {
+                    // Unbound until assigned (`UnboundLocalError`): not known then.
+                    return frame.bound.get(n).cloned().unwrap_or(Value::Unknown);
+                }
                 if let Some(v) = ns.borrow().names.get(n) {
                     return v.clone();
                 }
                 builtin_name(n).unwrap_or(Value::Unknown)
+            }
+            Expr::IfExp(test, body, orelse) => match truthy(&self.eval(ns, test)) {
+                // Python evaluates only the branch taken.
+                Some(true) => self.eval(ns, body),
+                Some(false) => self.eval(ns, orelse),
+                None => Value::Unknown,
+            },
+            Expr::BoolOp(is_and, values) => {
+                let mut last = Value::Unknown;
+                for (i, e) in values.iter().enumerate() {
+                    last = self.eval(ns, e);
+                    if i + 1 == values.len() {
+                        break;
+                    }
+                    // `a or b` stops at the first truthy operand, `a and b` at the first falsy.
+                    match truthy(&last) {
+                        Some(t) if t != *is_and => return last,
+                        Some(_) => {}
+                        None => return Value::Unknown,
+                    }
+                }
+                last
             }
             Expr::Attribute(base, attr) => {
                 let base = self.eval(ns, base);
@@ -849,14 +923,18 @@ impl Loader {
                 }
                 Value::Str(out)
             }
-            Expr::Compare(l, r, true) if r.len() == 1 => {
-                let l = self.eval(ns, l);
-                let r = self.eval(ns, &r[0]);
-                if l.is_unknown() || r.is_unknown() {
-                    Value::Unknown
-                } else {
-                    Value::Bool(values_equal(&l, &r))
+            Expr::Compare(first, rest) => {
+                let mut left = self.eval(ns, first);
+                for (op, right) in rest {
+                    let right = self.eval(ns, right);
+                    match compare(*op, &left, &right) {
+                        // A chain stops at the first false comparison.
+                        Some(false) => return Value::Bool(false),
+                        Some(true) => left = right,
+                        None => return Value::Unknown,
+                    }
                 }
+                Value::Bool(true)
             }
             _ => Value::Unknown,
         }
@@ -901,6 +979,10 @@ impl Loader {
                 .find(|(n, _)| n == attr)
                 .map_or(Value::Unknown, |(_, v)| v.clone()),
             Value::Builtin(Builtin::Timezone) if attr == "utc" => Value::Timezone(0),
+            Value::Str(s) => match STR_METHODS.iter().find(|m| **m == attr) {
+                Some(m) => Value::StrMethod(s.as_str().into(), m),
+                None => Value::Unknown,
+            },
             Value::Builtin(Builtin::Flow) if attr == "with_options" => Value::Unknown,
             Value::External => Value::External,
             _ => Value::Unknown,
@@ -999,6 +1081,9 @@ impl Loader {
             Builtin::ClassVar => return Value::Builtin(Builtin::ClassVar),
             _ => return Value::Unknown,
         };
+        if ty.depth(depth::MAX_VALUE_DEPTH) > depth::MAX_VALUE_DEPTH {
+            return Value::TooDeep;
+        }
         Value::Type(ty)
     }
 
@@ -1018,8 +1103,13 @@ impl Loader {
 
     /// Converts a value used as an annotation into a type.
     pub(crate) fn type_of(&mut self, ns: &ModuleRef, v: &Value) -> Ty {
+        depth::guarded(|| self.type_of_inner(ns, v))
+    }
+
+    fn type_of_inner(&mut self, ns: &ModuleRef, v: &Value) -> Ty {
         match v {
             Value::Type(t) => t.clone(),
+            Value::TooDeep => Ty::TooDeep,
             Value::None => Ty::NoneType,
             Value::Builtin(b) => match b {
                 Builtin::Int => Ty::Int,
@@ -1313,11 +1403,426 @@ impl Loader {
                 },
                 None => Value::Unknown,
             },
-            Value::PlainClass(_) | Value::Opaque | Value::Function(_) => Value::Opaque,
+            Value::Function(func) => self.call_function(func, args_v, kwargs),
+            Value::StrMethod(s, name) => str_method(s, name, &args_v, &kwargs),
+            Value::PlainClass(_) | Value::Opaque => Value::Opaque,
             Value::External => Value::External,
             _ => Value::Unknown,
         }
     }
+
+    /// Calls a module function the way Python would, when its body is simple enough to
+    /// evaluate: assignments, `if` on known values, `return`. Anything else (loops, other
+    /// statements, decorators, `async`, recursion deeper than
+    /// [`MAX_CALL_DEPTH`](depth::MAX_CALL_DEPTH)) gives [`Value::Opaque`], as before.
+    fn call_function(
+        &mut self,
+        func: &Rc<FunctionInfo>,
+        args: Vec<Value>,
+        kwargs: Vec<(String, Value)>,
+    ) -> Value {
+        let def = &func.def;
+        if def.is_async || !def.decorators.is_empty() || self.frames.len() >= depth::MAX_CALL_DEPTH
+        {
+            return Value::Opaque;
+        }
+        let Some(ns) = func.module.upgrade() else {
+            return Value::Opaque;
+        };
+        let Some(bound) = bind_arguments(func, args, kwargs) else {
+            // Python raises `TypeError` for the call.
+            return Value::Opaque;
+        };
+        let mut locals: HashSet<String> = bound.keys().cloned().collect();
+        assigned_names(&def.body, &mut locals);
+        self.frames.push(Frame { locals, bound });
+        let flow = depth::guarded(|| self.exec_function_block(&ns, &def.body));
+        self.frames.pop();
+        match flow {
+            Flow::Next => Value::None,
+            Flow::Return(v) => v,
+            Flow::Unknown => Value::Opaque,
+        }
+    }
+
+    fn exec_function_block(&mut self, ns: &ModuleRef, stmts: &[Stmt]) -> Flow {
+        for stmt in stmts {
+            match stmt {
+                // A docstring or another bare string.
+                Stmt::Expr(Expr::Str(_)) => {}
+                Stmt::Assign { targets, value } => {
+                    let v = self.eval(ns, value);
+                    for t in targets {
+                        if !self.assign_local(t, v.clone()) {
+                            return Flow::Unknown;
+                        }
+                    }
+                }
+                Stmt::AnnAssign { target, value, .. } => {
+                    if let Some(value) = value {
+                        let v = self.eval(ns, value);
+                        if !self.assign_local(target, v) {
+                            return Flow::Unknown;
+                        }
+                    }
+                }
+                Stmt::If { branches } => {
+                    for (test, body) in branches {
+                        let taken = match test {
+                            None => true,
+                            Some(test) => match truthy(&self.eval(ns, test)) {
+                                Some(t) => t,
+                                None => return Flow::Unknown,
+                            },
+                        };
+                        if taken {
+                            match self.exec_function_block(ns, body) {
+                                Flow::Next => break,
+                                other => return other,
+                            }
+                        }
+                    }
+                }
+                Stmt::Return(value) => {
+                    return Flow::Return(match value {
+                        Some(e) => self.eval(ns, e),
+                        None => Value::None,
+                    });
+                }
+                _ => return Flow::Unknown,
+            }
+        }
+        Flow::Next
+    }
+
+    /// Binds a name in the current function's scope; `false` for targets the reader does not
+    /// model (attributes, subscripts, starred).
+    fn assign_local(&mut self, target: &Expr, value: Value) -> bool {
+        match target {
+            Expr::Name(n) => {
+                if let Some(frame) = self.frames.last_mut() {
+                    frame.bound.insert(n.clone(), value);
+                }
+                true
+            }
+            Expr::Tuple(items) | Expr::List(items) => {
+                let values = match value {
+                    Value::Tuple(v) | Value::List(v) if v.len() == items.len() => v,
+                    _ => vec![Value::Unknown; items.len()],
+                };
+                items
+                    .iter()
+                    .zip(values)
+                    .all(|(t, v)| self.assign_local(t, v))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Binds a call's arguments to a function's parameters as Python does; `None` where Python
+/// raises `TypeError` (missing, duplicate or unexpected arguments).
+fn bind_arguments(
+    func: &FunctionInfo,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Option<HashMap<String, Value>> {
+    let p = &func.def.params;
+    let positional: Vec<&super::ast::Param> = p.posonly.iter().chain(&p.args).collect();
+    let mut bound: HashMap<String, Value> = HashMap::new();
+    let mut args = args.into_iter();
+    for param in &positional {
+        match args.next() {
+            Some(v) => {
+                bound.insert(param.name.clone(), v);
+            }
+            None => break,
+        }
+    }
+    let extra: Vec<Value> = args.collect();
+    match &p.vararg {
+        Some(v) => {
+            bound.insert(v.name.clone(), Value::Tuple(extra));
+        }
+        None if !extra.is_empty() => return None,
+        None => {}
+    }
+    let mut extra_kw: Vec<(Value, Value)> = Vec::new();
+    for (name, v) in kwargs {
+        let named = p.args.iter().chain(&p.kwonly).any(|x| x.name == name);
+        if named {
+            if bound.insert(name, v).is_some() {
+                return None;
+            }
+        } else if p.kwarg.is_some() {
+            extra_kw.push((Value::Str(name), v));
+        } else {
+            return None;
+        }
+    }
+    if let Some(k) = &p.kwarg {
+        bound.insert(k.name.clone(), Value::Dict(extra_kw));
+    }
+    for param in positional.iter().copied().chain(&p.kwonly) {
+        if bound.contains_key(&param.name) {
+            continue;
+        }
+        let default = func.defaults.iter().find(|(n, _)| *n == param.name)?;
+        bound.insert(param.name.clone(), default.1.clone());
+    }
+    Some(bound)
+}
+
+/// The names a function body assigns (its local variables), at any block depth.
+fn assigned_names(stmts: &[Stmt], out: &mut HashSet<String>) {
+    fn targets(e: &Expr, out: &mut HashSet<String>) {
+        match e {
+            Expr::Name(n) => {
+                out.insert(n.clone());
+            }
+            Expr::Tuple(items) | Expr::List(items) => {
+                for i in items {
+                    targets(i, out);
+                }
+            }
+            Expr::Starred(inner) => targets(inner, out),
+            _ => {}
+        }
+    }
+    for stmt in stmts {
+        match stmt {
+            Stmt::Assign { targets: ts, .. } => ts.iter().for_each(|t| targets(t, out)),
+            Stmt::AnnAssign { target, .. } => targets(target, out),
+            Stmt::FunctionDef(f) => {
+                out.insert(f.name.clone());
+            }
+            Stmt::ClassDef(c) => {
+                out.insert(c.name.clone());
+            }
+            Stmt::If { branches } => {
+                for (_, body) in branches {
+                    assigned_names(body, out);
+                }
+            }
+            Stmt::Try {
+                body,
+                orelse,
+                finalbody,
+            } => {
+                assigned_names(body, out);
+                assigned_names(orelse, out);
+                assigned_names(finalbody, out);
+            }
+            Stmt::Block(blocks) => blocks.iter().for_each(|b| assigned_names(b, out)),
+            _ => {}
+        }
+    }
+}
+
+/// Python's comparison of two known values; `None` where the reader does not know the
+/// answer (or Python would raise).
+fn compare(op: CmpOp, a: &Value, b: &Value) -> Option<bool> {
+    use std::cmp::Ordering;
+    if a.is_unknown() || b.is_unknown() {
+        return None;
+    }
+    let order = || -> Option<Ordering> {
+        match (a, b) {
+            (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
+            _ => match (num(a)?, num(b)?) {
+                (Num::I(x), Num::I(y)) => Some(x.cmp(&y)),
+                (x, y) => {
+                    let f = |n: Num| match n {
+                        Num::I(i) => i as f64,
+                        Num::F(f) => f,
+                    };
+                    f(x).partial_cmp(&f(y))
+                }
+            },
+        }
+    };
+    let contains = || -> Option<bool> {
+        match b {
+            Value::Str(hay) => match a {
+                Value::Str(needle) => Some(hay.contains(needle.as_str())),
+                _ => None,
+            },
+            Value::List(items)
+            | Value::Tuple(items)
+            | Value::Set(items)
+            | Value::FrozenSet(items) => {
+                if items.iter().any(Value::is_unknown) {
+                    return None;
+                }
+                Some(items.iter().any(|x| values_equal(x, a)))
+            }
+            Value::Dict(items) => Some(items.iter().any(|(k, _)| values_equal(k, a))),
+            _ => None,
+        }
+    };
+    // `is` only where identity is certain: `None`, `True`, `False`.
+    let identity = || -> Option<bool> {
+        match (a, b) {
+            (Value::None, Value::None) => Some(true),
+            (Value::Bool(x), Value::Bool(y)) => Some(x == y),
+            (Value::None | Value::Bool(_), _) | (_, Value::None | Value::Bool(_)) => Some(false),
+            _ => None,
+        }
+    };
+    let comparable = |v: &Value| {
+        matches!(
+            v,
+            Value::None
+                | Value::Bool(_)
+                | Value::Int(_)
+                | Value::Float(_)
+                | Value::Str(_)
+                | Value::Bytes(_)
+                | Value::List(_)
+                | Value::Tuple(_)
+        )
+    };
+    match op {
+        CmpOp::Eq | CmpOp::NotEq => {
+            if !comparable(a) || !comparable(b) {
+                return None;
+            }
+            let eq = values_equal(a, b);
+            Some(if op == CmpOp::Eq { eq } else { !eq })
+        }
+        CmpOp::Lt => order().map(|o| o == Ordering::Less),
+        CmpOp::LtE => order().map(|o| o != Ordering::Greater),
+        CmpOp::Gt => order().map(|o| o == Ordering::Greater),
+        CmpOp::GtE => order().map(|o| o != Ordering::Less),
+        CmpOp::In => contains(),
+        CmpOp::NotIn => contains().map(|c| !c),
+        CmpOp::Is => identity(),
+        CmpOp::IsNot => identity().map(|i| !i),
+    }
+}
+
+/// The `str` methods the reader evaluates.
+const STR_METHODS: &[&str] = &[
+    "upper",
+    "lower",
+    "strip",
+    "lstrip",
+    "rstrip",
+    "replace",
+    "format",
+    "join",
+    "startswith",
+    "endswith",
+];
+
+/// Calls a `str` method the reader evaluates; [`Value::Unknown`] otherwise.
+fn str_method(s: &str, name: &str, args: &[Value], kwargs: &[(String, Value)]) -> Value {
+    let strs: Option<Vec<&str>> = args
+        .iter()
+        .map(|a| match a {
+            Value::Str(x) => Some(x.as_str()),
+            _ => None,
+        })
+        .collect();
+    if name != "format" && !kwargs.is_empty() {
+        return Value::Unknown;
+    }
+    let strip_chars = |chars: Option<&str>| -> Box<dyn Fn(char) -> bool> {
+        match chars {
+            Some(cs) => {
+                let cs: Vec<char> = cs.chars().collect();
+                Box::new(move |c| cs.contains(&c))
+            }
+            None => Box::new(char::is_whitespace),
+        }
+    };
+    match (name, strs.as_deref()) {
+        // ASCII only: Python's full case mappings differ from Rust's in places.
+        ("upper", Some([])) if s.is_ascii() => Value::Str(s.to_ascii_uppercase()),
+        ("lower", Some([])) if s.is_ascii() => Value::Str(s.to_ascii_lowercase()),
+        ("strip", Some(a)) if a.len() <= 1 => {
+            Value::Str(s.trim_matches(strip_chars(a.first().copied())).to_string())
+        }
+        ("lstrip", Some(a)) if a.len() <= 1 => Value::Str(
+            s.trim_start_matches(strip_chars(a.first().copied()))
+                .to_string(),
+        ),
+        ("rstrip", Some(a)) if a.len() <= 1 => Value::Str(
+            s.trim_end_matches(strip_chars(a.first().copied()))
+                .to_string(),
+        ),
+        ("replace", Some([old, new])) if !old.is_empty() => Value::Str(s.replace(old, new)),
+        ("startswith", Some([p])) => Value::Bool(s.starts_with(p)),
+        ("endswith", Some([p])) => Value::Bool(s.ends_with(p)),
+        ("join", _) => match args {
+            [Value::List(items) | Value::Tuple(items)] => {
+                let parts: Option<Vec<&str>> = items
+                    .iter()
+                    .map(|v| match v {
+                        Value::Str(x) => Some(x.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                parts.map_or(Value::Unknown, |p| Value::Str(p.join(s)))
+            }
+            _ => Value::Unknown,
+        },
+        ("format", _) => str_format(s, args, kwargs).map_or(Value::Unknown, Value::Str),
+        _ => Value::Unknown,
+    }
+}
+
+/// `str.format` with plain fields (`{}`, `{0}`, `{name}`); `None` for conversions, format
+/// specs, attribute or index lookups, and values without a known `str()`.
+fn str_format(template: &str, args: &[Value], kwargs: &[(String, Value)]) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = template.chars().peekable();
+    let mut auto = 0usize;
+    let mut numbered = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let mut field = String::new();
+                loop {
+                    match chars.next()? {
+                        '}' => break,
+                        '{' | '!' | ':' | '.' | '[' => return None,
+                        c => field.push(c),
+                    }
+                }
+                let v = if field.is_empty() {
+                    if numbered {
+                        return None;
+                    }
+                    auto += 1;
+                    args.get(auto - 1)?
+                } else if let Ok(i) = field.parse::<usize>() {
+                    if auto > 0 {
+                        return None;
+                    }
+                    numbered = true;
+                    args.get(i)?
+                } else {
+                    &kwargs.iter().find(|(k, _)| *k == field)?.1
+                };
+                if v.is_unknown() {
+                    return None;
+                }
+                out.push_str(&py_str(v)?);
+            }
+            '}' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 /// The flow's name as Prefect computes it: `name=` when it is a non-empty string, else the
@@ -1421,9 +1926,9 @@ pub(crate) fn resolve_module_in(base: &Path, dotted: &str) -> Option<PathBuf> {
 }
 
 fn is_main_check(test: &Expr) -> bool {
-    matches!(test, Expr::Compare(l, r, true)
+    matches!(test, Expr::Compare(l, r)
         if matches!(l.as_ref(), Expr::Name(n) if n == "__name__")
-            && matches!(r.first(), Some(Expr::Str(s)) if s == "__main__"))
+            && matches!(r.as_slice(), [(CmpOp::Eq, Expr::Str(s))] if s == "__main__"))
 }
 
 fn is_classvar(v: &Value) -> bool {
