@@ -189,6 +189,8 @@ pub(crate) enum Expr {
     IfExp(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `a and b and c` (`true`) / `a or b or c` (`false`).
     BoolOp(bool, Vec<Expr>),
+    /// `lower:upper:step` inside a subscript.
+    Slice(Option<Box<Expr>>, Option<Box<Expr>>, Option<Box<Expr>>),
     /// `lambda …` (a callable value; never JSON).
     Lambda,
     /// Anything else (comprehensions, conditionals, …): evaluates to "unknown".

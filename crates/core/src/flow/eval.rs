@@ -997,6 +997,9 @@ impl Loader {
         let b = match base {
             Value::Builtin(b) => *b,
             Value::External => return Value::External,
+            Value::List(_) | Value::Tuple(_) | Value::Str(_) | Value::Dict(_) => {
+                return self.index(ns, base, slice);
+            }
             _ => return Value::Unknown,
         };
         let tys = |this: &mut Self| -> Vec<Ty> {
@@ -1085,6 +1088,73 @@ impl Loader {
             return Value::TooDeep;
         }
         Value::Type(ty)
+    }
+
+    /// `sequence[i]`, `sequence[a:b:c]`, `mapping[key]` on known values.
+    fn index(&mut self, ns: &ModuleRef, base: &Value, slice: &Expr) -> Value {
+        let as_int = |v: Value| -> Option<Option<i128>> {
+            match v {
+                Value::None => Some(None),
+                Value::Int(i) => Some(Some(i)),
+                Value::Bool(b) => Some(Some(b as i128)),
+                _ => None,
+            }
+        };
+        if let Expr::Slice(lower, upper, step) = slice {
+            let mut bound = |e: &Option<Box<Expr>>| match e {
+                None => Some(None),
+                Some(e) => as_int(self.eval(ns, e)),
+            };
+            let (Some(lower), Some(upper), Some(step)) = (bound(lower), bound(upper), bound(step))
+            else {
+                return Value::Unknown;
+            };
+            let step = step.unwrap_or(1);
+            if step == 0 {
+                return Value::Unknown;
+            }
+            let picked = |len: usize| -> Vec<usize> { slice_indices(len, lower, upper, step) };
+            return match base {
+                Value::List(v) => {
+                    Value::List(picked(v.len()).into_iter().map(|i| v[i].clone()).collect())
+                }
+                Value::Tuple(v) => {
+                    Value::Tuple(picked(v.len()).into_iter().map(|i| v[i].clone()).collect())
+                }
+                Value::Str(s) => {
+                    let chars: Vec<char> = s.chars().collect();
+                    Value::Str(picked(chars.len()).into_iter().map(|i| chars[i]).collect())
+                }
+                _ => Value::Unknown,
+            };
+        }
+        let key = self.eval(ns, slice);
+        if key.is_unknown() {
+            return Value::Unknown;
+        }
+        let at = |len: usize| -> Option<usize> {
+            let i = match &key {
+                Value::Int(i) => *i,
+                Value::Bool(b) => *b as i128,
+                _ => return None,
+            };
+            let i = if i < 0 { i + len as i128 } else { i };
+            (0..len as i128).contains(&i).then_some(i as usize)
+        };
+        match base {
+            Value::List(v) | Value::Tuple(v) => {
+                at(v.len()).map_or(Value::Unknown, |i| v[i].clone())
+            }
+            Value::Str(s) => {
+                let chars: Vec<char> = s.chars().collect();
+                at(chars.len()).map_or(Value::Unknown, |i| Value::Str(chars[i].to_string()))
+            }
+            Value::Dict(items) => items
+                .iter()
+                .find(|(k, _)| values_equal(k, &key) && hashable_kind(k) == hashable_kind(&key))
+                .map_or(Value::Unknown, |(_, v)| v.clone()),
+            _ => Value::Unknown,
+        }
     }
 
     /// A type argument inside `list[...]` etc.: a string there is a forward reference that
@@ -1440,8 +1510,10 @@ impl Loader {
         self.frames.pop();
         match flow {
             Flow::Next => Value::None,
+            // What the reader cannot evaluate stays what a call always was to it: a value
+            // that exists but is not known (a too-deep value stays too deep).
+            Flow::Return(Value::Unknown | Value::External) | Flow::Unknown => Value::Opaque,
             Flow::Return(v) => v,
-            Flow::Unknown => Value::Opaque,
         }
     }
 
@@ -1698,6 +1770,43 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> Option<bool> {
         CmpOp::NotIn => contains().map(|c| !c),
         CmpOp::Is => identity(),
         CmpOp::IsNot => identity().map(|i| !i),
+    }
+}
+
+/// The indices `sequence[lower:upper:step]` picks, as Python's `slice.indices` does.
+fn slice_indices(len: usize, lower: Option<i128>, upper: Option<i128>, step: i128) -> Vec<usize> {
+    let len = len as i128;
+    let clamp = |v: i128, lo: i128, hi: i128| v.max(lo).min(hi);
+    let norm = |v: i128| if v < 0 { v + len } else { v };
+    let mut out = Vec::new();
+    if step > 0 {
+        let start = lower.map_or(0, |v| clamp(norm(v), 0, len));
+        let stop = upper.map_or(len, |v| clamp(norm(v), 0, len));
+        let mut i = start;
+        while i < stop {
+            out.push(i as usize);
+            i += step;
+        }
+    } else {
+        let start = lower.map_or(len - 1, |v| clamp(norm(v), -1, len - 1));
+        let stop = upper.map_or(-1, |v| clamp(norm(v), -1, len - 1));
+        let mut i = start;
+        while i > stop {
+            out.push(i as usize);
+            i += step;
+        }
+    }
+    out
+}
+
+/// Dict keys that compare equal are the same key in Python (`1`, `1.0` and `True`), but
+/// the reader only looks keys up by same-kind equality: numbers with numbers, strings with
+/// strings.
+fn hashable_kind(v: &Value) -> u8 {
+    match v {
+        Value::Int(_) | Value::Bool(_) | Value::Float(_) => 0,
+        Value::Str(_) => 1,
+        _ => 2,
     }
 }
 

@@ -735,6 +735,11 @@ impl Conv {
                 matches!(b.op, py::BoolOp::And),
                 b.values.iter().map(|e| self.expr(e)).collect(),
             ),
+            py::Expr::Slice(sl) => Expr::Slice(
+                sl.lower.as_deref().map(|e| Box::new(self.expr(e))),
+                sl.upper.as_deref().map(|e| Box::new(self.expr(e))),
+                sl.step.as_deref().map(|e| Box::new(self.expr(e))),
+            ),
             py::Expr::Lambda(_) => Expr::Lambda,
             _ => Expr::Other,
         }
