@@ -185,13 +185,23 @@ fn constants_nested_through_each_other_are_refused_by_name() {
     assert!(msg.contains("flow.py"), "{msg}");
     assert!(msg.contains("line 1005"), "{msg}");
     assert!(msg.contains("default of parameter \"x\""), "{msg}");
-    assert!(msg.contains("600"), "{msg}");
+    assert!(msg.contains("900"), "{msg}");
     assert_eq!(err.python_class(), "ScriptError");
     // Up to 254 levels: the default (pydantic serialises that deep).
     let loaded = load(flow_after(&prelude, "x=A253")).unwrap();
     assert!(property(&loaded, "x")["default"].is_array());
-    // Deeper: Prefect's schema has no default (measured: 255 levels and 600 levels).
-    for n in [254, 599] {
+    // 255 and 256 levels: pydantic's serialisation error (measured).
+    for n in [254, 255] {
+        let err = load(flow_after(&prelude, &format!("x=A{n}"))).unwrap_err();
+        assert_eq!(err.python_class(), "ValueError");
+        assert_eq!(err.python_message(), "Maximum serialization depth exceeded");
+        assert!(
+            err.to_string().contains("default of parameter \"x\""),
+            "{err}"
+        );
+    }
+    // Deeper: Prefect's schema has no default (measured: 257 to 900 levels).
+    for n in [256, 899] {
         let loaded = load(flow_after(&prelude, &format!("x=A{n}"))).unwrap();
         assert_eq!(
             property(&loaded, "x"),

@@ -21,12 +21,13 @@ pub(crate) const MAX_SYNTAX_DEPTH: usize = 2975;
 /// reader builds; deeper ones become [`Value::TooDeep`](super::value::Value::TooDeep) /
 /// [`Ty::TooDeep`](super::value::Ty::TooDeep), and a flow whose parameter uses one is
 /// refused. One literal nests at most 200 deep (the bracket limit); deeper values are module
-/// constants built from each other. Prefect fails on Python's recursion limit somewhere
-/// above (a 1000-deep default: `RecursionError`).
-pub(crate) const MAX_VALUE_DEPTH: usize = 600;
+/// constants built from each other. Prefect (measured) still loads a 900-deep default and
+/// fails on Python's recursion limit by 1000 (`RecursionError`).
+pub(crate) const MAX_VALUE_DEPTH: usize = 900;
 
-/// Prefect serialises parameter defaults with pydantic, which gives up beyond 254 levels
-/// (`Maximum serialization depth exceeded`): the schema then has no `default` (measured).
+/// Prefect serialises parameter defaults with pydantic, which serialises 254 levels
+/// (measured): 255 and 256 fail (`ValueError: Maximum serialization depth exceeded`), deeper
+/// ones leave the schema without a `default`.
 pub(crate) const MAX_DEFAULT_DEPTH: usize = 254;
 
 /// pydantic's schema generation for a parameter type fails on Python's recursion limit

@@ -111,6 +111,9 @@ pub enum FlowLoadError {
         /// Whether Prefect loaded the entrypoint as a script (it then wraps the
         /// `RecursionError` in a `ScriptError`).
         script: bool,
+        /// Whether Prefect fails serialising the default (`ValueError: Maximum
+        /// serialization depth exceeded`) rather than on the recursion limit.
+        serialization: bool,
     },
 }
 
@@ -156,6 +159,10 @@ impl FlowLoadError {
             }
             FlowLoadError::InvalidFlow { script: true, .. } => "ScriptError",
             FlowLoadError::InvalidFlow { class, .. } => class,
+            FlowLoadError::TooDeep {
+                serialization: true,
+                ..
+            } => "ValueError",
             FlowLoadError::TooDeep { script: true, .. } => "ScriptError",
             FlowLoadError::TooDeep { .. } => "RecursionError",
         }
@@ -233,6 +240,10 @@ impl FlowLoadError {
                     message.clone()
                 }
             }
+            FlowLoadError::TooDeep {
+                serialization: true,
+                ..
+            } => "Maximum serialization depth exceeded".into(),
             FlowLoadError::TooDeep { path, script, .. } => {
                 if *script {
                     format!(

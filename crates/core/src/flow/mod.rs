@@ -543,6 +543,7 @@ fn build_flow(
                 p,
                 format!("the annotation of parameter {:?}", p.name),
                 depth::MAX_TYPE_DEPTH,
+                false,
             ));
         }
         let mut default = match (&p.default, &module) {
@@ -585,6 +586,19 @@ fn build_flow(
                     p,
                     format!("the default of parameter {:?}", p.name),
                     depth::MAX_VALUE_DEPTH,
+                    false,
+                ));
+            }
+            if levels > depth::MAX_DEFAULT_DEPTH && levels <= depth::MAX_DEFAULT_DEPTH + 2 {
+                // Measured: pydantic refuses to serialise these two depths outright.
+                return Err(too_deep(
+                    func,
+                    root,
+                    is_script,
+                    p,
+                    format!("the default of parameter {:?}", p.name),
+                    depth::MAX_DEFAULT_DEPTH,
+                    true,
                 ));
             }
             if levels > depth::MAX_DEFAULT_DEPTH {
@@ -645,6 +659,7 @@ fn too_deep(
     param: &ast::Param,
     what: String,
     limit: usize,
+    serialization: bool,
 ) -> FlowLoadError {
     let path = func
         .file
@@ -658,6 +673,7 @@ fn too_deep(
         what,
         limit,
         script: is_script,
+        serialization,
     }
 }
 
