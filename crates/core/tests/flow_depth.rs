@@ -248,3 +248,20 @@ fn deeply_indented_blocks_are_cpythons_indentation_error() {
     assert_eq!(d.python_message, "too many levels of indentation");
     assert_eq!(d.line, 107);
 }
+
+#[test]
+fn the_deepest_schema_json_builds_on_a_small_stack() {
+    // Each level is an `anyOf` array and two objects: about 500 levels of JSON.
+    let ann = format!("{}int{}", "Optional[list[".repeat(99), "]]".repeat(99));
+    let src = format!(
+        "from typing import Optional\nfrom prefect import flow\n\n@flow\ndef f(x: {ann} = None):\n    pass\n"
+    );
+    let loaded = load(src).unwrap();
+    let mut schema = property(&loaded, "x");
+    let mut levels = 0;
+    while let Some(list) = schema.get("anyOf").and_then(|a| a.get(0)).cloned() {
+        schema = list["items"].clone();
+        levels += 1;
+    }
+    assert_eq!(levels, 99);
+}
