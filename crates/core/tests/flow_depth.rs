@@ -265,3 +265,35 @@ fn the_deepest_schema_json_builds_on_a_small_stack() {
     }
     assert_eq!(levels, 99);
 }
+
+#[test]
+fn long_import_chains_degrade_instead_of_overflowing() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..1000 {
+        let src = if i + 1 < 1000 {
+            format!("from m{} import X\n", i + 1)
+        } else {
+            "X = 'end'\n".to_string()
+        };
+        std::fs::write(dir.path().join(format!("m{i}.py")), src).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("flow.py"),
+        "from prefect import flow\nfrom m0 import X\n\n@flow(name=X)\ndef f():\n    pass\n",
+    )
+    .unwrap();
+    let root = dir.path().to_path_buf();
+    let loaded = std::thread::Builder::new()
+        .stack_size(SMALL_STACK)
+        .spawn(move || load_flow_from_entrypoint("flow.py:f", &root))
+        .unwrap()
+        .join()
+        .expect("the loader panicked")
+        .unwrap();
+    assert_eq!(loaded.flow.name, "f");
+    assert!(loaded.notes.iter().any(|n| n.contains("@flow(name=...)")));
+    // A chain Python imports (50 modules) is followed to its end.
+    std::fs::write(dir.path().join("m49.py"), "X = 'end-of-50'\n").unwrap();
+    let loaded = load_flow_from_entrypoint("flow.py:f", dir.path()).unwrap();
+    assert_eq!(loaded.flow.name, "end-of-50");
+}

@@ -529,7 +529,12 @@ impl Loader {
         if self.loading.contains(&file) {
             return self.cache.get(&file).cloned();
         }
-        self.load_file(&file).ok()
+        if self.loading.len() >= depth::MAX_IMPORT_DEPTH {
+            // Python gives up on its recursion limit first; the reader treats the module
+            // like one that fails to import.
+            return None;
+        }
+        depth::guarded(|| self.load_file(&file)).ok()
     }
 
     fn import_from(&mut self, ns: &ModuleRef, module: &str, level: u32, name: &str) -> Value {
