@@ -66,6 +66,13 @@ fn branches_on_unknown_values_fall_back() {
         "import os\ndef g():\n    if os.environ:\n        return 'a'\n    return 'b'\n",
         "g()",
     );
+    // The truth of a result the reader cannot evaluate is not guessed.
+    falls_back("X = [1]\n", "'a' if len(X) else 'b'");
+    falls_back(
+        "def g(x):\n    for c in x:\n        return c\n",
+        "'a' if g('z') else 'b'",
+    );
+    falls_back("import os\n", "not os.getcwd() and 'a' or 'b'");
     // Python raises TypeError for a bad call: not guessed.
     falls_back("def g(a):\n    return a\n", "g()");
     falls_back("def g(a):\n    return a\n", "g('x', 'y')");

@@ -1804,9 +1804,8 @@ fn slice_indices(len: usize, lower: Option<i128>, upper: Option<i128>, step: i12
     out
 }
 
-/// Dict keys that compare equal are the same key in Python (`1`, `1.0` and `True`), but
-/// the reader only looks keys up by same-kind equality: numbers with numbers, strings with
-/// strings.
+/// Which keys can be the same dict key: equal numbers are (`d[1]` finds the key `True` or
+/// `1.0`), a number and a string never are.
 fn hashable_kind(v: &Value) -> u8 {
     match v {
         Value::Int(_) | Value::Bool(_) | Value::Float(_) => 0,
@@ -1854,6 +1853,12 @@ fn str_method(s: &str, name: &str, args: &[Value], kwargs: &[(String, Value)]) -
         // ASCII only: Python's full case mappings differ from Rust's in places.
         ("upper", Some([])) if s.is_ascii() => Value::Str(s.to_ascii_uppercase()),
         ("lower", Some([])) if s.is_ascii() => Value::Str(s.to_ascii_lowercase()),
+        // Python's whitespace also has the separators U+001C..U+001F, Rust's does not.
+        ("strip" | "lstrip" | "rstrip", Some([]))
+            if s.contains(|c| ('\u{1c}'..='\u{1f}').contains(&c)) =>
+        {
+            Value::Unknown
+        }
         ("strip", Some(a)) if a.len() <= 1 => {
             Value::Str(s.trim_matches(strip_chars(a.first().copied())).to_string())
         }
@@ -2498,7 +2503,9 @@ pub(crate) fn truthy(v: &Value) -> Option<bool> {
             Some(!v.is_empty())
         }
         Value::Dict(v) => Some(!v.is_empty()),
-        Value::Unknown | Value::External => None,
+        // `Opaque` is also what the reader makes of a call it cannot evaluate (`len(x)`, a
+        // module function with a loop): its truth is not known.
+        Value::Unknown | Value::External | Value::TooDeep | Value::Opaque => None,
         _ => Some(true),
     }
 }
