@@ -115,6 +115,12 @@ fn module_constants_are_read_when_the_function_is_called() {
         "g()",
     );
     assert_eq!(name, "n-one");
+    // `pass` and a bare string are no-ops; falling off the end returns None.
+    let (name, _) = name_of(
+        "def g(x):\n    'doc'\n    if x:\n        pass\n    else:\n        return 'no'\n",
+        "g(1) or 'none'",
+    );
+    assert_eq!(name, "none");
 }
 
 #[test]

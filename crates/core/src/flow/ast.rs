@@ -48,6 +48,8 @@ pub(crate) enum Stmt {
     Expr(Expr),
     /// `return` (in a function body).
     Return(Option<Expr>),
+    /// `pass`.
+    Pass,
     /// Anything else.
     Other,
 }

@@ -784,6 +784,14 @@ impl Loader {
     /// Evaluates an expression.
     pub(crate) fn eval(&mut self, ns: &ModuleRef, e: &Expr) -> Value {
         let v = depth::guarded(|| self.eval_inner(ns, e));
+        // Values nest deeper only where containers are built (a name refers to a value
+        // already checked).
+        if !matches!(
+            e,
+            Expr::List(_) | Expr::Tuple(_) | Expr::Set(_) | Expr::Dict(_) | Expr::Call { .. }
+        ) {
+            return v;
+        }
         match &v {
             Value::List(_)
             | Value::Tuple(_)
@@ -1525,8 +1533,8 @@ impl Loader {
     fn exec_function_block(&mut self, ns: &ModuleRef, stmts: &[Stmt]) -> Flow {
         for stmt in stmts {
             match stmt {
-                // A docstring or another bare string.
-                Stmt::Expr(Expr::Str(_)) => {}
+                // A docstring or another bare string, `pass`.
+                Stmt::Expr(Expr::Str(_)) | Stmt::Pass => {}
                 Stmt::Assign { targets, value } => {
                     let v = self.eval(ns, value);
                     for t in targets {

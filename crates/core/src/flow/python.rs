@@ -579,6 +579,7 @@ impl Conv {
             py::Stmt::With(w) => Stmt::Block(vec![self.body(&w.body)]),
             py::Stmt::Match(m) => Stmt::Block(m.cases.iter().map(|c| self.body(&c.body)).collect()),
             py::Stmt::Expr(e) => Stmt::Expr(self.expr(&e.value)),
+            py::Stmt::Pass(_) => Stmt::Pass,
             py::Stmt::Return(r) => Stmt::Return(r.value.as_deref().map(|e| self.expr(e))),
             _ => Stmt::Other,
         }
