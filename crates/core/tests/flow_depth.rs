@@ -297,3 +297,13 @@ fn long_import_chains_degrade_instead_of_overflowing() {
     let loaded = load_flow_from_entrypoint("flow.py:f", dir.path()).unwrap();
     assert_eq!(loaded.flow.name, "end-of-50");
 }
+
+#[test]
+fn nested_f_strings_load_or_are_refused_without_overflowing() {
+    // Python 3.11 nests f-strings with alternating quotes.
+    let loaded = load(flow_after("N = f'{f\"{1}\"}-x'", "x=N")).unwrap();
+    assert_eq!(property(&loaded, "x")["default"], "1-x");
+    // Python 3.12 nesting with the same quotes, 5000 deep: refused (3.11 refuses any of it).
+    let deep = format!("{}1{}", "f\"{".repeat(5000), "}\"".repeat(5000));
+    assert!(load(flow_after(&format!("N = {deep}"), "x=N")).is_err());
+}
