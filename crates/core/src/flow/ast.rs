@@ -195,6 +195,6 @@ pub(crate) enum Expr {
     Slice(Option<Box<Expr>>, Option<Box<Expr>>, Option<Box<Expr>>),
     /// `lambda …` (a callable value; never JSON).
     Lambda,
-    /// Anything else (comprehensions, conditionals, …): evaluates to "unknown".
+    /// Anything else (comprehensions, `await`, …): evaluates to "unknown".
     Other,
 }

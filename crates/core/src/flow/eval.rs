@@ -5,6 +5,12 @@
 //! imports of modules under the import root are read the same way; anything else is
 //! [`Value::External`] (its names exist, their types are unknown). Classes deriving from
 //! `Enum` or `BaseModel` become enum/model definitions; decorated functions become flows.
+//!
+//! Calls of module functions are evaluated where Python's result is certain from the source:
+//! bodies of assignments, `if` on known values and `return`, with the arguments bound as
+//! Python binds them; conditional and boolean expressions evaluate only the operands Python
+//! would. Everything else stays unknown — never guessed. Recursion is bounded (module
+//! functions calling each other, values and types nesting, imports): see [`super::depth`].
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
