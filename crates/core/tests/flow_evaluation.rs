@@ -134,3 +134,43 @@ fn parameter_defaults_from_calls_the_reader_cannot_evaluate_stay_unset() {
         serde_json::json!({"position": 0, "title": "x", "type": "string"})
     );
 }
+
+#[test]
+fn numbers_past_the_readers_range_and_huge_results_fall_back() {
+    for expr in [
+        "str(2**64 * 2**64)",
+        "str(-(-170141183460469231731687303715884105727 - 1))",
+        "str((-170141183460469231731687303715884105727 - 1) // -1)",
+        "str(170141183460469231731687303715884105727 + 1)",
+        "'a' * 10**12",
+        "str(timedelta(days=10**30))",
+        "str(timedelta(days=999999999) + timedelta(days=1))",
+    ] {
+        falls_back("from datetime import timedelta\n", expr);
+    }
+    let loaded = load(
+        "from enum import Enum, auto\nfrom prefect import flow\n\n\
+         class E(Enum):\n    A = 170141183460469231731687303715884105727\n    B = auto()\n\n\
+         @flow\ndef f(e: E = E.A):\n    pass\n",
+    );
+    assert_eq!(loaded.flow.name, "f");
+}
+
+#[test]
+fn exponential_recursion_stops_at_the_call_budget() {
+    let started = std::time::Instant::now();
+    falls_back(
+        "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n",
+        "str(fib(60))",
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    // Small cases are evaluated.
+    assert_eq!(
+        name_of(
+            "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n",
+            "'f' + str(fib(15))"
+        )
+        .0,
+        "f610"
+    );
+}

@@ -38,6 +38,10 @@ pub(crate) const MAX_TYPE_DEPTH: usize = 161;
 /// How deep module functions may call each other (Python's recursion limit is 1000).
 pub(crate) const MAX_CALL_DEPTH: usize = 64;
 
+/// How many module-function calls one load evaluates in all (`fib(40)` makes hundreds of
+/// millions; Python takes minutes): beyond, calls are not evaluated.
+pub(crate) const MAX_CALLS: usize = 100_000;
+
 /// How many local modules may be in the middle of importing each other (`a` imports `b`
 /// imports `c` …). Python 3.11 fails between 100 and 150 levels (`RecursionError`).
 pub(crate) const MAX_IMPORT_DEPTH: usize = 128;

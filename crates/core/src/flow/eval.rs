@@ -47,6 +47,9 @@ pub(crate) struct ModelFieldSource {
     pub annotation: Expr,
 }
 
+/// The largest string `str * n` builds (16 MiB).
+const MAX_STRING_BYTES: u128 = 16 * 1024 * 1024;
+
 /// Modules the reader knows by name (their members are built in).
 fn is_known_module(name: &str) -> bool {
     let root = name.split('.').next().unwrap_or(name);
@@ -193,6 +196,8 @@ pub(crate) struct Loader {
     loading: HashSet<PathBuf>,
     /// The local scopes of the module functions being called, innermost last.
     frames: Vec<Frame>,
+    /// Module-function calls evaluated so far (bounded by [`depth::MAX_CALLS`]).
+    calls: usize,
 }
 
 /// A called function's local scope.
@@ -228,6 +233,7 @@ impl Loader {
             cache: HashMap::new(),
             loading: HashSet::new(),
             frames: Vec::new(),
+            calls: 0,
         }
     }
 
@@ -616,7 +622,8 @@ impl Loader {
                                     Value::Int(i) => Some(*i),
                                     _ => None,
                                 });
-                                Value::Int(last.map_or(1, |i| i + 1))
+                                last.map_or(Some(1), |i| i.checked_add(1))
+                                    .map_or(Value::Unknown, Value::Int)
                             }
                         };
                     }
@@ -899,7 +906,9 @@ impl Loader {
             Expr::UnaryOp(op, operand) => {
                 let v = self.eval(ns, operand);
                 match (op, v) {
-                    (UnaryOp::Neg, Value::Int(i)) => Value::Int(-i),
+                    (UnaryOp::Neg, Value::Int(i)) => {
+                        i.checked_neg().map_or(Value::Unknown, Value::Int)
+                    }
                     (UnaryOp::Neg, Value::Float(f)) => Value::Float(-f),
                     (UnaryOp::Pos, v @ (Value::Int(_) | Value::Float(_))) => v,
                     (UnaryOp::Neg, Value::TimeDelta(d, s, us)) => timedelta_from_micros(
@@ -1261,12 +1270,23 @@ impl Loader {
                 V::Tuple(a.iter().chain(b).cloned().collect())
             }
             (BinOp::Mult, V::Str(a), V::Int(n)) | (BinOp::Mult, V::Int(n), V::Str(a)) => {
-                V::Str(a.repeat((*n).max(0) as usize))
+                // A string too large to be a name or a default is not built.
+                let n = (*n).max(0) as u128;
+                if (a.len() as u128).saturating_mul(n) > MAX_STRING_BYTES {
+                    V::Unknown
+                } else {
+                    V::Str(a.repeat(n as usize))
+                }
             }
             (BinOp::Add, V::TimeDelta(..), V::TimeDelta(..))
             | (BinOp::Sub, V::TimeDelta(..), V::TimeDelta(..)) => {
                 let (a, b) = (td_micros(&l), td_micros(&r));
-                timedelta_from_micros(if op == BinOp::Add { a + b } else { a - b })
+                let sum = if op == BinOp::Add {
+                    a.checked_add(b)
+                } else {
+                    a.checked_sub(b)
+                };
+                sum.map_or(V::Unknown, timedelta_from_micros)
             }
             (BinOp::Mult, V::TimeDelta(..), V::Int(n))
             | (BinOp::Mult, V::Int(n), V::TimeDelta(..)) => {
@@ -1275,7 +1295,9 @@ impl Loader {
                 } else {
                     &r
                 };
-                timedelta_from_micros(td_micros(td) * *n)
+                td_micros(td)
+                    .checked_mul(*n)
+                    .map_or(V::Unknown, timedelta_from_micros)
             }
             (BinOp::BitOr, _, _) if is_typeish(&l) && is_typeish(&r) => {
                 let a = self.type_of(_ns, &l);
@@ -1511,10 +1533,14 @@ impl Loader {
         kwargs: Vec<(String, Value)>,
     ) -> Value {
         let def = &func.def;
-        if def.is_async || !def.decorators.is_empty() || self.frames.len() >= depth::MAX_CALL_DEPTH
+        if def.is_async
+            || !def.decorators.is_empty()
+            || self.frames.len() >= depth::MAX_CALL_DEPTH
+            || self.calls >= depth::MAX_CALLS
         {
             return Value::Opaque;
         }
+        self.calls += 1;
         let Some(ns) = func.module.upgrade() else {
             return Value::Opaque;
         };
@@ -2267,7 +2293,15 @@ fn timedelta_call(args: &[Value], kwargs: &[(String, Value)]) -> Value {
         });
         match v {
             None => {}
-            Some(Value::Int(n)) => total_int += n * (*scale as i128),
+            Some(Value::Int(n)) => {
+                match n
+                    .checked_mul(*scale as i128)
+                    .and_then(|x| x.checked_add(total_int))
+                {
+                    Some(t) => total_int = t,
+                    None => return Value::Unknown,
+                }
+            }
             Some(Value::Float(f)) => {
                 any_float = true;
                 total_float += f * scale;
@@ -2276,7 +2310,10 @@ fn timedelta_call(args: &[Value], kwargs: &[(String, Value)]) -> Value {
         }
     }
     let micros = if any_float {
-        total_int + (total_float.round_ties_even() as i128)
+        match total_int.checked_add(total_float.round_ties_even() as i128) {
+            Some(m) => m,
+            None => return Value::Unknown,
+        }
     } else {
         total_int
     };
@@ -2296,6 +2333,10 @@ pub(crate) fn timedelta_from_micros(micros: i128) -> Value {
     let day = 86_400_000_000i128;
     let days = micros.div_euclid(day);
     let rest = micros.rem_euclid(day);
+    // Python's `timedelta` raises `OverflowError` beyond ±999999999 days.
+    if days.abs() > 999_999_999 {
+        return Value::Unknown;
+    }
     Value::TimeDelta(
         days as i64,
         (rest / 1_000_000) as i64,
@@ -2420,14 +2461,20 @@ fn arith(op: BinOp, a: Num, b: Num) -> Value {
     use Num::*;
     match (a, b) {
         (I(x), I(y)) => match op {
-            BinOp::Add => Value::Int(x + y),
-            BinOp::Sub => Value::Int(x - y),
-            BinOp::Mult => Value::Int(x * y),
+            // Python's integers do not overflow; past `i128` the reader does not know them.
+            BinOp::Add => x.checked_add(y).map_or(Value::Unknown, Value::Int),
+            BinOp::Sub => x.checked_sub(y).map_or(Value::Unknown, Value::Int),
+            BinOp::Mult => x.checked_mul(y).map_or(Value::Unknown, Value::Int),
             BinOp::Div if y != 0 => Value::Float(x as f64 / y as f64),
-            BinOp::FloorDiv if y != 0 => {
-                Value::Int(x.div_euclid(y) - if y < 0 && x.rem_euclid(y) != 0 { 1 } else { 0 })
-            }
-            BinOp::Mod if y != 0 => Value::Int(((x % y) + y) % y),
+            BinOp::FloorDiv if y != 0 => match (x.checked_div_euclid(y), x.checked_rem_euclid(y)) {
+                (Some(q), Some(r)) => Value::Int(q - i128::from(y < 0 && r != 0)),
+                _ => Value::Unknown,
+            },
+            BinOp::Mod if y != 0 => x
+                .checked_rem(y)
+                .and_then(|r| r.checked_add(y))
+                .and_then(|r| r.checked_rem(y))
+                .map_or(Value::Unknown, Value::Int),
             BinOp::Pow if (0..=64).contains(&y) => {
                 x.checked_pow(y as u32).map_or(Value::Unknown, Value::Int)
             }
