@@ -145,8 +145,18 @@ fn numbers_past_the_readers_range_and_huge_results_fall_back() {
         "'a' * 10**12",
         "str(timedelta(days=10**30))",
         "str(timedelta(days=999999999) + timedelta(days=1))",
+        "B",
+        "f'{A}{A}{A}{A}{A}{A}{A}{A}{A}{A}{A}{A}{A}{A}{A}{A}{A}{A}'",
+        "A.replace('a', A)",
+        "A.join([A, A, A])",
+        "'{}{}{}'.format(A, A, A)",
     ] {
-        falls_back("from datetime import timedelta\n", expr);
+        // `A` is 8 MiB: every doubling step past 16 MiB is left unevaluated.
+        falls_back(
+            "from datetime import timedelta\nA = 'a' * (8 * 1024 * 1024)\n\
+             B = A + A\nB = B + B\nB = B + B\nB = B + B\nB = B + B\nB = B + B\nB = B + B\n",
+            expr,
+        );
     }
     let loaded = load(
         "from enum import Enum, auto\nfrom prefect import flow\n\n\

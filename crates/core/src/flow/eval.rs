@@ -50,6 +50,11 @@ pub(crate) struct ModelFieldSource {
 /// The largest string `str * n` builds (16 MiB).
 const MAX_STRING_BYTES: u128 = 16 * 1024 * 1024;
 
+/// Whether a string of `len` bytes is one the reader builds.
+fn fits(len: usize) -> bool {
+    (len as u128) <= MAX_STRING_BYTES
+}
+
 /// Modules the reader knows by name (their members are built in).
 fn is_known_module(name: &str) -> bool {
     let root = name.split('.').next().unwrap_or(name);
@@ -943,7 +948,8 @@ impl Loader {
                             }
                             let v = self.eval(ns, expr);
                             match py_str(&v) {
-                                Some(s) => out.push_str(&s),
+                                Some(s) if fits(out.len() + s.len()) => out.push_str(&s),
+                                Some(_) => return Value::Unknown,
                                 None => return Value::Unknown,
                             }
                         }
@@ -1264,7 +1270,9 @@ impl Loader {
             return r;
         }
         match (op, &l, &r) {
-            (BinOp::Add, V::Str(a), V::Str(b)) => V::Str(format!("{a}{b}")),
+            (BinOp::Add, V::Str(a), V::Str(b)) if fits(a.len() + b.len()) => {
+                V::Str(format!("{a}{b}"))
+            }
             (BinOp::Add, V::List(a), V::List(b)) => V::List(a.iter().chain(b).cloned().collect()),
             (BinOp::Add, V::Tuple(a), V::Tuple(b)) => {
                 V::Tuple(a.iter().chain(b).cloned().collect())
@@ -1910,7 +1918,12 @@ fn str_method(s: &str, name: &str, args: &[Value], kwargs: &[(String, Value)]) -
             s.trim_end_matches(strip_chars(a.first().copied()))
                 .to_string(),
         ),
-        ("replace", Some([old, new])) if !old.is_empty() => Value::Str(s.replace(old, new)),
+        ("replace", Some([old, new]))
+            if !old.is_empty()
+                && fits(s.len() + s.matches(old).count().saturating_mul(new.len())) =>
+        {
+            Value::Str(s.replace(old, new))
+        }
         ("startswith", Some([p])) => Value::Bool(s.starts_with(p)),
         ("endswith", Some([p])) => Value::Bool(s.ends_with(p)),
         ("join", _) => match args {
@@ -1922,7 +1935,17 @@ fn str_method(s: &str, name: &str, args: &[Value], kwargs: &[(String, Value)]) -
                         _ => None,
                     })
                     .collect();
-                parts.map_or(Value::Unknown, |p| Value::Str(p.join(s)))
+                match parts {
+                    Some(p)
+                        if fits(
+                            p.iter().map(|x| x.len()).sum::<usize>()
+                                + s.len().saturating_mul(p.len()),
+                        ) =>
+                    {
+                        Value::Str(p.join(s))
+                    }
+                    _ => Value::Unknown,
+                }
             }
             _ => Value::Unknown,
         },
@@ -1975,7 +1998,11 @@ fn str_format(template: &str, args: &[Value], kwargs: &[(String, Value)]) -> Opt
                 if v.is_unknown() {
                     return None;
                 }
-                out.push_str(&py_str(v)?);
+                let piece = py_str(v)?;
+                if !fits(out.len() + piece.len()) {
+                    return None;
+                }
+                out.push_str(&piece);
             }
             '}' => return None,
             c => out.push(c),
