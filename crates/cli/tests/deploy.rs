@@ -115,6 +115,69 @@ fn one_broken_definition_does_not_stop_the_others() {
     assert!(all.contains("1 applied, 0 failed, 1 invalid"), "{all}");
 }
 
+/// Issue 12: a flow nested deeper than Python loads is one invalid definition (exit 2), not
+/// a stack overflow that stops the whole file.
+#[test]
+fn too_deep_flows_are_invalid_definitions_and_the_others_apply() {
+    let server = prefect::server();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("flows")).unwrap();
+    std::fs::write(
+        dir.path().join("flows/ok.py"),
+        "from prefect import flow\n\n@flow\ndef ok_deep_neighbour(n: int = 1):\n    pass\n",
+    )
+    .unwrap();
+    let list = format!("{}int{}", "list[".repeat(500), "]".repeat(500));
+    std::fs::write(
+        dir.path().join("flows/deep.py"),
+        format!("from prefect import flow\n\n@flow\ndef deep(x: {list}):\n    pass\n"),
+    )
+    .unwrap();
+    let mut chain = String::from("A0 = []\n");
+    for i in 1..1500 {
+        chain.push_str(&format!("A{i} = [A{}]\n", i - 1));
+    }
+    std::fs::write(
+        dir.path().join("flows/chain.py"),
+        format!("from prefect import flow\n{chain}\n@flow\ndef chain(x=A1499):\n    pass\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("d.json"),
+        r#"[{"entrypoint": "flows/deep.py:deep", "name": "annotation"},
+            {"entrypoint": "flows/ok.py:ok_deep_neighbour", "name": "fine"},
+            {"entrypoint": "flows/chain.py:chain", "name": "default"}]"#,
+    )
+    .unwrap();
+    let out = prefab(Some(server.api_url()))
+        .current_dir(dir.path())
+        .args(["deploy", "--file", "d.json"])
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("ok-deep-neighbour/fine ") && l.contains(" applied ")),
+        "{all}"
+    );
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("#1 annotation from flows/deep.py:deep ")
+                && l.contains(" invalid ")),
+        "{all}"
+    );
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("#3 default from flows/chain.py:chain ")
+                && l.contains(" invalid ")),
+        "{all}"
+    );
+    assert!(all.contains("nested parentheses"), "{all}");
+    assert!(all.contains("default of parameter \"x\""), "{all}");
+    assert!(all.contains("1 applied, 0 failed, 2 invalid"), "{all}");
+}
+
 #[test]
 fn deploy_from_flags() {
     let server = prefect::server();

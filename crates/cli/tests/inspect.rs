@@ -186,3 +186,47 @@ fn text_output_lists_parameters() {
         "{text}"
     );
 }
+
+/// Issue 12: flows nested deeper than Python loads were a stack overflow (exit 134); now
+/// each is a load error naming the file and line (exit 2), in a debug build on the main
+/// thread.
+#[test]
+fn too_deep_flows_exit_2_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = format!("{}int{}", "list[".repeat(500), "]".repeat(500));
+    let sum = vec!["1"; 100_000].join("+");
+    let mut aliases = String::from("T0 = int\n");
+    for i in 1..2000 {
+        aliases.push_str(&format!("T{i} = list[T{}]\n", i - 1));
+    }
+    let files = [
+        (
+            "annotation.py",
+            format!("from prefect import flow\n\n\n@flow\ndef f(x: {list}):\n    pass\n"),
+            &["annotation.py", "line 5", "nested parentheses"][..],
+        ),
+        (
+            "sum.py",
+            format!("from prefect import flow\nN = {sum}\n\n@flow\ndef f(x=N):\n    pass\n"),
+            &["sum.py", "line 2", "nest deeper than"][..],
+        ),
+        (
+            "aliases.py",
+            format!("from prefect import flow\n{aliases}\n@flow\ndef f(x: T1999):\n    pass\n"),
+            &["aliases.py", "line 2004", "annotation of parameter \"x\""][..],
+        ),
+    ];
+    for (file, source, needles) in files {
+        std::fs::write(dir.path().join(file), source).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_prefab"))
+            .args(["inspect", &format!("{file}:f")])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "{file}: {n:?} missing in {stderr}");
+        }
+    }
+}

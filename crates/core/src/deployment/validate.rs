@@ -112,7 +112,70 @@ pub fn server_verdict(
     verdict_for(schema, parameters, endpoint, "parameters")
 }
 
+/// Parameter values nesting deeper than this are refused before validation: the server's
+/// Python validator gives up on its recursion limit well before (and a file's JSON or YAML
+/// parser already stops at 128 levels).
+pub const MAX_PARAMETER_DEPTH: usize = 256;
+
+/// Schemas nesting deeper than this are not compiled locally (the flow reader's deepest
+/// parameter type, 161 nested lists, is about 500 levels of JSON with `anyOf` around each).
+const MAX_SCHEMA_DEPTH: usize = 512;
+
+/// Validation recurses once per level of the schema and the value, with large frames in
+/// debug builds: it runs on a stack of its own, whatever the caller's (a tokio worker has
+/// 2 MiB).
+const VALIDATION_STACK: usize = 64 * 1024 * 1024;
+
+/// Whether `v` nests arrays and objects more than `limit` deep (without recursing).
+fn deeper_than(v: &Value, limit: usize) -> bool {
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if depth > limit {
+            return true;
+        }
+        match v {
+            Value::Array(items) => stack.extend(items.iter().map(|x| (x, depth + 1))),
+            Value::Object(m) => stack.extend(m.values().map(|x| (x, depth + 1))),
+            _ => {}
+        }
+    }
+    false
+}
+
 fn verdict_for(
+    schema: &Value,
+    parameters: &Map<String, Value>,
+    endpoint: Endpoint,
+    source: &str,
+) -> Verdict {
+    if let Some((name, value)) = parameters
+        .iter()
+        .find(|(_, v)| deeper_than(v, MAX_PARAMETER_DEPTH))
+    {
+        return Verdict::Refused(vec![ParameterViolation {
+            source: source.to_owned(),
+            path: name.clone(),
+            rule: "depth".into(),
+            message: format!(
+                "the value nests deeper than {MAX_PARAMETER_DEPTH} levels, more than the server's validator handles: flatten it"
+            ),
+            value: match value {
+                Value::Array(_) => "[…]".into(),
+                _ => "{…}".into(),
+            },
+        }]);
+    }
+    if deeper_than(schema, MAX_SCHEMA_DEPTH) {
+        return Verdict::Unchecked(format!(
+            "the parameter schema nests deeper than {MAX_SCHEMA_DEPTH} levels, more than is checked locally"
+        ));
+    }
+    stacker::maybe_grow(VALIDATION_STACK / 4, VALIDATION_STACK, || {
+        verdict_on_this_stack(schema, parameters, endpoint, source)
+    })
+}
+
+fn verdict_on_this_stack(
     schema: &Value,
     parameters: &Map<String, Value>,
     endpoint: Endpoint,

@@ -46,6 +46,10 @@ pub(crate) enum Stmt {
     Block(Vec<Vec<Stmt>>),
     /// An expression statement (docstrings).
     Expr(Expr),
+    /// `return` (in a function body).
+    Return(Option<Expr>),
+    /// `pass`.
+    Pass,
     /// Anything else.
     Other,
 }
@@ -81,6 +85,8 @@ pub(crate) struct Parameters {
 #[derive(Debug, Clone)]
 pub(crate) struct Param {
     pub name: String,
+    /// 1-based line of the parameter.
+    pub line: usize,
     pub annotation: Option<Expr>,
     pub default: Option<Expr>,
 }
@@ -113,6 +119,21 @@ pub(crate) enum BinOp {
     Pow,
     BitOr,
     Other,
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    NotEq,
+    Lt,
+    LtE,
+    Gt,
+    GtE,
+    Is,
+    IsNot,
+    In,
+    NotIn,
 }
 
 /// Unary operators.
@@ -164,10 +185,16 @@ pub(crate) enum Expr {
     BinOp(Box<Expr>, BinOp, Box<Expr>),
     UnaryOp(UnaryOp, Box<Expr>),
     Starred(Box<Expr>),
-    /// `a == b` with a single comparison (enough for `__name__ == "__main__"`).
-    Compare(Box<Expr>, Vec<Expr>, bool),
+    /// `a < b <= c`: the left operand and each operator with its right operand.
+    Compare(Box<Expr>, Vec<(CmpOp, Expr)>),
+    /// `body if test else orelse`: test, body, orelse.
+    IfExp(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `a and b and c` (`true`) / `a or b or c` (`false`).
+    BoolOp(bool, Vec<Expr>),
+    /// `lower:upper:step` inside a subscript.
+    Slice(Option<Box<Expr>>, Option<Box<Expr>>, Option<Box<Expr>>),
     /// `lambda …` (a callable value; never JSON).
     Lambda,
-    /// Anything else (comprehensions, conditionals, …): evaluates to "unknown".
+    /// Anything else (comprehensions, `await`, …): evaluates to "unknown".
     Other,
 }

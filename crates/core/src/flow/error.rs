@@ -94,6 +94,27 @@ pub enum FlowLoadError {
         /// `ScriptError`).
         script: bool,
     },
+    /// A parameter's type or default nests deeper than Prefect can load: Python's recursion
+    /// limit stops pydantic (a type) or the default's serialisation.
+    #[error(
+        "{path:?}, line {line}: {what} nests deeper than {limit} levels; Prefect fails on Python's recursion limit there too: flatten it or use a less nested type"
+    )]
+    TooDeep {
+        /// The file that defines the flow.
+        path: String,
+        /// The parameter's line.
+        line: usize,
+        /// What is too deep (`the annotation of parameter "x"`).
+        what: String,
+        /// The deepest nesting the reader accepts for it.
+        limit: usize,
+        /// Whether Prefect loaded the entrypoint as a script (it then wraps the
+        /// `RecursionError` in a `ScriptError`).
+        script: bool,
+        /// Whether Prefect fails serialising the default (`ValueError: Maximum
+        /// serialization depth exceeded`) rather than on the recursion limit.
+        serialization: bool,
+    },
 }
 
 /// Where a syntax error is and how Python reports it.
@@ -138,6 +159,12 @@ impl FlowLoadError {
             }
             FlowLoadError::InvalidFlow { script: true, .. } => "ScriptError",
             FlowLoadError::InvalidFlow { class, .. } => class,
+            FlowLoadError::TooDeep {
+                serialization: true,
+                ..
+            } => "ValueError",
+            FlowLoadError::TooDeep { script: true, .. } => "ScriptError",
+            FlowLoadError::TooDeep { .. } => "RecursionError",
         }
     }
 
@@ -171,6 +198,10 @@ impl FlowLoadError {
                 ),
                 None => format!("No module named {}", py_repr(module)),
             },
+            // Python's `ast.parse` raises a bare `RecursionError` for a tree too deep.
+            FlowLoadError::Syntax(d) if d.python_class == "RecursionError" => {
+                d.python_message.clone()
+            }
             FlowLoadError::Syntax(d) => format!(
                 "{} ({}, line {})",
                 d.python_message, d.python_filename, d.python_line
@@ -207,6 +238,20 @@ impl FlowLoadError {
                     )
                 } else {
                     message.clone()
+                }
+            }
+            FlowLoadError::TooDeep {
+                serialization: true,
+                ..
+            } => "Maximum serialization depth exceeded".into(),
+            FlowLoadError::TooDeep { path, script, .. } => {
+                if *script {
+                    format!(
+                        "Script at {} encountered an exception: RecursionError('maximum recursion depth exceeded')",
+                        py_repr(path)
+                    )
+                } else {
+                    "maximum recursion depth exceeded".into()
                 }
             }
         }

@@ -5,13 +5,22 @@
 //! imports of modules under the import root are read the same way; anything else is
 //! [`Value::External`] (its names exist, their types are unknown). Classes deriving from
 //! `Enum` or `BaseModel` become enum/model definitions; decorated functions become flows.
+//!
+//! Calls of module functions are evaluated where Python's result is certain from the source:
+//! bodies of assignments, `if` on known values and `return`, with the arguments bound as
+//! Python binds them; conditional and boolean expressions evaluate only the operands Python
+//! would. Everything else stays unknown — never guessed. Recursion is bounded (module
+//! functions calling each other, values and types nesting, imports): see [`super::depth`].
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::ast::{BinOp, ClassDef, Expr, FPart, Keyword, Module, Stmt, UnaryOp};
+use super::ast::{
+    BinOp, ClassDef, CmpOp, Expr, FPart, FunctionDef, Keyword, Module, Stmt, UnaryOp,
+};
+use super::depth;
 use super::python;
 use super::value::{
     Builtin, Date, EnumDef, FieldInfo, FlowInfo, FunctionInfo, ModelDef, ModelField, ModuleRef,
@@ -36,6 +45,14 @@ pub(crate) struct Namespace {
 #[derive(Debug, Clone)]
 pub(crate) struct ModelFieldSource {
     pub annotation: Expr,
+}
+
+/// The largest string `str * n` builds (16 MiB).
+const MAX_STRING_BYTES: u128 = 16 * 1024 * 1024;
+
+/// Whether a string of `len` bytes is one the reader builds.
+fn fits(len: usize) -> bool {
+    (len as u128) <= MAX_STRING_BYTES
 }
 
 /// Modules the reader knows by name (their members are built in).
@@ -182,6 +199,26 @@ pub(crate) struct Loader {
     script: Option<PathBuf>,
     cache: HashMap<PathBuf, ModuleRef>,
     loading: HashSet<PathBuf>,
+    /// The local scopes of the module functions being called, innermost last.
+    frames: Vec<Frame>,
+    /// Module-function calls evaluated so far (bounded by [`depth::MAX_CALLS`]).
+    calls: usize,
+}
+
+/// A called function's local scope.
+struct Frame {
+    /// Names the function binds (parameters and assignment targets): Python never looks
+    /// these up in the module, even before they are bound.
+    locals: HashSet<String>,
+    bound: HashMap<String, Value>,
+}
+
+/// How a function body's statements ended.
+enum Flow {
+    Next,
+    Return(Value),
+    /// A statement the reader does not evaluate: the call's result is not known.
+    Unknown,
 }
 
 /// A failure while reading the module that defines the flow (imported modules that fail are
@@ -200,6 +237,8 @@ impl Loader {
             script: None,
             cache: HashMap::new(),
             loading: HashSet::new(),
+            frames: Vec::new(),
+            calls: 0,
         }
     }
 
@@ -346,12 +385,7 @@ impl Loader {
                 }
             }
             Stmt::FunctionDef(f) => {
-                let info = Rc::new(FunctionInfo {
-                    def: (**f).clone(),
-                    file: ns.borrow().file.clone(),
-                    module: Rc::downgrade(ns),
-                });
-                let mut value = Value::Function(info);
+                let mut value = Value::Function(self.function(ns, f));
                 for dec in f.decorators.iter().rev() {
                     let d = self.eval(ns, dec);
                     value = apply_decorator(&d, value);
@@ -421,6 +455,23 @@ impl Loader {
             }
             _ => {}
         }
+    }
+
+    /// A `def` as Python runs it: the defaults are evaluated now.
+    fn function(&mut self, ns: &ModuleRef, f: &FunctionDef) -> Rc<FunctionInfo> {
+        let p = &f.params;
+        let mut defaults = Vec::new();
+        for param in p.posonly.iter().chain(&p.args).chain(&p.kwonly) {
+            if let Some(d) = &param.default {
+                defaults.push((param.name.clone(), self.eval(ns, d)));
+            }
+        }
+        Rc::new(FunctionInfo {
+            def: f.clone(),
+            defaults,
+            file: ns.borrow().file.clone(),
+            module: Rc::downgrade(ns),
+        })
     }
 
     fn assign(&mut self, ns: &ModuleRef, target: &Expr, value: Value) {
@@ -495,7 +546,12 @@ impl Loader {
         if self.loading.contains(&file) {
             return self.cache.get(&file).cloned();
         }
-        self.load_file(&file).ok()
+        if self.loading.len() >= depth::MAX_IMPORT_DEPTH {
+            // Python gives up on its recursion limit first; the reader treats the module
+            // like one that fails to import.
+            return None;
+        }
+        depth::guarded(|| self.load_file(&file)).ok()
     }
 
     fn import_from(&mut self, ns: &ModuleRef, module: &str, level: u32, name: &str) -> Value {
@@ -571,7 +627,8 @@ impl Loader {
                                     Value::Int(i) => Some(*i),
                                     _ => None,
                                 });
-                                Value::Int(last.map_or(1, |i| i + 1))
+                                last.map_or(Some(1), |i| i.checked_add(1))
+                                    .map_or(Value::Unknown, Value::Int)
                             }
                         };
                     }
@@ -591,12 +648,7 @@ impl Loader {
         for stmt in &c.body {
             match stmt {
                 Stmt::FunctionDef(f) => {
-                    let info = Rc::new(FunctionInfo {
-                        def: (**f).clone(),
-                        file: ns.borrow().file.clone(),
-                        module: Rc::downgrade(ns),
-                    });
-                    let mut value = Value::Function(info);
+                    let mut value = Value::Function(self.function(ns, f));
                     for dec in f.decorators.iter().rev() {
                         let d = self.eval(ns, dec);
                         value = apply_decorator(&d, value);
@@ -749,6 +801,31 @@ impl Loader {
 
     /// Evaluates an expression.
     pub(crate) fn eval(&mut self, ns: &ModuleRef, e: &Expr) -> Value {
+        let v = depth::guarded(|| self.eval_inner(ns, e));
+        // Values nest deeper only where containers are built (a name refers to a value
+        // already checked).
+        if !matches!(
+            e,
+            Expr::List(_) | Expr::Tuple(_) | Expr::Set(_) | Expr::Dict(_) | Expr::Call { .. }
+        ) {
+            return v;
+        }
+        match &v {
+            Value::List(_)
+            | Value::Tuple(_)
+            | Value::Set(_)
+            | Value::FrozenSet(_)
+            | Value::Dict(_)
+            | Value::Model(..)
+                if v.depth(depth::MAX_VALUE_DEPTH) > depth::MAX_VALUE_DEPTH =>
+            {
+                Value::TooDeep
+            }
+            _ => v,
+        }
+    }
+
+    fn eval_inner(&mut self, ns: &ModuleRef, e: &Expr) -> Value {
         match e {
             Expr::NoneLit => Value::None,
             Expr::Bool(b) => Value::Bool(*b),
@@ -782,10 +859,38 @@ impl Loader {
                 Value::Dict(out)
             }
             Expr::Name(n) => {
+                if let Some(frame) = self.frames.last()
+                    && frame.locals.contains(n)
+                {
+                    // Unbound until assigned (`UnboundLocalError`): not known then.
+                    return frame.bound.get(n).cloned().unwrap_or(Value::Unknown);
+                }
                 if let Some(v) = ns.borrow().names.get(n) {
                     return v.clone();
                 }
                 builtin_name(n).unwrap_or(Value::Unknown)
+            }
+            Expr::IfExp(test, body, orelse) => match truthy(&self.eval(ns, test)) {
+                // Python evaluates only the branch taken.
+                Some(true) => self.eval(ns, body),
+                Some(false) => self.eval(ns, orelse),
+                None => Value::Unknown,
+            },
+            Expr::BoolOp(is_and, values) => {
+                let mut last = Value::Unknown;
+                for (i, e) in values.iter().enumerate() {
+                    last = self.eval(ns, e);
+                    if i + 1 == values.len() {
+                        break;
+                    }
+                    // `a or b` stops at the first truthy operand, `a and b` at the first falsy.
+                    match truthy(&last) {
+                        Some(t) if t != *is_and => return last,
+                        Some(_) => {}
+                        None => return Value::Unknown,
+                    }
+                }
+                last
             }
             Expr::Attribute(base, attr) => {
                 let base = self.eval(ns, base);
@@ -806,7 +911,9 @@ impl Loader {
             Expr::UnaryOp(op, operand) => {
                 let v = self.eval(ns, operand);
                 match (op, v) {
-                    (UnaryOp::Neg, Value::Int(i)) => Value::Int(-i),
+                    (UnaryOp::Neg, Value::Int(i)) => {
+                        i.checked_neg().map_or(Value::Unknown, Value::Int)
+                    }
                     (UnaryOp::Neg, Value::Float(f)) => Value::Float(-f),
                     (UnaryOp::Pos, v @ (Value::Int(_) | Value::Float(_))) => v,
                     (UnaryOp::Neg, Value::TimeDelta(d, s, us)) => timedelta_from_micros(
@@ -841,7 +948,8 @@ impl Loader {
                             }
                             let v = self.eval(ns, expr);
                             match py_str(&v) {
-                                Some(s) => out.push_str(&s),
+                                Some(s) if fits(out.len() + s.len()) => out.push_str(&s),
+                                Some(_) => return Value::Unknown,
                                 None => return Value::Unknown,
                             }
                         }
@@ -849,14 +957,18 @@ impl Loader {
                 }
                 Value::Str(out)
             }
-            Expr::Compare(l, r, true) if r.len() == 1 => {
-                let l = self.eval(ns, l);
-                let r = self.eval(ns, &r[0]);
-                if l.is_unknown() || r.is_unknown() {
-                    Value::Unknown
-                } else {
-                    Value::Bool(values_equal(&l, &r))
+            Expr::Compare(first, rest) => {
+                let mut left = self.eval(ns, first);
+                for (op, right) in rest {
+                    let right = self.eval(ns, right);
+                    match compare(*op, &left, &right) {
+                        // A chain stops at the first false comparison.
+                        Some(false) => return Value::Bool(false),
+                        Some(true) => left = right,
+                        None => return Value::Unknown,
+                    }
                 }
+                Value::Bool(true)
             }
             _ => Value::Unknown,
         }
@@ -901,6 +1013,10 @@ impl Loader {
                 .find(|(n, _)| n == attr)
                 .map_or(Value::Unknown, |(_, v)| v.clone()),
             Value::Builtin(Builtin::Timezone) if attr == "utc" => Value::Timezone(0),
+            Value::Str(s) => match STR_METHODS.iter().find(|m| **m == attr) {
+                Some(m) => Value::StrMethod(s.as_str().into(), m),
+                None => Value::Unknown,
+            },
             Value::Builtin(Builtin::Flow) if attr == "with_options" => Value::Unknown,
             Value::External => Value::External,
             _ => Value::Unknown,
@@ -915,6 +1031,9 @@ impl Loader {
         let b = match base {
             Value::Builtin(b) => *b,
             Value::External => return Value::External,
+            Value::List(_) | Value::Tuple(_) | Value::Str(_) | Value::Dict(_) => {
+                return self.index(ns, base, slice);
+            }
             _ => return Value::Unknown,
         };
         let tys = |this: &mut Self| -> Vec<Ty> {
@@ -999,7 +1118,77 @@ impl Loader {
             Builtin::ClassVar => return Value::Builtin(Builtin::ClassVar),
             _ => return Value::Unknown,
         };
+        if ty.depth(depth::MAX_VALUE_DEPTH) > depth::MAX_VALUE_DEPTH {
+            return Value::TooDeep;
+        }
         Value::Type(ty)
+    }
+
+    /// `sequence[i]`, `sequence[a:b:c]`, `mapping[key]` on known values.
+    fn index(&mut self, ns: &ModuleRef, base: &Value, slice: &Expr) -> Value {
+        let as_int = |v: Value| -> Option<Option<i128>> {
+            match v {
+                Value::None => Some(None),
+                Value::Int(i) => Some(Some(i)),
+                Value::Bool(b) => Some(Some(b as i128)),
+                _ => None,
+            }
+        };
+        if let Expr::Slice(lower, upper, step) = slice {
+            let mut bound = |e: &Option<Box<Expr>>| match e {
+                None => Some(None),
+                Some(e) => as_int(self.eval(ns, e)),
+            };
+            let (Some(lower), Some(upper), Some(step)) = (bound(lower), bound(upper), bound(step))
+            else {
+                return Value::Unknown;
+            };
+            let step = step.unwrap_or(1);
+            if step == 0 {
+                return Value::Unknown;
+            }
+            let picked = |len: usize| -> Vec<usize> { slice_indices(len, lower, upper, step) };
+            return match base {
+                Value::List(v) => {
+                    Value::List(picked(v.len()).into_iter().map(|i| v[i].clone()).collect())
+                }
+                Value::Tuple(v) => {
+                    Value::Tuple(picked(v.len()).into_iter().map(|i| v[i].clone()).collect())
+                }
+                Value::Str(s) => {
+                    let chars: Vec<char> = s.chars().collect();
+                    Value::Str(picked(chars.len()).into_iter().map(|i| chars[i]).collect())
+                }
+                _ => Value::Unknown,
+            };
+        }
+        let key = self.eval(ns, slice);
+        if key.is_unknown() {
+            return Value::Unknown;
+        }
+        let at = |len: usize| -> Option<usize> {
+            let i = match &key {
+                Value::Int(i) => *i,
+                Value::Bool(b) => *b as i128,
+                _ => return None,
+            };
+            let i = if i < 0 { i + len as i128 } else { i };
+            (0..len as i128).contains(&i).then_some(i as usize)
+        };
+        match base {
+            Value::List(v) | Value::Tuple(v) => {
+                at(v.len()).map_or(Value::Unknown, |i| v[i].clone())
+            }
+            Value::Str(s) => {
+                let chars: Vec<char> = s.chars().collect();
+                at(chars.len()).map_or(Value::Unknown, |i| Value::Str(chars[i].to_string()))
+            }
+            Value::Dict(items) => items
+                .iter()
+                .find(|(k, _)| values_equal(k, &key) && hashable_kind(k) == hashable_kind(&key))
+                .map_or(Value::Unknown, |(_, v)| v.clone()),
+            _ => Value::Unknown,
+        }
     }
 
     /// A type argument inside `list[...]` etc.: a string there is a forward reference that
@@ -1018,8 +1207,13 @@ impl Loader {
 
     /// Converts a value used as an annotation into a type.
     pub(crate) fn type_of(&mut self, ns: &ModuleRef, v: &Value) -> Ty {
+        depth::guarded(|| self.type_of_inner(ns, v))
+    }
+
+    fn type_of_inner(&mut self, ns: &ModuleRef, v: &Value) -> Ty {
         match v {
             Value::Type(t) => t.clone(),
+            Value::TooDeep => Ty::TooDeep,
             Value::None => Ty::NoneType,
             Value::Builtin(b) => match b {
                 Builtin::Int => Ty::Int,
@@ -1076,18 +1270,31 @@ impl Loader {
             return r;
         }
         match (op, &l, &r) {
-            (BinOp::Add, V::Str(a), V::Str(b)) => V::Str(format!("{a}{b}")),
+            (BinOp::Add, V::Str(a), V::Str(b)) if fits(a.len() + b.len()) => {
+                V::Str(format!("{a}{b}"))
+            }
             (BinOp::Add, V::List(a), V::List(b)) => V::List(a.iter().chain(b).cloned().collect()),
             (BinOp::Add, V::Tuple(a), V::Tuple(b)) => {
                 V::Tuple(a.iter().chain(b).cloned().collect())
             }
             (BinOp::Mult, V::Str(a), V::Int(n)) | (BinOp::Mult, V::Int(n), V::Str(a)) => {
-                V::Str(a.repeat((*n).max(0) as usize))
+                // A string too large to be a name or a default is not built.
+                let n = (*n).max(0) as u128;
+                if (a.len() as u128).saturating_mul(n) > MAX_STRING_BYTES {
+                    V::Unknown
+                } else {
+                    V::Str(a.repeat(n as usize))
+                }
             }
             (BinOp::Add, V::TimeDelta(..), V::TimeDelta(..))
             | (BinOp::Sub, V::TimeDelta(..), V::TimeDelta(..)) => {
                 let (a, b) = (td_micros(&l), td_micros(&r));
-                timedelta_from_micros(if op == BinOp::Add { a + b } else { a - b })
+                let sum = if op == BinOp::Add {
+                    a.checked_add(b)
+                } else {
+                    a.checked_sub(b)
+                };
+                sum.map_or(V::Unknown, timedelta_from_micros)
             }
             (BinOp::Mult, V::TimeDelta(..), V::Int(n))
             | (BinOp::Mult, V::Int(n), V::TimeDelta(..)) => {
@@ -1096,7 +1303,9 @@ impl Loader {
                 } else {
                     &r
                 };
-                timedelta_from_micros(td_micros(td) * *n)
+                td_micros(td)
+                    .checked_mul(*n)
+                    .map_or(V::Unknown, timedelta_from_micros)
             }
             (BinOp::BitOr, _, _) if is_typeish(&l) && is_typeish(&r) => {
                 let a = self.type_of(_ns, &l);
@@ -1313,11 +1522,493 @@ impl Loader {
                 },
                 None => Value::Unknown,
             },
-            Value::PlainClass(_) | Value::Opaque | Value::Function(_) => Value::Opaque,
+            Value::Function(func) => self.call_function(func, args_v, kwargs),
+            Value::StrMethod(s, name) => str_method(s, name, &args_v, &kwargs),
+            Value::PlainClass(_) | Value::Opaque => Value::Opaque,
             Value::External => Value::External,
             _ => Value::Unknown,
         }
     }
+
+    /// Calls a module function the way Python would, when its body is simple enough to
+    /// evaluate: assignments, `if` on known values, `return`. Anything else (loops, other
+    /// statements, decorators, `async`, recursion deeper than
+    /// [`MAX_CALL_DEPTH`](depth::MAX_CALL_DEPTH)) gives [`Value::Opaque`], as before.
+    fn call_function(
+        &mut self,
+        func: &Rc<FunctionInfo>,
+        args: Vec<Value>,
+        kwargs: Vec<(String, Value)>,
+    ) -> Value {
+        let def = &func.def;
+        if def.is_async
+            || !def.decorators.is_empty()
+            || self.frames.len() >= depth::MAX_CALL_DEPTH
+            || self.calls >= depth::MAX_CALLS
+        {
+            return Value::Opaque;
+        }
+        self.calls += 1;
+        let Some(ns) = func.module.upgrade() else {
+            return Value::Opaque;
+        };
+        let Some(bound) = bind_arguments(func, args, kwargs) else {
+            // Python raises `TypeError` for the call.
+            return Value::Opaque;
+        };
+        let mut locals: HashSet<String> = bound.keys().cloned().collect();
+        assigned_names(&def.body, &mut locals);
+        self.frames.push(Frame { locals, bound });
+        let flow = depth::guarded(|| self.exec_function_block(&ns, &def.body));
+        self.frames.pop();
+        match flow {
+            Flow::Next => Value::None,
+            // What the reader cannot evaluate stays what a call always was to it: a value
+            // that exists but is not known (a too-deep value stays too deep).
+            Flow::Return(Value::Unknown | Value::External) | Flow::Unknown => Value::Opaque,
+            Flow::Return(v) => v,
+        }
+    }
+
+    fn exec_function_block(&mut self, ns: &ModuleRef, stmts: &[Stmt]) -> Flow {
+        for stmt in stmts {
+            match stmt {
+                // A docstring or another bare string, `pass`.
+                Stmt::Expr(Expr::Str(_)) | Stmt::Pass => {}
+                Stmt::Assign { targets, value } => {
+                    let v = self.eval(ns, value);
+                    for t in targets {
+                        if !self.assign_local(t, v.clone()) {
+                            return Flow::Unknown;
+                        }
+                    }
+                }
+                Stmt::AnnAssign { target, value, .. } => {
+                    if let Some(value) = value {
+                        let v = self.eval(ns, value);
+                        if !self.assign_local(target, v) {
+                            return Flow::Unknown;
+                        }
+                    }
+                }
+                Stmt::If { branches } => {
+                    for (test, body) in branches {
+                        let taken = match test {
+                            None => true,
+                            Some(test) => match truthy(&self.eval(ns, test)) {
+                                Some(t) => t,
+                                None => return Flow::Unknown,
+                            },
+                        };
+                        if taken {
+                            match self.exec_function_block(ns, body) {
+                                Flow::Next => break,
+                                other => return other,
+                            }
+                        }
+                    }
+                }
+                Stmt::Return(value) => {
+                    return Flow::Return(match value {
+                        Some(e) => self.eval(ns, e),
+                        None => Value::None,
+                    });
+                }
+                _ => return Flow::Unknown,
+            }
+        }
+        Flow::Next
+    }
+
+    /// Binds a name in the current function's scope; `false` for targets the reader does not
+    /// model (attributes, subscripts, starred).
+    fn assign_local(&mut self, target: &Expr, value: Value) -> bool {
+        match target {
+            Expr::Name(n) => {
+                if let Some(frame) = self.frames.last_mut() {
+                    frame.bound.insert(n.clone(), value);
+                }
+                true
+            }
+            Expr::Tuple(items) | Expr::List(items) => {
+                let values = match value {
+                    Value::Tuple(v) | Value::List(v) if v.len() == items.len() => v,
+                    _ => vec![Value::Unknown; items.len()],
+                };
+                items
+                    .iter()
+                    .zip(values)
+                    .all(|(t, v)| self.assign_local(t, v))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Binds a call's arguments to a function's parameters as Python does; `None` where Python
+/// raises `TypeError` (missing, duplicate or unexpected arguments).
+fn bind_arguments(
+    func: &FunctionInfo,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Option<HashMap<String, Value>> {
+    let p = &func.def.params;
+    let positional: Vec<&super::ast::Param> = p.posonly.iter().chain(&p.args).collect();
+    let mut bound: HashMap<String, Value> = HashMap::new();
+    let mut args = args.into_iter();
+    for param in &positional {
+        match args.next() {
+            Some(v) => {
+                bound.insert(param.name.clone(), v);
+            }
+            None => break,
+        }
+    }
+    let extra: Vec<Value> = args.collect();
+    match &p.vararg {
+        Some(v) => {
+            bound.insert(v.name.clone(), Value::Tuple(extra));
+        }
+        None if !extra.is_empty() => return None,
+        None => {}
+    }
+    let mut extra_kw: Vec<(Value, Value)> = Vec::new();
+    for (name, v) in kwargs {
+        let named = p.args.iter().chain(&p.kwonly).any(|x| x.name == name);
+        if named {
+            if bound.insert(name, v).is_some() {
+                return None;
+            }
+        } else if p.kwarg.is_some() {
+            extra_kw.push((Value::Str(name), v));
+        } else {
+            return None;
+        }
+    }
+    if let Some(k) = &p.kwarg {
+        bound.insert(k.name.clone(), Value::Dict(extra_kw));
+    }
+    for param in positional.iter().copied().chain(&p.kwonly) {
+        if bound.contains_key(&param.name) {
+            continue;
+        }
+        let default = func.defaults.iter().find(|(n, _)| *n == param.name)?;
+        bound.insert(param.name.clone(), default.1.clone());
+    }
+    Some(bound)
+}
+
+/// The names a function body assigns (its local variables), at any block depth.
+fn assigned_names(stmts: &[Stmt], out: &mut HashSet<String>) {
+    fn targets(e: &Expr, out: &mut HashSet<String>) {
+        match e {
+            Expr::Name(n) => {
+                out.insert(n.clone());
+            }
+            Expr::Tuple(items) | Expr::List(items) => {
+                for i in items {
+                    targets(i, out);
+                }
+            }
+            Expr::Starred(inner) => targets(inner, out),
+            _ => {}
+        }
+    }
+    for stmt in stmts {
+        match stmt {
+            Stmt::Assign { targets: ts, .. } => ts.iter().for_each(|t| targets(t, out)),
+            Stmt::AnnAssign { target, .. } => targets(target, out),
+            Stmt::FunctionDef(f) => {
+                out.insert(f.name.clone());
+            }
+            Stmt::ClassDef(c) => {
+                out.insert(c.name.clone());
+            }
+            Stmt::If { branches } => {
+                for (_, body) in branches {
+                    assigned_names(body, out);
+                }
+            }
+            Stmt::Try {
+                body,
+                orelse,
+                finalbody,
+            } => {
+                assigned_names(body, out);
+                assigned_names(orelse, out);
+                assigned_names(finalbody, out);
+            }
+            Stmt::Block(blocks) => blocks.iter().for_each(|b| assigned_names(b, out)),
+            _ => {}
+        }
+    }
+}
+
+/// Python's comparison of two known values; `None` where the reader does not know the
+/// answer (or Python would raise).
+fn compare(op: CmpOp, a: &Value, b: &Value) -> Option<bool> {
+    use std::cmp::Ordering;
+    if a.is_unknown() || b.is_unknown() {
+        return None;
+    }
+    let order = || -> Option<Ordering> {
+        match (a, b) {
+            (Value::Str(x), Value::Str(y)) => Some(x.cmp(y)),
+            _ => match (num(a)?, num(b)?) {
+                (Num::I(x), Num::I(y)) => Some(x.cmp(&y)),
+                (x, y) => {
+                    let f = |n: Num| match n {
+                        Num::I(i) => i as f64,
+                        Num::F(f) => f,
+                    };
+                    f(x).partial_cmp(&f(y))
+                }
+            },
+        }
+    };
+    let contains = || -> Option<bool> {
+        match b {
+            Value::Str(hay) => match a {
+                Value::Str(needle) => Some(hay.contains(needle.as_str())),
+                _ => None,
+            },
+            Value::List(items)
+            | Value::Tuple(items)
+            | Value::Set(items)
+            | Value::FrozenSet(items) => {
+                if items.iter().any(Value::is_unknown) {
+                    return None;
+                }
+                Some(items.iter().any(|x| values_equal(x, a)))
+            }
+            Value::Dict(items) => Some(items.iter().any(|(k, _)| values_equal(k, a))),
+            _ => None,
+        }
+    };
+    // `is` only where identity is certain: `None`, `True`, `False`.
+    let identity = || -> Option<bool> {
+        match (a, b) {
+            (Value::None, Value::None) => Some(true),
+            (Value::Bool(x), Value::Bool(y)) => Some(x == y),
+            (Value::None | Value::Bool(_), _) | (_, Value::None | Value::Bool(_)) => Some(false),
+            _ => None,
+        }
+    };
+    let comparable = |v: &Value| {
+        matches!(
+            v,
+            Value::None
+                | Value::Bool(_)
+                | Value::Int(_)
+                | Value::Float(_)
+                | Value::Str(_)
+                | Value::Bytes(_)
+                | Value::List(_)
+                | Value::Tuple(_)
+        )
+    };
+    match op {
+        CmpOp::Eq | CmpOp::NotEq => {
+            if !comparable(a) || !comparable(b) {
+                return None;
+            }
+            let eq = values_equal(a, b);
+            Some(if op == CmpOp::Eq { eq } else { !eq })
+        }
+        CmpOp::Lt => order().map(|o| o == Ordering::Less),
+        CmpOp::LtE => order().map(|o| o != Ordering::Greater),
+        CmpOp::Gt => order().map(|o| o == Ordering::Greater),
+        CmpOp::GtE => order().map(|o| o != Ordering::Less),
+        CmpOp::In => contains(),
+        CmpOp::NotIn => contains().map(|c| !c),
+        CmpOp::Is => identity(),
+        CmpOp::IsNot => identity().map(|i| !i),
+    }
+}
+
+/// The indices `sequence[lower:upper:step]` picks, as Python's `slice.indices` does.
+fn slice_indices(len: usize, lower: Option<i128>, upper: Option<i128>, step: i128) -> Vec<usize> {
+    let len = len as i128;
+    let clamp = |v: i128, lo: i128, hi: i128| v.max(lo).min(hi);
+    let norm = |v: i128| if v < 0 { v + len } else { v };
+    let mut out = Vec::new();
+    if step > 0 {
+        let start = lower.map_or(0, |v| clamp(norm(v), 0, len));
+        let stop = upper.map_or(len, |v| clamp(norm(v), 0, len));
+        let mut i = start;
+        while i < stop {
+            out.push(i as usize);
+            i += step;
+        }
+    } else {
+        let start = lower.map_or(len - 1, |v| clamp(norm(v), -1, len - 1));
+        let stop = upper.map_or(-1, |v| clamp(norm(v), -1, len - 1));
+        let mut i = start;
+        while i > stop {
+            out.push(i as usize);
+            i += step;
+        }
+    }
+    out
+}
+
+/// Which keys can be the same dict key: equal numbers are (`d[1]` finds the key `True` or
+/// `1.0`), a number and a string never are.
+fn hashable_kind(v: &Value) -> u8 {
+    match v {
+        Value::Int(_) | Value::Bool(_) | Value::Float(_) => 0,
+        Value::Str(_) => 1,
+        _ => 2,
+    }
+}
+
+/// The `str` methods the reader evaluates.
+const STR_METHODS: &[&str] = &[
+    "upper",
+    "lower",
+    "strip",
+    "lstrip",
+    "rstrip",
+    "replace",
+    "format",
+    "join",
+    "startswith",
+    "endswith",
+];
+
+/// Calls a `str` method the reader evaluates; [`Value::Unknown`] otherwise.
+fn str_method(s: &str, name: &str, args: &[Value], kwargs: &[(String, Value)]) -> Value {
+    let strs: Option<Vec<&str>> = args
+        .iter()
+        .map(|a| match a {
+            Value::Str(x) => Some(x.as_str()),
+            _ => None,
+        })
+        .collect();
+    if name != "format" && !kwargs.is_empty() {
+        return Value::Unknown;
+    }
+    let strip_chars = |chars: Option<&str>| -> Box<dyn Fn(char) -> bool> {
+        match chars {
+            Some(cs) => {
+                let cs: Vec<char> = cs.chars().collect();
+                Box::new(move |c| cs.contains(&c))
+            }
+            None => Box::new(char::is_whitespace),
+        }
+    };
+    match (name, strs.as_deref()) {
+        // ASCII only: Python's full case mappings differ from Rust's in places.
+        ("upper", Some([])) if s.is_ascii() => Value::Str(s.to_ascii_uppercase()),
+        ("lower", Some([])) if s.is_ascii() => Value::Str(s.to_ascii_lowercase()),
+        // Python's whitespace also has the separators U+001C..U+001F, Rust's does not.
+        ("strip" | "lstrip" | "rstrip", Some([]))
+            if s.contains(|c| ('\u{1c}'..='\u{1f}').contains(&c)) =>
+        {
+            Value::Unknown
+        }
+        ("strip", Some(a)) if a.len() <= 1 => {
+            Value::Str(s.trim_matches(strip_chars(a.first().copied())).to_string())
+        }
+        ("lstrip", Some(a)) if a.len() <= 1 => Value::Str(
+            s.trim_start_matches(strip_chars(a.first().copied()))
+                .to_string(),
+        ),
+        ("rstrip", Some(a)) if a.len() <= 1 => Value::Str(
+            s.trim_end_matches(strip_chars(a.first().copied()))
+                .to_string(),
+        ),
+        ("replace", Some([old, new]))
+            if !old.is_empty()
+                && fits(s.len() + s.matches(old).count().saturating_mul(new.len())) =>
+        {
+            Value::Str(s.replace(old, new))
+        }
+        ("startswith", Some([p])) => Value::Bool(s.starts_with(p)),
+        ("endswith", Some([p])) => Value::Bool(s.ends_with(p)),
+        ("join", _) => match args {
+            [Value::List(items) | Value::Tuple(items)] => {
+                let parts: Option<Vec<&str>> = items
+                    .iter()
+                    .map(|v| match v {
+                        Value::Str(x) => Some(x.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                match parts {
+                    Some(p)
+                        if fits(
+                            p.iter().map(|x| x.len()).sum::<usize>()
+                                + s.len().saturating_mul(p.len()),
+                        ) =>
+                    {
+                        Value::Str(p.join(s))
+                    }
+                    _ => Value::Unknown,
+                }
+            }
+            _ => Value::Unknown,
+        },
+        ("format", _) => str_format(s, args, kwargs).map_or(Value::Unknown, Value::Str),
+        _ => Value::Unknown,
+    }
+}
+
+/// `str.format` with plain fields (`{}`, `{0}`, `{name}`); `None` for conversions, format
+/// specs, attribute or index lookups, and values without a known `str()`.
+fn str_format(template: &str, args: &[Value], kwargs: &[(String, Value)]) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = template.chars().peekable();
+    let mut auto = 0usize;
+    let mut numbered = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let mut field = String::new();
+                loop {
+                    match chars.next()? {
+                        '}' => break,
+                        '{' | '!' | ':' | '.' | '[' => return None,
+                        c => field.push(c),
+                    }
+                }
+                let v = if field.is_empty() {
+                    if numbered {
+                        return None;
+                    }
+                    auto += 1;
+                    args.get(auto - 1)?
+                } else if let Ok(i) = field.parse::<usize>() {
+                    if auto > 0 {
+                        return None;
+                    }
+                    numbered = true;
+                    args.get(i)?
+                } else {
+                    &kwargs.iter().find(|(k, _)| *k == field)?.1
+                };
+                if v.is_unknown() {
+                    return None;
+                }
+                let piece = py_str(v)?;
+                if !fits(out.len() + piece.len()) {
+                    return None;
+                }
+                out.push_str(&piece);
+            }
+            '}' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 /// The flow's name as Prefect computes it: `name=` when it is a non-empty string, else the
@@ -1421,9 +2112,9 @@ pub(crate) fn resolve_module_in(base: &Path, dotted: &str) -> Option<PathBuf> {
 }
 
 fn is_main_check(test: &Expr) -> bool {
-    matches!(test, Expr::Compare(l, r, true)
+    matches!(test, Expr::Compare(l, r)
         if matches!(l.as_ref(), Expr::Name(n) if n == "__name__")
-            && matches!(r.first(), Some(Expr::Str(s)) if s == "__main__"))
+            && matches!(r.as_slice(), [(CmpOp::Eq, Expr::Str(s))] if s == "__main__"))
 }
 
 fn is_classvar(v: &Value) -> bool {
@@ -1629,7 +2320,15 @@ fn timedelta_call(args: &[Value], kwargs: &[(String, Value)]) -> Value {
         });
         match v {
             None => {}
-            Some(Value::Int(n)) => total_int += n * (*scale as i128),
+            Some(Value::Int(n)) => {
+                match n
+                    .checked_mul(*scale as i128)
+                    .and_then(|x| x.checked_add(total_int))
+                {
+                    Some(t) => total_int = t,
+                    None => return Value::Unknown,
+                }
+            }
             Some(Value::Float(f)) => {
                 any_float = true;
                 total_float += f * scale;
@@ -1638,7 +2337,10 @@ fn timedelta_call(args: &[Value], kwargs: &[(String, Value)]) -> Value {
         }
     }
     let micros = if any_float {
-        total_int + (total_float.round_ties_even() as i128)
+        match total_int.checked_add(total_float.round_ties_even() as i128) {
+            Some(m) => m,
+            None => return Value::Unknown,
+        }
     } else {
         total_int
     };
@@ -1658,6 +2360,10 @@ pub(crate) fn timedelta_from_micros(micros: i128) -> Value {
     let day = 86_400_000_000i128;
     let days = micros.div_euclid(day);
     let rest = micros.rem_euclid(day);
+    // Python's `timedelta` raises `OverflowError` beyond ±999999999 days.
+    if days.abs() > 999_999_999 {
+        return Value::Unknown;
+    }
     Value::TimeDelta(
         days as i64,
         (rest / 1_000_000) as i64,
@@ -1782,14 +2488,20 @@ fn arith(op: BinOp, a: Num, b: Num) -> Value {
     use Num::*;
     match (a, b) {
         (I(x), I(y)) => match op {
-            BinOp::Add => Value::Int(x + y),
-            BinOp::Sub => Value::Int(x - y),
-            BinOp::Mult => Value::Int(x * y),
+            // Python's integers do not overflow; past `i128` the reader does not know them.
+            BinOp::Add => x.checked_add(y).map_or(Value::Unknown, Value::Int),
+            BinOp::Sub => x.checked_sub(y).map_or(Value::Unknown, Value::Int),
+            BinOp::Mult => x.checked_mul(y).map_or(Value::Unknown, Value::Int),
             BinOp::Div if y != 0 => Value::Float(x as f64 / y as f64),
-            BinOp::FloorDiv if y != 0 => {
-                Value::Int(x.div_euclid(y) - if y < 0 && x.rem_euclid(y) != 0 { 1 } else { 0 })
-            }
-            BinOp::Mod if y != 0 => Value::Int(((x % y) + y) % y),
+            BinOp::FloorDiv if y != 0 => match (x.checked_div_euclid(y), x.checked_rem_euclid(y)) {
+                (Some(q), Some(r)) => Value::Int(q - i128::from(y < 0 && r != 0)),
+                _ => Value::Unknown,
+            },
+            BinOp::Mod if y != 0 => x
+                .checked_rem(y)
+                .and_then(|r| r.checked_add(y))
+                .and_then(|r| r.checked_rem(y))
+                .map_or(Value::Unknown, Value::Int),
             BinOp::Pow if (0..=64).contains(&y) => {
                 x.checked_pow(y as u32).map_or(Value::Unknown, Value::Int)
             }
@@ -1879,7 +2591,9 @@ pub(crate) fn truthy(v: &Value) -> Option<bool> {
             Some(!v.is_empty())
         }
         Value::Dict(v) => Some(!v.is_empty()),
-        Value::Unknown | Value::External => None,
+        // `Opaque` is also what the reader makes of a call it cannot evaluate (`len(x)`, a
+        // module function with a loop): its truth is not known.
+        Value::Unknown | Value::External | Value::TooDeep | Value::Opaque => None,
         _ => Some(true),
     }
 }

@@ -6,6 +6,7 @@
 //! Rust flow whose parameters are a type deriving [`schemars::JsonSchema`].
 
 mod ast;
+mod depth;
 mod docstring;
 mod error;
 mod eval;
@@ -534,6 +535,17 @@ fn build_flow(
             }
             (Some(_), None) => Ty::Any,
         };
+        if ty.depth(depth::MAX_TYPE_DEPTH) > depth::MAX_TYPE_DEPTH {
+            return Err(too_deep(
+                func,
+                root,
+                is_script,
+                p,
+                format!("the annotation of parameter {:?}", p.name),
+                depth::MAX_TYPE_DEPTH,
+                false,
+            ));
+        }
         let mut default = match (&p.default, &module) {
             (None, _) => None,
             (Some(d), Some(ns)) => {
@@ -563,6 +575,40 @@ fn build_flow(
                 }
             }
             default = fi.default.clone();
+        }
+        if let Some(d) = &default {
+            let levels = d.depth(depth::MAX_VALUE_DEPTH);
+            if levels > depth::MAX_VALUE_DEPTH {
+                return Err(too_deep(
+                    func,
+                    root,
+                    is_script,
+                    p,
+                    format!("the default of parameter {:?}", p.name),
+                    depth::MAX_VALUE_DEPTH,
+                    false,
+                ));
+            }
+            if levels > depth::MAX_DEFAULT_DEPTH && levels <= depth::MAX_DEFAULT_DEPTH + 2 {
+                // Measured: pydantic refuses to serialise these two depths outright.
+                return Err(too_deep(
+                    func,
+                    root,
+                    is_script,
+                    p,
+                    format!("the default of parameter {:?}", p.name),
+                    depth::MAX_DEFAULT_DEPTH,
+                    true,
+                ));
+            }
+            if levels > depth::MAX_DEFAULT_DEPTH {
+                notes.push(format!(
+                    "parameter {:?}: the default nests deeper than {} levels, more than pydantic serialises; the schema has no default, as in Prefect",
+                    p.name,
+                    depth::MAX_DEFAULT_DEPTH
+                ));
+                default = Some(Value::Opaque);
+            }
         }
         match kind {
             ParamKind::VarArgs => {
@@ -603,6 +649,32 @@ fn build_flow(
         version_source,
         notes,
     })
+}
+
+/// The error for a parameter whose type or default nests too deeply.
+fn too_deep(
+    func: &value::FunctionInfo,
+    root: &Path,
+    is_script: bool,
+    param: &ast::Param,
+    what: String,
+    limit: usize,
+    serialization: bool,
+) -> FlowLoadError {
+    let path = func
+        .file
+        .strip_prefix(root)
+        .unwrap_or(&func.file)
+        .display()
+        .to_string();
+    FlowLoadError::TooDeep {
+        path,
+        line: param.line,
+        what,
+        limit,
+        script: is_script,
+        serialization,
+    }
 }
 
 /// A string annotation as pydantic resolves it outside the module: builtins only.

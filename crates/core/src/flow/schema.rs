@@ -120,6 +120,10 @@ pub(crate) fn parameters_schema(params: &[ParamSpec], notes: &mut Vec<String>) -
 /// Pydantic's `GenerateJsonSchema.sort`: keys sorted recursively, except directly under
 /// `properties` and `default`.
 pub(crate) fn pydantic_sort(value: &Json, parent_key: Option<&str>) -> Json {
+    super::depth::guarded(|| pydantic_sort_inner(value, parent_key))
+}
+
+fn pydantic_sort_inner(value: &Json, parent_key: Option<&str>) -> Json {
     match value {
         Json::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
@@ -157,6 +161,10 @@ fn s(x: &str) -> Json {
 
 impl Gen {
     fn schema(&mut self, ty: &Ty) -> Result<Map<String, Json>, String> {
+        super::depth::guarded(|| self.schema_inner(ty))
+    }
+
+    fn schema_inner(&mut self, ty: &Ty) -> Result<Map<String, Json>, String> {
         Ok(match ty {
             Ty::Any | Ty::Plain(_) => Map::new(),
             Ty::Int => obj(&[("type", s("integer"))]),
@@ -277,6 +285,7 @@ impl Gen {
                 base
             }
             Ty::Invalid(reason) => return Err(reason.clone()),
+            Ty::TooDeep => return Err("nested too deeply".into()),
         })
     }
 
@@ -545,6 +554,10 @@ fn sort_values(items: &mut [Value]) {
 
 /// Pydantic's JSON-mode serialisation of a value.
 fn encode(v: &Value) -> Encoded {
+    super::depth::guarded(|| encode_inner(v))
+}
+
+fn encode_inner(v: &Value) -> Encoded {
     use Encoded::*;
     let seq = |items: &[Value]| -> Encoded {
         let mut out = Vec::new();
@@ -751,6 +764,10 @@ fn call_factory(f: &Value) -> Value {
 
 /// The conversions pydantic's validation applies to constructor arguments.
 pub(crate) fn coerce(v: &Value, ty: &Ty) -> Value {
+    super::depth::guarded(|| coerce_inner(v, ty))
+}
+
+fn coerce_inner(v: &Value, ty: &Ty) -> Value {
     match (ty, v) {
         (Ty::Annotated(inner, _), _) => coerce(v, inner),
         (Ty::Float, Value::Int(i)) => Value::Float(*i as f64),

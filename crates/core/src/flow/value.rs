@@ -58,12 +58,42 @@ pub(crate) enum Value {
     External,
     /// The reader could not work it out.
     Unknown,
+    /// A bound method of a string (`"a".upper`), by name.
+    StrMethod(Box<str>, &'static str),
+    /// A value nested deeper than the reader builds ([`super::depth::MAX_VALUE_DEPTH`]).
+    TooDeep,
 }
 
 impl Value {
     /// Whether the reader could not evaluate this value.
     pub(crate) fn is_unknown(&self) -> bool {
-        matches!(self, Value::Unknown | Value::External)
+        matches!(self, Value::Unknown | Value::External | Value::TooDeep)
+    }
+
+    /// How deeply containers nest in this value (a scalar is 0), counted up to `limit + 1`
+    /// (a [`Value::TooDeep`] counts as deeper than any limit).
+    pub(crate) fn depth(&self, limit: usize) -> usize {
+        let children: Box<dyn Iterator<Item = &Value>> = match self {
+            Value::TooDeep => return limit + 1,
+            Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => {
+                Box::new(v.iter())
+            }
+            Value::Model(_, v) => Box::new(v.iter()),
+            Value::Dict(items) => Box::new(items.iter().flat_map(|(k, v)| [k, v])),
+            Value::Field(fi) => Box::new(fi.default.iter()),
+            _ => return 0,
+        };
+        if limit == 0 {
+            return 1;
+        }
+        let mut deepest = 0;
+        for c in children {
+            deepest = deepest.max(c.depth(limit - 1));
+            if deepest >= limit {
+                break;
+            }
+        }
+        deepest + 1
     }
 }
 
@@ -175,6 +205,36 @@ pub(crate) enum Ty {
     /// A type pydantic cannot make a JSON schema for (e.g. a callable): the parameter
     /// falls back to `Any`.
     Invalid(String),
+    /// A type nested deeper than the reader builds ([`super::depth::MAX_VALUE_DEPTH`]).
+    TooDeep,
+}
+
+impl Ty {
+    /// How deeply container types nest in this type (`list[int]` is 1), counted up to
+    /// `limit + 1`.
+    pub(crate) fn depth(&self, limit: usize) -> usize {
+        let children: Vec<&Ty> = match self {
+            Ty::List(t) | Ty::Set(t) | Ty::FrozenSet(t) | Ty::TupleVar(t) => vec![t],
+            Ty::Tuple(items) => items.iter().collect(),
+            Ty::Dict(k, v) => vec![k, v],
+            // Members and metadata do not nest: a union is as deep as its deepest member.
+            Ty::Union(items) => {
+                return items.iter().map(|t| t.depth(limit)).max().unwrap_or(0);
+            }
+            Ty::Annotated(t, _) => return t.depth(limit),
+            Ty::TooDeep => return limit + 1,
+            _ => return 0,
+        };
+        if limit == 0 {
+            return 1;
+        }
+        children
+            .iter()
+            .map(|t| t.depth(limit - 1))
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
 }
 
 /// An `Enum` subclass defined in a flow file.
@@ -233,6 +293,8 @@ pub(crate) struct PlainClassDef {
 #[derive(Debug)]
 pub(crate) struct FunctionInfo {
     pub def: FunctionDef,
+    /// The parameters' defaults, evaluated when the `def` ran (as Python does).
+    pub defaults: Vec<(String, Value)>,
     /// The file that defines it.
     pub file: std::path::PathBuf,
     /// The namespace it was defined in (kept alive by the loader).
