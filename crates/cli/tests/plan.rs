@@ -465,7 +465,7 @@ fn json_output_and_exit_codes() {
     assert_eq!(failed["next_runs"], json!([]));
     assert_eq!(
         doc["summary"],
-        json!({"applied": 1, "unchanged": 0, "failed": 1, "invalid": 0})
+        json!({"applied": 1, "unchanged": 0, "failed": 1, "invalid": 0, "not_attempted": 0})
     );
     assert_eq!(doc["prune"], Value::Null);
 

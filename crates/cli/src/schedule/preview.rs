@@ -222,8 +222,8 @@ fn table(schedule: &Schedule, tz: &TimeZone, start: Timestamp, rows: &[Row]) -> 
     let width = local_header.len().max(23);
     let _ = writeln!(
         out,
-        "  {:>3}  {:<width$}  {:<6}  {:<20}",
-        "#", local_header, "offset", "UTC"
+        "  {:>3}  {:<width$}  {:<6}  UTC",
+        "#", local_header, "offset"
     );
     for (i, row) in rows.iter().enumerate() {
         let local = row
@@ -238,11 +238,10 @@ fn table(schedule: &Schedule, tz: &TimeZone, start: Timestamp, rows: &[Row]) -> 
             .to_string();
         let _ = write!(
             out,
-            "  {:>3}  {:<width$}  {:<6}  {:<20}",
+            "  {:>3}  {:<width$}  {:<6}  {utc}",
             i + 1,
             local,
             offset_text(row.date.offset()),
-            utc
         );
         if let Some(c) = row.change {
             let shift = c.after.seconds() - c.before.seconds();
