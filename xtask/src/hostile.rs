@@ -31,6 +31,8 @@ struct Case {
     code: i32,
     /// Words the output (stdout + stderr) must hold.
     says: Vec<&'static str>,
+    /// Words it must not hold.
+    denies: Vec<&'static str>,
     /// Deployments the run creates on the real server (0 for refused input).
     creates: u64,
     /// The longest the case may take.
@@ -84,6 +86,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["d.yaml", "128 levels"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -94,6 +97,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["128 levels"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -107,6 +111,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["128 levels"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -120,6 +125,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["nested too deep"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -137,6 +143,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["alias"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -150,6 +157,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["tags[0]", "not a string"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -163,6 +171,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["line 1", "infinity"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -176,6 +185,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["64 bits"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -189,6 +199,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["defined twice", "line 1", "line 2"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -202,6 +213,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["deployments[0].paused (line 4, column 13)"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -215,6 +227,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 0,
             says: vec!["duplicate key `tags`", "first at line 3", "1 applied"],
+            denies: vec![],
             creates: 1,
             limit: second,
         },
@@ -232,6 +245,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["parameter name"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -242,6 +256,7 @@ fn cases() -> Vec<Case> {
             api: Api::Real,
             code: 2,
             says: vec!["1 or more"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -252,6 +267,7 @@ fn cases() -> Vec<Case> {
             api: Api::Fake(200, "text/html", "<html><body>Sign in</body></html>"),
             code: 1,
             says: vec!["text/html"],
+            denies: vec![],
             creates: 0,
             limit: second,
         },
@@ -262,6 +278,7 @@ fn cases() -> Vec<Case> {
             api: Api::Closed,
             code: 1,
             says: vec!["3 failed, 97 not attempted"],
+            denies: vec![],
             creates: 0,
             limit: Duration::from_secs(180),
         },
@@ -282,7 +299,10 @@ fn cases() -> Vec<Case> {
             ]),
             api: Api::Closed,
             code: 0,
-            says: vec!["9999-12-31T00:00:00"],
+            // The last date on the schedule within representable time (S8), never the clamped
+            // 9999-12-30T22:00:00Z that was returned before.
+            says: vec!["9999-12-30T00:00:00"],
+            denies: vec!["9999-12-30T22:00:00"],
             creates: 0,
             limit: second,
         },
@@ -433,6 +453,11 @@ fn run_case(binary: &Path, server: &LocalServer, case: &Case) -> Result<Duration
     for needle in &case.says {
         if !output.contains(needle) {
             problems.push(format!("the output does not say {needle:?}"));
+        }
+    }
+    for needle in &case.denies {
+        if output.contains(needle) {
+            problems.push(format!("the output says {needle:?}"));
         }
     }
     let after = snapshot(server.api_url())?;
