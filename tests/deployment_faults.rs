@@ -222,3 +222,35 @@ async fn a_triggered_stop_starts_nothing_more() {
     }));
     assert!(seen.lock().unwrap().is_empty(), "nothing is sent");
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_opens_the_breaker_by_time_before_three_failures() {
+    // Accepts connections and reads, never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/api", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let mut config = ClientConfig::new(url).unwrap();
+    config.request_timeout = Duration::from_millis(200);
+    let client = PrefectClient::new(config).unwrap();
+    let results = apply_all(
+        &client,
+        &definitions(10),
+        &BulkOptions::default().circuit_breaker_window(Duration::from_millis(300)),
+        |_| {},
+    )
+    .await;
+    let failed = results
+        .iter()
+        .filter(|r| r.as_ref().is_err_and(|e| !e.is_not_attempted()))
+        .count();
+    // One deployment waits out two timeouts (~0.4 s), past the 0.3 s window: the rest wait
+    // for nothing.
+    assert_eq!(failed, 1, "{results:?}");
+    let last = results.last().unwrap().as_ref().unwrap_err();
+    assert!(last.is_not_attempted() && last.to_string().contains("over"), "{last}");
+}

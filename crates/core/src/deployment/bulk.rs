@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use http::Method;
@@ -171,6 +172,11 @@ pub struct BulkOptions {
     /// [`DEFAULT_CIRCUIT_BREAKER`]: against a dead server, 100 deployments end after three
     /// deployments' retries instead of a hundred.
     pub circuit_breaker: Option<usize>,
+    /// The breaker also opens when the deployments failing in a row because the server is
+    /// unavailable have taken this long together, however few they are: against a server that
+    /// never answers, one deployment already waits out two request timeouts (2 × 60 s by
+    /// default). Default [`DEFAULT_CIRCUIT_BREAKER_WINDOW`].
+    pub circuit_breaker_window: Duration,
     /// Stops the run from starting new deployments when triggered (Ctrl-C); those in flight
     /// finish their request sequence, the rest are reported as not attempted.
     pub stop: Option<StopSignal>,
@@ -179,6 +185,9 @@ pub struct BulkOptions {
 /// [`BulkOptions::circuit_breaker`]'s default: three deployments in a row.
 pub const DEFAULT_CIRCUIT_BREAKER: usize = 3;
 
+/// [`BulkOptions::circuit_breaker_window`]'s default: 90 seconds of failures in a row.
+pub const DEFAULT_CIRCUIT_BREAKER_WINDOW: Duration = Duration::from_secs(90);
+
 impl Default for BulkOptions {
     fn default() -> Self {
         BulkOptions {
@@ -186,6 +195,7 @@ impl Default for BulkOptions {
             pre_read: false,
             skip_unchanged: false,
             circuit_breaker: Some(DEFAULT_CIRCUIT_BREAKER),
+            circuit_breaker_window: DEFAULT_CIRCUIT_BREAKER_WINDOW,
             stop: None,
         }
     }
@@ -218,6 +228,8 @@ impl StopSignal {
 struct Breaker {
     /// Deployments in a row that failed because the server was unavailable.
     consecutive: AtomicUsize,
+    /// When the first deployment of the current failing streak started.
+    streak_started: Mutex<Option<Instant>>,
     /// Set once the breaker opened: the message the not-attempted ones carry.
     open: Mutex<Option<String>>,
 }
@@ -246,6 +258,13 @@ impl BulkOptions {
     /// the run stops ([`BulkOptions::circuit_breaker`]; `None` or `Some(0)`: never).
     pub fn circuit_breaker(mut self, after: Option<usize>) -> Self {
         self.circuit_breaker = after.filter(|n| *n > 0);
+        self
+    }
+
+    /// Sets how long failures in a row may last before the breaker opens
+    /// ([`BulkOptions::circuit_breaker_window`]).
+    pub fn circuit_breaker_window(mut self, window: Duration) -> Self {
+        self.circuit_breaker_window = window;
         self
     }
 
@@ -361,6 +380,7 @@ where
     let run = Run {
         breaker: &breaker,
         after: options.circuit_breaker,
+        window: options.circuit_breaker_window,
         stop: options.stop.as_ref(),
     };
     let run = &run;
@@ -383,6 +403,7 @@ where
 struct Run<'a> {
     breaker: &'a Breaker,
     after: Option<usize>,
+    window: Duration,
     stop: Option<&'a StopSignal>,
 }
 
@@ -399,13 +420,22 @@ impl Run<'_> {
             .clone()
     }
 
-    /// Counts a finished deployment towards the breaker.
-    fn record(&self, result: &Result<BulkOutcome, DeploymentApplyError>) {
+    /// Counts a finished deployment (started at `started`) towards the breaker.
+    fn record(&self, result: &Result<BulkOutcome, DeploymentApplyError>, started: Instant) {
         let Some(after) = self.after else { return };
         match result {
             Err(e) if e.is_server_unavailable() => {
                 let n = self.breaker.consecutive.fetch_add(1, Ordering::SeqCst) + 1;
-                if n >= after {
+                let streak = {
+                    let mut first = self
+                        .breaker
+                        .streak_started
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let first = *first.get_or_insert(started);
+                    first.elapsed()
+                };
+                if n >= after || streak >= self.window {
                     let mut open = self
                         .breaker
                         .open
@@ -413,8 +443,10 @@ impl Run<'_> {
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                     if open.is_none() {
                         *open = Some(format!(
-                            "not attempted: {n} deployments in a row failed because the server \
-                             is unavailable (the last: {}); the run stopped starting new ones",
+                            "not attempted: {n} deployment(s) in a row failed because the server \
+                             is unavailable, over {:.0} s (the last: {}); the run stopped \
+                             starting new ones",
+                            streak.as_secs_f64(),
                             e.message
                         ));
                     }
@@ -422,7 +454,14 @@ impl Run<'_> {
             }
             // A local check says nothing about the server.
             Err(e) if e.step == ApplyStep::Validate => {}
-            _ => self.breaker.consecutive.store(0, Ordering::SeqCst),
+            _ => {
+                self.breaker.consecutive.store(0, Ordering::SeqCst);
+                *self
+                    .breaker
+                    .streak_started
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            }
         }
     }
 }
@@ -452,6 +491,7 @@ where
         });
         return (index, Err(DeploymentApplyError::not_attempted(reason)));
     }
+    let started = Instant::now();
     on_event(ApplyEvent::Started {
         index,
         name: name.clone(),
@@ -467,7 +507,7 @@ where
             .await
             .map(BulkOutcome::Applied),
     };
-    run.record(&result);
+    run.record(&result, started);
     on_event(match &result {
         Ok(BulkOutcome::Applied(id)) => ApplyEvent::Applied {
             index,
