@@ -252,5 +252,8 @@ async fn a_server_that_never_answers_opens_the_breaker_by_time_before_three_fail
     // for nothing.
     assert_eq!(failed, 1, "{results:?}");
     let last = results.last().unwrap().as_ref().unwrap_err();
-    assert!(last.is_not_attempted() && last.to_string().contains("over"), "{last}");
+    assert!(
+        last.is_not_attempted() && last.to_string().contains("over"),
+        "{last}"
+    );
 }

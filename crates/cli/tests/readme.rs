@@ -1,6 +1,7 @@
 //! The README's commands, run as a user would run them, with their shown output checked: the
-//! schedule preview byte for byte, the quick start's deploy by its table (ids and run dates
-//! differ from run to run). A README that drifts from the binary fails here.
+//! schedule preview byte for byte, the quick start's deploy by its table and its plan line by
+//! line (ids and run dates differ from run to run). A README that drifts from the binary fails
+//! here.
 
 #[allow(dead_code)]
 #[path = "../../../tests/support/prefect.rs"]
@@ -112,4 +113,68 @@ fn the_quick_start_deploy_applies_what_the_readme_shows() {
     assert_eq!(table(&stdout), expected, "{stdout}");
     assert!(stdout.contains("5 applied, 0 failed"), "{stdout}");
     assert!(stdout.contains("NEXT RUNS"), "{stdout}");
+
+    // The README's plan, "after changing a parameter in the file": region us → eu in a copy of
+    // the examples (same deployments, so the rest is unchanged).
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("examples"), &copy.path().join("examples"));
+    let file = copy.path().join("examples/deployments.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.matches("region: us").count(), 1);
+    std::fs::write(&file, text.replace("region: us", "region: eu")).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PREFECT_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .current_dir(copy.path())
+        .env("PREFECT_API_URL", server.api_url())
+        .args(readme_command("plan"))
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{plan}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = text_block_after("cargo run -p prefab-cli -- plan");
+    // The shared test server holds other tests' deployments of the same flows, which `--prune`
+    // lists as deletions: the summary's delete count is not the README's.
+    let summary = shown.lines().last().unwrap();
+    let kept = summary.rsplit_once(", ").unwrap().0;
+    assert!(
+        plan.contains(&format!("{kept}, ")),
+        "{kept:?} is not in:\n{plan}"
+    );
+    for line in shown.lines().filter(|l| !l.contains('…') && *l != summary) {
+        // Ids differ from run to run; the rest of each shown line is printed as shown.
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .filter(|w| uuid::Uuid::parse_str(w).is_err())
+            .collect();
+        let found = plan.lines().any(|l| {
+            let got: Vec<&str> = l
+                .split_whitespace()
+                .filter(|w| uuid::Uuid::parse_str(w).is_err())
+                .collect();
+            got == words
+        });
+        assert!(found, "the README's line {line:?} is not in:\n{plan}");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
