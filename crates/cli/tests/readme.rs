@@ -119,6 +119,25 @@ fn the_quick_start_deploy_applies_what_the_readme_shows() {
     let copy = tempfile::tempdir().unwrap();
     copy_dir(&root().join("examples"), &copy.path().join("examples"));
     let file = copy.path().join("examples/deployments.yaml");
+    // Applied from the copy first: outside a git checkout the default version is the flow
+    // file's hash, not the commit the repository's deploy above recorded.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PREFECT_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .current_dir(copy.path())
+        .env("PREFECT_API_URL", server.api_url())
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(text.matches("region: us").count(), 1);
     std::fs::write(&file, text.replace("region: us", "region: eu")).unwrap();

@@ -41,8 +41,8 @@ use uuid::Uuid;
 
 pub use apply::{ApplyOptions, apply, apply_with};
 pub use bulk::{
-    ApplyEvent, BulkOptions, BulkOutcome, DEFAULT_CIRCUIT_BREAKER, DEFAULT_CONCURRENCY,
-    FlowIdCache, StopSignal, apply_all,
+    ApplyEvent, BulkOptions, BulkOutcome, DEFAULT_CIRCUIT_BREAKER, DEFAULT_CIRCUIT_BREAKER_WINDOW,
+    DEFAULT_CONCURRENCY, FlowIdCache, StopSignal, apply_all,
 };
 pub use error::{ApplyStep, DeploymentApplyError, DeploymentError, Written};
 pub use file::{ApplySpec, DeploymentFile, FromEntrypointOptions};
