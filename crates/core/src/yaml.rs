@@ -181,9 +181,34 @@ impl LoadedYaml {
     }
 }
 
-/// Loads one YAML document (an empty text is `null`; a second document is an error).
+/// How plain scalars resolve to values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Schema {
+    /// YAML 1.2's core schema, as `serde_yaml_ng` resolved it (prefab's deployment files).
+    #[default]
+    Core,
+    /// YAML 1.1 as PyYAML's `safe_load` resolves it — what `prefect deploy` reads
+    /// `prefect.yaml` with: `yes`/`no`/`on`/`off` booleans, `0`-prefixed octal, `_` in numbers,
+    /// sexagesimal `1:30`, floats only with a dot (`1e3` is a string, `1.5e+3` a float: the
+    /// exponent needs its sign). Timestamps (`2001-12-14`), which PyYAML turns into dates, stay
+    /// their text; `=` (YAML 1.1's value type) is refused, as PyYAML cannot construct it.
+    Yaml11,
+}
+
+/// Loads one YAML document (an empty text is `null`; a second document is an error) with the
+/// [`Schema::Core`] resolution.
 pub fn load(text: &str) -> Result<LoadedYaml, YamlError> {
-    Loader::default().run(text)
+    load_with(text, Schema::Core)
+}
+
+/// [`load`] with the given scalar resolution.
+pub fn load_with(text: &str, schema: Schema) -> Result<LoadedYaml, YamlError> {
+    Loader {
+        schema,
+        ..Loader::default()
+    }
+    .run(text)
 }
 
 /// Checks JSON text for integer literals outside 64 bits, which `serde_json` would silently read
@@ -279,6 +304,7 @@ struct Loader {
     nodes: usize,
     root: Option<Anchored>,
     documents: usize,
+    schema: Schema,
 }
 
 impl Loader {
@@ -327,7 +353,19 @@ impl Loader {
                             );
                         }
                     } else {
-                        let value = resolve_scalar(&text, style, tag.as_deref(), at)?;
+                        if self.schema == Schema::Yaml11
+                            && matches!(style, ScalarStyle::Plain)
+                            && tag.is_none()
+                            && text == "<<"
+                        {
+                            return Err(YamlError::Unrepresentable {
+                                location: at,
+                                reason: "a plain `<<` is YAML 1.1's merge key, which PyYAML \
+                                         cannot construct as a value; quote it ('<<')"
+                                    .into(),
+                            });
+                        }
+                        let value = resolve_scalar(&text, style, tag.as_deref(), at, self.schema)?;
                         let node = Anchored {
                             value,
                             nodes: 1,
@@ -405,7 +443,7 @@ impl Loader {
         tag: Option<&Tag>,
         at: Location,
     ) -> Result<(), YamlError> {
-        let resolved = resolve_scalar(text, style, tag, at)?;
+        let resolved = resolve_scalar(text, style, tag, at, self.schema)?;
         let Value::String(key) = resolved else {
             return Err(YamlError::BadKey {
                 location: at,
@@ -665,7 +703,11 @@ fn resolve_scalar(
     style: ScalarStyle,
     tag: Option<&Tag>,
     at: Location,
+    schema: Schema,
 ) -> Result<Value, YamlError> {
+    if schema == Schema::Yaml11 {
+        return yaml11::resolve(text, style, tag, at);
+    }
     let unrepresentable = |reason: String| YamlError::Unrepresentable {
         location: at,
         reason,
@@ -860,6 +902,8 @@ fn looks_like_float(s: &str) -> bool {
     }
     i == b.len()
 }
+
+mod yaml11;
 
 #[cfg(test)]
 mod tests;
