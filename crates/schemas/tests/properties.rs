@@ -39,8 +39,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
     /// Interval dates are sorted and unique by wall clock (Prefect compares datetimes that share
-    /// a zone by wall clock), never before `start` nor after `end` on that clock, and each is
-    /// expressed with the zone's real offset at its instant.
+    /// a zone by wall clock), never before `start` nor after `end` on that clock (or, at a
+    /// fall-back change's own instant, as an instant), and each is expressed with the zone's
+    /// real offset at its instant.
     #[test]
     fn interval_dates_are_ordered_and_bounded(s in interval_schedule(), start in instant(), n in 1usize..60, span_h in 0i64..2000) {
         let end = start + SignedDuration::from_hours(span_h);
@@ -53,7 +54,15 @@ proptest! {
             prop_assert!(wall(&pair[0]) < wall(&pair[1]), "{} !< {}", pair[0], pair[1]);
         }
         for d in &dates {
-            prop_assert!(wall(d) >= start_wall && wall(d) <= end_wall, "{d} outside [{start}, {end}]");
+            // Inside the window on the wall clock — or, for a date at the very instant a
+            // fall-back change happens, inside it as an instant: its wall clock is already the
+            // repeated hour's (Prefect 3.9.1 returns 2028-04-02T02:45:00+12:45 for a 93 s
+            // Chatham interval from 13:19:43Z, the change's own instant, first).
+            let instant = d.as_microsecond();
+            let inside_wall = wall(d) >= start_wall && wall(d) <= end_wall;
+            let inside_instant =
+                instant >= start.as_microsecond() && instant <= end.as_microsecond();
+            prop_assert!(inside_wall || inside_instant, "{d} outside [{start}, {end}]");
             prop_assert_eq!(tz.to_offset(d.timestamp()).seconds(), d.offset_seconds());
         }
     }
@@ -512,4 +521,33 @@ fn the_last_second_is_exact_to_the_microsecond() {
             .to_string(),
         "9999-12-30T22:00:00.999998Z"
     );
+}
+
+/// The case the property above found (seeded run of CI): a 93 s interval in Pacific/Chatham whose
+/// grid hits the fall-back change's own instant. Prefect 3.9.1 returns these same first and
+/// last dates (checked in its venv): the change's instant, with the repeated hour's wall clock,
+/// sorts first.
+#[test]
+fn an_interval_date_at_a_fall_back_instant_comes_first_as_in_prefect() {
+    let anchor = Timestamp::from_second(1_618_946_067)
+        .unwrap()
+        .to_zoned_datetime(TimeZone::UTC);
+    let s = IntervalSchedule::new(
+        SignedDuration::from_secs(93),
+        &anchor,
+        Some("Pacific/Chatham"),
+    )
+    .unwrap();
+    let start: Timestamp = "2028-04-01T13:19:43Z".parse().unwrap();
+    let end: Timestamp = "2028-04-01T15:19:43Z".parse().unwrap();
+    let dates: Vec<String> = s
+        .dates(Some(26), Some(start), Some(end))
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(dates.len(), 26);
+    assert_eq!(dates[0], "2028-04-02T02:45:00+12:45");
+    assert_eq!(dates[1], "2028-04-02T03:06:15+13:45");
+    assert_eq!(dates[25], "2028-04-02T03:43:27+13:45");
 }
