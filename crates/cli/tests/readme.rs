@@ -74,12 +74,7 @@ fn the_schedule_preview_prints_what_the_readme_shows() {
 fn the_quick_start_deploy_applies_what_the_readme_shows() {
     let server = prefect::server();
     let args = readme_command("deploy");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = prefab();
     let out = cmd
         .current_dir(root())
         .env("PREFECT_API_URL", server.api_url())
@@ -121,12 +116,7 @@ fn the_quick_start_deploy_applies_what_the_readme_shows() {
     let file = copy.path().join("examples/deployments.yaml");
     // Applied from the copy first: outside a git checkout the default version is the flow
     // file's hash, not the commit the repository's deploy above recorded.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = prefab();
     let out = cmd
         .current_dir(copy.path())
         .env("PREFECT_API_URL", server.api_url())
@@ -141,12 +131,7 @@ fn the_quick_start_deploy_applies_what_the_readme_shows() {
     let text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(text.matches("region: us").count(), 1);
     std::fs::write(&file, text.replace("region: us", "region: eu")).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
+    let mut cmd = prefab();
     let out = cmd
         .current_dir(copy.path())
         .env("PREFECT_API_URL", server.api_url())
@@ -183,6 +168,17 @@ fn the_quick_start_deploy_applies_what_the_readme_shows() {
         });
         assert!(found, "the README's line {line:?} is not in:\n{plan}");
     }
+}
+
+/// The binary with no `PREFECT_*` of the environment running the test.
+fn prefab() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PREFECT_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -705,13 +705,11 @@ fn resolve_scalar(
     at: Location,
     schema: Schema,
 ) -> Result<Value, YamlError> {
-    if schema == Schema::Yaml11 {
-        return yaml11::resolve(text, style, tag, at);
-    }
     let unrepresentable = |reason: String| YamlError::Unrepresentable {
         location: at,
         reason,
     };
+    // Tags mean the same in both schemas: `!` is text, and only the core schema's are known.
     if let Some(tag) = tag {
         if tag.handle == "!" && tag.suffix.is_empty() {
             return Ok(Value::String(text.to_owned()));
@@ -721,6 +719,11 @@ fn resolve_scalar(
                 "the tag `{tag}` is not supported (a data file holds plain values); remove it"
             )));
         }
+    }
+    if schema == Schema::Yaml11 {
+        return yaml11::resolve(text, style, tag.map(|t| t.suffix.as_str()), at);
+    }
+    if let Some(tag) = tag {
         return match tag.suffix.as_str() {
             "str" => Ok(Value::String(text.to_owned())),
             "null" if text.is_empty() || is_null(text) => Ok(Value::Null),
@@ -837,17 +840,9 @@ fn resolve_number(s: &str, at: Location) -> Result<Option<Value>, YamlError> {
         };
     }
     match body {
-        ".inf" | ".Inf" | ".INF" => {
-            return Err(unrepresentable(format!(
-                "`{s}` (infinity) has no JSON form: Prefect 3.9.1 would send and store `null` \
-                 without a word; write the number you mean, `null`, or quote it"
-            )));
-        }
+        ".inf" | ".Inf" | ".INF" => return Err(no_json_form(s, "infinity", at)),
         ".nan" | ".NaN" | ".NAN" if !s.starts_with(['+', '-']) => {
-            return Err(unrepresentable(format!(
-                "`{s}` (not a number) has no JSON form: Prefect 3.9.1 would send and store \
-                 `null` without a word; write `null` if that is what you mean, or quote it"
-            )));
+            return Err(no_json_form(s, "not a number", at));
         }
         _ => {}
     }
@@ -864,6 +859,17 @@ fn resolve_number(s: &str, at: Location) -> Result<Option<Value>, YamlError> {
              quote it to keep it as text"
         ))),
         Err(_) => Ok(None),
+    }
+}
+
+/// `.nan` / `.inf` (in either schema): refused, since Prefect would store `null` for them.
+fn no_json_form(text: &str, what: &str, at: Location) -> YamlError {
+    YamlError::Unrepresentable {
+        location: at,
+        reason: format!(
+            "`{text}` ({what}) has no JSON form: Prefect 3.9.1 would send and store `null` \
+             without a word; write the value you mean, `null`, or quote it"
+        ),
     }
 }
 

@@ -5,33 +5,26 @@
 //!
 //! [`Schema::Yaml11`]: super::Schema::Yaml11
 
-use saphyr_parser::{ScalarStyle, Tag};
+use saphyr_parser::ScalarStyle;
 use serde_json::{Number, Value};
 
-use super::{Location, YamlError};
+use super::{Location, YamlError, no_json_form};
 
-/// A scalar's value under YAML 1.1.
+/// A scalar's value under YAML 1.1; `core_tag` is the suffix of a `!!` tag (others were
+/// handled by the caller).
 pub(super) fn resolve(
     text: &str,
     style: ScalarStyle,
-    tag: Option<&Tag>,
+    core_tag: Option<&str>,
     at: Location,
 ) -> Result<Value, YamlError> {
     let refuse = |reason: String| YamlError::Unrepresentable {
         location: at,
         reason,
     };
-    if let Some(tag) = tag {
-        if tag.handle == "!" && tag.suffix.is_empty() {
-            return Ok(Value::String(text.to_owned()));
-        }
-        if !tag.is_yaml_core_schema() {
-            return Err(refuse(format!(
-                "the tag `{tag}` is not supported (PyYAML's safe_load refuses it too); remove it"
-            )));
-        }
+    if let Some(suffix) = core_tag {
         let not = |kind: &str| refuse(format!("`{text}` is not a !!{kind}"));
-        return match tag.suffix.as_str() {
+        return match suffix {
             "str" => Ok(Value::String(text.to_owned())),
             "null" => Ok(Value::Null),
             "bool" => bool_of(text).map(Value::Bool).ok_or_else(|| not("bool")),
@@ -182,13 +175,7 @@ fn float_of(text: &str, at: Location) -> Result<Option<Value>, YamlError> {
         _ => None,
     };
     if let Some(what) = special {
-        return Err(YamlError::Unrepresentable {
-            location: at,
-            reason: format!(
-                "`{text}` ({what}) has no JSON form: Prefect 3.9.1 would send and store `null` \
-                 without a word; write the value you mean, `null`, or quote it"
-            ),
-        });
+        return Err(no_json_form(text, what, at));
     }
     let matches = if let Some((whole, fraction_exp)) = body.split_once('.') {
         let exp_at = fraction_exp.find(['e', 'E']).unwrap_or(fraction_exp.len());
