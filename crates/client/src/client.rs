@@ -817,6 +817,27 @@ impl PrefectClient {
         }
     }
 
+    /// `GET /variables/name/{name}`: the variable's JSON (`value` holds its value), `None`
+    /// when there is no such variable.
+    pub async fn read_variable_by_name(&self, name: &str) -> Result<Option<Value>, ClientError> {
+        match self.send_json(&request::read_variable_by_name(name)).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A block document by its type's slug and its name, secrets included (`data` holds its
+    /// fields); [`ClientError::NotFound`] when there is none.
+    pub async fn read_block_document_by_name(
+        &self,
+        block_type_slug: &str,
+        name: &str,
+    ) -> Result<Value, ClientError> {
+        self.send_json(&request::read_block_document_by_name(block_type_slug, name))
+            .await
+    }
+
     /// Reads a work pool.
     pub async fn read_work_pool(&self, name: &str) -> Result<WorkPool, ClientError> {
         self.send_json(&request::read_work_pool(name)).await

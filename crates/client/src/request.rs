@@ -455,6 +455,32 @@ pub fn read_work_pool(name: &str) -> ApiRequest {
     )
 }
 
+/// `GET /variables/name/{name}` (404 when there is no such variable).
+pub fn read_variable_by_name(name: &str) -> ApiRequest {
+    ApiRequest::new(
+        Method::GET,
+        format!("/variables/name/{}", encode_segment(name)),
+        Safety::Idempotent,
+        "variable",
+    )
+}
+
+/// `GET /block_types/slug/{slug}/block_documents/name/{name}?include_secrets=true`: a block
+/// document with its secret fields in clear, as `prefect deploy` reads the blocks a
+/// `{{ prefect.blocks.TYPE.NAME }}` placeholder names.
+pub fn read_block_document_by_name(block_type_slug: &str, name: &str) -> ApiRequest {
+    ApiRequest::new(
+        Method::GET,
+        format!(
+            "/block_types/slug/{}/block_documents/name/{}?include_secrets=true",
+            encode_segment(block_type_slug),
+            encode_segment(name)
+        ),
+        Safety::Idempotent,
+        "block document",
+    )
+}
+
 /// `POST /work_pools/` (201; 409 when the name exists).
 pub fn create_work_pool(pool: &WorkPoolCreate) -> Result<ApiRequest, ClientError> {
     ApiRequest::new(

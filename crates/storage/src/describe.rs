@@ -254,7 +254,7 @@ impl Description {
                 (None, Some(r.remote_path()), Some(r.repr()))
             }
             Storage::Local(l) => (None, None, Some(l.repr())),
-            Storage::Block(_) => (None, None, None),
+            Storage::Block(_) | Storage::Steps(_) => (None, None, None),
         };
         Description {
             classification: storage.classification(),

@@ -31,6 +31,7 @@ pub mod lock;
 pub mod pypath;
 mod remote;
 mod source;
+mod steps;
 mod storage;
 pub mod urls;
 mod value;
@@ -43,6 +44,7 @@ pub use block::BlockStorage;
 pub use error::StorageError;
 pub use git::{GitCredentials, GitProvider, GitRepository, GitRepositoryBuilder, default_name};
 pub use local::LocalStorage;
+pub use steps::PullSteps;
 /// The object_store crate prefab pulls with, so that embedders can publish to
 /// [`RemoteStorage::memory_store`] or build stores with the same version.
 pub use object_store;
@@ -72,6 +74,8 @@ pub enum Storage {
     Local(LocalStorage),
     /// A storage block.
     Block(BlockStorage),
+    /// Pull steps given as they are (a prefect.yaml's `pull:` section).
+    Steps(PullSteps),
 }
 
 impl Storage {
@@ -82,6 +86,7 @@ impl Storage {
             Storage::Remote(_) => Classification::Remote,
             Storage::Local(_) => Classification::Local,
             Storage::Block(_) => Classification::Block,
+            Storage::Steps(_) => Classification::Steps,
         }
     }
 
@@ -92,6 +97,7 @@ impl Storage {
             Storage::Remote(s) => s.pull_interval_raw(),
             Storage::Local(s) => s.pull_interval_raw(),
             Storage::Block(s) => s.pull_interval_raw(),
+            Storage::Steps(_) => Some(DEFAULT_PULL_INTERVAL),
         }
     }
 
@@ -101,6 +107,7 @@ impl Storage {
             Storage::Remote(s) => s,
             Storage::Local(s) => s,
             Storage::Block(s) => s,
+            Storage::Steps(s) => s,
         }
     }
 
@@ -110,6 +117,7 @@ impl Storage {
             Storage::Remote(s) => s,
             Storage::Local(s) => s,
             Storage::Block(s) => s,
+            Storage::Steps(s) => s,
         }
     }
 }
@@ -152,6 +160,12 @@ impl From<RemoteStorage> for Storage {
 impl From<LocalStorage> for Storage {
     fn from(s: LocalStorage) -> Self {
         Storage::Local(s)
+    }
+}
+
+impl From<PullSteps> for Storage {
+    fn from(s: PullSteps) -> Self {
+        Storage::Steps(s)
     }
 }
 

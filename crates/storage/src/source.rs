@@ -78,6 +78,8 @@ pub enum Classification {
     Local,
     /// A storage block.
     Block,
+    /// Pull steps given as they are.
+    Steps,
 }
 
 impl Classification {
@@ -88,6 +90,7 @@ impl Classification {
             Classification::Remote => "remote",
             Classification::Local => "local",
             Classification::Block => "block",
+            Classification::Steps => "steps",
         }
     }
 }
@@ -152,7 +155,9 @@ pub fn create_storage_from_source_in(
             crate::RunnerStorage::set_base_path(&mut remote, cwd);
             Storage::Remote(remote)
         }
-        Classification::Block => unreachable!("a source string is never a block"),
+        Classification::Block | Classification::Steps => {
+            unreachable!("a source string is never a block or a list of steps")
+        }
     })
 }
 

@@ -1,0 +1,82 @@
+use serde_json::json;
+
+use super::*;
+
+fn parse(text: &str) -> Result<PrefectFile, ProjectError> {
+    PrefectFile::parse(Path::new("prefect.yaml"), text)
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match parse(text) {
+        Err(ProjectError::Invalid { problems, .. }) => {
+            problems.iter().map(ToString::to_string).collect()
+        }
+        other => panic!("expected invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn fields_are_coerced_as_pydantic_does() {
+    let f = parse(
+        "deployments:\n- name: a\n  paused: 'yes'\n  enforce_parameter_schema: 0\n  concurrency_limit: '5'\n",
+    )
+    .unwrap();
+    let d = &f.deployments[0];
+    assert_eq!(d["paused"], json!(true));
+    assert_eq!(d["enforce_parameter_schema"], json!(false));
+    assert_eq!(d["concurrency_limit"], json!(5));
+    let f = parse("deployments:\n- {name: a, concurrency_limit: {limit: 3, collision_strategy: CANCEL_NEW, x: 1}}\n")
+        .unwrap();
+    assert_eq!(
+        f.deployments[0]["concurrency_limit"],
+        json!({"limit": 3, "collision_strategy": "CANCEL_NEW"})
+    );
+}
+
+#[test]
+fn prefect_skips_these_files_and_prefab_refuses_them_with_lines() {
+    let p = problems("deployments:\n- name: a\n  version: 1.0\n");
+    assert_eq!(p.len(), 1);
+    assert!(p[0].starts_with("deployments[0].version (line 3, column 12)"), "{p:?}");
+    assert!(problems("deployments:\n- {name: a, paused: 2}\n")[0].contains("not a boolean"));
+    assert!(problems("deployments:\n- {name: a, work_pool: pool}\n")[0].contains("work_pool"));
+    assert!(
+        problems("deployments:\n- {name: a, schedules: [{cron: '* * * * *', catchup: false}]}\n")[0]
+            .contains("catchup")
+    );
+    assert!(
+        problems("deployments:\n- {name: a, schedules: [{cron: '* * * * *', interval: 60}]}\n")[0]
+            .contains("exactly one")
+    );
+    assert!(problems("deployments:\n- {name: a, build: [x]}\n")[0].contains("a step is a mapping"));
+    assert!(problems("prefect-version: 3.0\ndeployments: []\n")[0].contains("prefect-version"));
+    assert!(problems("deployments: null\n")[0].contains("list of deployments"));
+    assert!(problems("deployments:\n- {name: a, parameters: null}\n")[0].contains("mapping"));
+    assert!(problems("deployments:\n- {name: a, concurrency_limit: 5.5}\n")[0].contains("whole number"));
+}
+
+#[test]
+fn sections_and_unknown_keys() {
+    let f = parse(
+        "definitions:\n  x: &x {cron: '0 * * * *'}\nbuild:\n  a.b: {x: 1}\npull: []\nextra: 1\ndeployments:\n- name: a\n  schedules: [*x]\n  colour: red\n  build: null\n",
+    )
+    .unwrap();
+    assert_eq!(f.build, vec![json!({"a.b": {"x": 1}})]);
+    assert_eq!(f.pull, Some(json!([])));
+    assert_eq!(f.deployments[0]["build"], Value::Null);
+    assert_eq!(f.deployments[0]["schedules"], json!([{"cron": "0 * * * *"}]));
+    assert_eq!(f.warnings.len(), 2, "{:?}", f.warnings);
+    assert!(f.warnings[0].contains("extra") && f.warnings[0].contains("line 6"));
+    assert!(f.warnings[1].contains("colour"));
+}
+
+#[test]
+fn intervals_read_as_pydantic_timedelta() {
+    assert_eq!(interval_seconds(&json!(60)), Some(60.0));
+    assert_eq!(interval_seconds(&json!("PT1H30M")), Some(5400.0));
+    assert_eq!(interval_seconds(&json!("P1DT1S")), Some(86401.0));
+    assert_eq!(interval_seconds(&json!("1:30:00")), Some(5400.0));
+    assert_eq!(interval_seconds(&json!("1 day, 0:00:01")), Some(86401.0));
+    assert_eq!(interval_seconds(&json!("PT")), None);
+    assert_eq!(interval_seconds(&json!("soon")), None);
+}
