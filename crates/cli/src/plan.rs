@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::Failure;
 use crate::deploy::report::{NextRuns, Output, next_runs, print_next_runs, table};
-use crate::deploy::{DeployArgs, cell, inputs, pools_json, print_pools, progress, session};
+use crate::deploy::{DeployArgs, cell, load_inputs, pools_json, print_pools, progress};
 
 /// One row of the plan, in input order.
 struct Row {
@@ -26,8 +26,7 @@ struct Row {
 
 /// Runs `prefab plan` (the arguments are `deploy`'s).
 pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
-    let inputs = inputs::load(&args)?;
-    let session = session(!args.no_local_server)?;
+    let (inputs, session) = load_inputs(&args)?;
     let items: Vec<_> = inputs
         .built
         .iter()

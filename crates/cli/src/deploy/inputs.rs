@@ -193,9 +193,20 @@ fn definition_from_flags(args: &DeployArgs) -> Result<Value, Failure> {
         .entrypoint
         .clone()
         .expect("clap requires ENTRYPOINT or --file");
-    let name = args.name.clone().ok_or_else(|| {
-        Failure::Input("--name is required with ENTRYPOINT (the deployment's name)".into())
-    })?;
+    let name = match args.names.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            return Err(Failure::Input(
+                "--name is required with ENTRYPOINT (the deployment's name)".into(),
+            ));
+        }
+        _ => {
+            return Err(Failure::Input(
+                "--name is given more than once; with ENTRYPOINT it is the one deployment's name"
+                    .into(),
+            ));
+        }
+    };
     let mut d = Map::new();
     d.insert("entrypoint".into(), json!(entrypoint));
     d.insert("name".into(), json!(name));

@@ -4,6 +4,7 @@
 
 mod file;
 pub(crate) mod inputs;
+pub(crate) mod project;
 pub(crate) mod report;
 
 use std::path::PathBuf;
@@ -23,17 +24,30 @@ use crate::Failure;
 
 /// Arguments of `prefab deploy`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["entrypoint", "file"])))]
 pub(crate) struct DeployArgs {
-    /// The flow: `path/to/file.py:function` or `package.module:function`.
+    /// The flow: `path/to/file.py:function` or `package.module:function`. Without it (and
+    /// without --file), the deployments of the project's prefect.yaml (`--all` or `--name`),
+    /// as `prefect --no-prompt deploy` deploys them.
     pub entrypoint: Option<String>,
     /// A deployment file: one object or a list (keys: `RunnerDeployment.from_entrypoint`'s
     /// arguments plus `storage` and `apply`); entrypoints are relative to the file.
     #[arg(long, value_name = "FILE", conflicts_with = "entrypoint")]
     pub file: Option<PathBuf>,
-    /// The deployment name (with ENTRYPOINT).
-    #[arg(long, value_name = "NAME", requires = "entrypoint")]
-    pub name: Option<String>,
+    /// The deployment name (with ENTRYPOINT); in a prefect.yaml project, which deployments to
+    /// deploy: `NAME`, `FLOW/NAME` (FLOW is the entrypoint's function, `-` for `_`), `*`
+    /// patterns; repeatable.
+    #[arg(long = "name", value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Every deployment of the project's prefect.yaml.
+    #[arg(long, conflicts_with_all = ["entrypoint", "file"])]
+    pub all: bool,
+    /// The project file (default `./prefect.yaml`).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["entrypoint", "file"])]
+    pub prefect_file: Option<PathBuf>,
+    /// The Python interpreter that runs build and push steps prefab does not run itself
+    /// (`prefect_docker…`, a project's own step function); default `python3` on PATH.
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
     /// A cron schedule (repeatable).
     #[arg(long, value_name = "EXPR")]
     pub cron: Vec<String>,
@@ -178,8 +192,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     // From here on the first Ctrl-C / SIGTERM stops starting deployments and reports (one
     // during the loading below leaves every deployment not attempted).
     let stop = crate::interrupt::install()?;
-    let mut inputs = inputs::load(&args)?;
-    let session = session(!args.no_local_server)?;
+    let (mut inputs, session) = load_inputs(&args)?;
     // The deployments move into the bulk run (no second copy of each parameter schema).
     let built = std::mem::take(&mut inputs.built);
     let indices: Vec<usize> = built.iter().map(|b| b.index).collect();
@@ -419,6 +432,20 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
         ));
     }
     Ok(())
+}
+
+/// The inputs and the API session: a prefect.yaml project needs the API to prepare its
+/// deployments (variables, blocks, work pools); a file or ENTRYPOINT is read first, so bad
+/// input is reported before any server is started.
+pub(crate) fn load_inputs(args: &DeployArgs) -> Result<(inputs::Inputs, Session), Failure> {
+    if project::is_project(args) {
+        let session = session(!args.no_local_server)?;
+        let inputs = project::load(args, &session)?;
+        Ok((inputs, session))
+    } else {
+        let inputs = inputs::load(args)?;
+        Ok((inputs, session(!args.no_local_server)?))
+    }
 }
 
 /// The work pools' outcomes as JSON: `[{"name", "result"}]`.
