@@ -8,7 +8,8 @@
 //! | `schemas` | on | [`schemas`] | `prefab-schemas`: wire models, interval / cron / rrule schedules |
 //! | `client` | off | `client` | `prefab-client`: async Prefect REST client |
 //! | `storage` | off | `storage` | `prefab-storage`: git, object-store and local flow storage, pull steps |
-//! | `core` | off | `core` | `prefab-core`: flow loading, `RunnerDeployment`, `apply` |
+//! | `flows` | off | `flows` | `prefab-flows`: a flow entrypoint's name, version and parameter schema, read statically |
+//! | `core` | off | `core` | `prefab-core`: `RunnerDeployment`, `apply`, `plan`; re-exports `prefab-flows` as `core::flow` |
 //! | `blocking` | off | — | synchronous wrappers in `client::blocking` and `core::deployment::blocking` |
 
 #[cfg(feature = "schemas")]
@@ -19,6 +20,9 @@ pub use prefab_client as client;
 
 #[cfg(feature = "storage")]
 pub use prefab_storage as storage;
+
+#[cfg(feature = "flows")]
+pub use prefab_flows as flows;
 
 #[cfg(feature = "core")]
 pub use prefab_core as core;

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use prefab_core::flow::{load_flow_from_entrypoint, md5_hex};
+use prefab_flows::{load_flow_from_entrypoint, md5_hex};
 use serde_json::Value;
 
 /// Cases whose expected output only executing Python reveals. Each entry must really

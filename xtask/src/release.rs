@@ -16,6 +16,7 @@ const PUBLISH_ORDER: &[&str] = &[
     "prefab-schemas",
     "prefab-client",
     "prefab-storage",
+    "prefab-flows",
     "prefab-core",
     "prefab-cli",
     "prefab",

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use prefab_core::flow::{LoadedFlow, VersionSource, load_flow_from_entrypoint};
+use prefab_flows::{LoadedFlow, VersionSource, load_flow_from_entrypoint};
 use serde_json::{Map, Value, json};
 
 use crate::Failure;

@@ -17,7 +17,7 @@ fn fixtures(dir: &str) -> PathBuf {
 }
 
 fn md5_of(path: &Path) -> String {
-    prefab_core::flow::md5_hex(&std::fs::read(path).unwrap())
+    prefab_flows::md5_hex(&std::fs::read(path).unwrap())
 }
 
 fn keys_in_order(v: &Value) -> Vec<String> {

@@ -1,9 +1,8 @@
 //! The errors of building and applying a [`RunnerDeployment`](super::RunnerDeployment).
 
 use prefab_client::ClientError;
+use prefab_flows::FlowLoadError;
 use uuid::Uuid;
-
-use crate::flow::FlowLoadError;
 
 /// Why a deployment could not be built or validated (before any request is sent).
 ///

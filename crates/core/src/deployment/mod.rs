@@ -34,6 +34,7 @@ mod validate;
 use std::path::Path;
 use std::sync::Arc;
 
+use prefab_flows::{Flow, ParameterSchema, load_flow_from_entrypoint};
 use prefab_storage::{RunnerStorage as _, Storage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -57,7 +58,6 @@ pub use schedules::{
 pub use triggers::{DeploymentTrigger, normalize_trigger};
 pub use validate::{Endpoint, ParameterReport, ParameterViolation, Verdict, server_verdict};
 
-use crate::flow::{Flow, ParameterSchema, load_flow_from_entrypoint};
 use crate::version::VersionInfo;
 
 /// How concurrent runs beyond the limit are handled.
@@ -417,7 +417,7 @@ impl RunnerDeployment {
     }
 
     /// Prefect's `RunnerDeployment.from_flow`: a deployment of `flow` — a Python flow loaded
-    /// with [`crate::flow::load_flow_from_entrypoint`], or a Rust [`Flow`] descriptor with its
+    /// with [`load_flow_from_entrypoint`], or a Rust [`Flow`] descriptor with its
     /// [`Flow::with_entrypoint`] set (where workers find the code). The flow name, version (then
     /// replaceable by version inference, as Prefect's is) and description come from the flow.
     /// `path` is `"."` for a file entrypoint (`path/to/file.py:func`) and unset for a module

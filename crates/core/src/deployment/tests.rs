@@ -294,7 +294,7 @@ fn unsaved_block_references_are_refused() {
 
 #[test]
 fn frozen_parameters_mark_the_schema() {
-    let mut schema = crate::flow::ParameterSchema::default();
+    let mut schema = prefab_flows::ParameterSchema::default();
     schema.properties.insert(
         "n".into(),
         json!({"type": "integer", "title": "n", "position": 0}),
@@ -379,7 +379,7 @@ fn from_flow_takes_the_flow_and_its_entrypoint_type() {
     struct Params {
         bucket: String,
     }
-    let flow = crate::flow::Flow::from_parameters::<Params>("loader").with_version("1.2");
+    let flow = prefab_flows::Flow::from_parameters::<Params>("loader").with_version("1.2");
     let err = RunnerDeployment::from_flow(&flow, "d", FromEntrypointOptions::default())
         .unwrap_err()
         .to_string();
@@ -442,7 +442,7 @@ fn apply_futures_are_send() {
 /// keeps its own.
 #[test]
 fn schema_pool_shares_equal_schemas_only() {
-    let mut schema = crate::flow::ParameterSchema::default();
+    let mut schema = prefab_flows::ParameterSchema::default();
     schema.properties.insert(
         "n".into(),
         json!({"type": "integer", "title": "n", "position": 0}),

@@ -1,8 +1,8 @@
+use prefab_flows::ParameterSchema;
 use serde_json::{Value, json};
 
 use super::*;
 use crate::deployment::{DeploymentSchedule, RunnerDeployment};
-use crate::flow::ParameterSchema;
 
 /// The schema of the corpus case `pub-apply-gen-00` (a model, an enum, a union, an `enum`).
 fn schema() -> Value {

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use prefab_core::flow::load_flow_from_entrypoint;
+use prefab_flows::load_flow_from_entrypoint;
 
 const SMALL_STACK: usize = 2 * 1024 * 1024;
 

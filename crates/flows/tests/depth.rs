@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use prefab_core::flow::{FlowLoadError, LoadedFlow, load_flow_from_entrypoint};
+use prefab_flows::{FlowLoadError, LoadedFlow, load_flow_from_entrypoint};
 
 const SMALL_STACK: usize = 2 * 1024 * 1024;
 

@@ -1,9 +1,63 @@
-//! Flows: what Prefect 3.9.1 makes of a flow entrypoint, read statically.
+//! # prefab-flows
 //!
-//! [`load_flow_from_entrypoint`] reads a Python flow file without running Python and returns
-//! the flow's name, description, version, parameter schema and whether it is `async`, the way
-//! `RunnerDeployment.from_entrypoint` would record them. [`Flow::from_parameters`] describes a
-//! Rust flow whose parameters are a type deriving [`schemars::JsonSchema`].
+//! What Prefect 3.9.1 makes of a flow entrypoint, read statically: given an entrypoint
+//! (`flows/etl.py:etl_pipeline`, `pkg.module.func`), [`load_flow_from_entrypoint`] returns what
+//! `RunnerDeployment.from_entrypoint` records about the flow — its name, description, version,
+//! parameter schema and whether it is `async` — read from the Python source without a Python
+//! interpreter. [`Flow::from_parameters`] describes a Rust flow whose parameters are a type
+//! deriving [`schemars::JsonSchema`], in the same schema shape.
+//!
+//! This crate has no HTTP client, no git and no object store: a tool that only needs a flow's
+//! parameter schema (a Terraform provider, a Kubernetes operator) depends on it alone.
+//! `prefab-core` builds deployments on it and re-exports it as `prefab_core::flow`.
+//!
+//! The parameter schema is the one pydantic v2 generates for Prefect (`parameter_schema`):
+//! builtins, `typing` constructs, `datetime`/`uuid`/`decimal`/`pathlib` types, enums and
+//! pydantic models defined in the flow's module (or modules under the import root),
+//! `Annotated[..., Field(...)]` constraints, JSON-encoded defaults, Google-style docstring
+//! descriptions, `*args`/`**kwargs`. What only running Python could reveal degrades the way
+//! Prefect's own static loader degrades (no type; a `null` default), and is reported in
+//! [`LoadedFlow::notes`].
+//!
+//! ```
+//! use prefab_flows::{load_flow_from_entrypoint, FlowLoadError};
+//!
+//! let dir = std::env::temp_dir().join(format!("prefab-flows-lib-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(dir.join("flows")).unwrap();
+//! std::fs::write(
+//!     dir.join("flows/etl.py"),
+//!     r#"
+//! from typing import Optional
+//! from prefect import flow
+//!
+//! @flow(name="ETL Pipeline")
+//! async def etl(source: str, batch_size: int = 500, table: Optional[str] = None):
+//!     """Extract and load.
+//!
+//!     Args:
+//!         source: Where rows come from.
+//!     """
+//! "#,
+//! )
+//! .unwrap();
+//!
+//! let loaded = load_flow_from_entrypoint("flows/etl.py:etl", &dir).unwrap();
+//! let flow = &loaded.flow;
+//! assert_eq!(flow.name, "ETL Pipeline");
+//! assert!(flow.is_async);
+//! let schema = flow.parameter_schema.to_json();
+//! assert_eq!(schema["required"], serde_json::json!(["source"]));
+//! assert_eq!(schema["properties"]["source"]["description"], "Where rows come from.");
+//! assert_eq!(
+//!     schema["properties"]["table"]["anyOf"],
+//!     serde_json::json!([{"type": "string"}, {"type": "null"}])
+//! );
+//!
+//! // Errors name the problem and map to Prefect's exception classes.
+//! let err = load_flow_from_entrypoint("flows/etl.py:missing", &dir).unwrap_err();
+//! assert!(matches!(err, FlowLoadError::MissingFlow { .. }));
+//! assert_eq!(err.python_class(), "MissingFlowError");
+//! ```
 
 mod ast;
 mod depth;
@@ -185,7 +239,7 @@ fn parse_entrypoint(entrypoint: &str) -> Result<(Entrypoint, String, String), Fl
 /// ```
 /// # let dir = tempfile_dir();
 /// std::fs::write(dir.join("hello.py"), "from prefect import flow\n\n@flow(version='1')\ndef hello(name: str = 'world'):\n    \"\"\"Say hello.\"\"\"\n").unwrap();
-/// let loaded = prefab_core::flow::load_flow_from_entrypoint("hello.py:hello", &dir).unwrap();
+/// let loaded = prefab_flows::load_flow_from_entrypoint("hello.py:hello", &dir).unwrap();
 /// assert_eq!(loaded.flow.name, "hello");
 /// assert_eq!(loaded.flow.description.as_deref(), Some("Say hello."));
 /// assert_eq!(loaded.flow.version.as_deref(), Some("1"));
@@ -194,7 +248,7 @@ fn parse_entrypoint(entrypoint: &str) -> Result<(Entrypoint, String, String), Fl
 ///     serde_json::json!({"default": "world", "position": 0, "title": "name", "type": "string"})
 /// );
 /// # fn tempfile_dir() -> std::path::PathBuf {
-/// #     let d = std::env::temp_dir().join(format!("prefab-core-doc-{}", std::process::id()));
+/// #     let d = std::env::temp_dir().join(format!("prefab-flows-doc-{}", std::process::id()));
 /// #     std::fs::create_dir_all(&d).unwrap();
 /// #     d
 /// # }

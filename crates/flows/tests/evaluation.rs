@@ -3,7 +3,7 @@
 //! falls back to Prefect's default with a note, and never guesses. The cases Prefect 3.9.1
 //! recorded are in `tests/fixtures/flows-edge` (`evaluated-*`); these cover the fallbacks.
 
-use prefab_core::flow::{LoadedFlow, load_flow_from_entrypoint};
+use prefab_flows::{LoadedFlow, load_flow_from_entrypoint};
 
 fn load(source: &str) -> LoadedFlow {
     let dir = tempfile::tempdir().unwrap();
