@@ -26,7 +26,7 @@ struct Row {
 
 /// Runs `prefab plan` (the arguments are `deploy`'s).
 pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
-    let (inputs, session) = load_inputs(&args)?;
+    let (inputs, session) = load_inputs(&args, false)?;
     let items: Vec<_> = inputs
         .built
         .iter()

@@ -10,6 +10,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use prefab_core::deployment::WorkPoolSpec;
 use prefab_core::yaml::{LoadedYaml, Location, Schema, load_with, pointer_to_path};
 use serde_json::{Map, Value};
 
@@ -34,6 +35,9 @@ pub struct PrefectFile {
     /// The top-level `pull` steps: `None` when absent or `null` (a default is generated),
     /// `Some([])` for an explicit `pull: []` (no pull steps).
     pub pull: Option<Value>,
+    /// prefab's extension: work pools to create when missing before anything is deployed
+    /// (top-level `work_pools`, the deployment file's form; Prefect ignores the key).
+    pub work_pools: Vec<WorkPoolSpec>,
     /// The deployments, each as Prefect's model dumps it (only the keys given).
     pub deployments: Vec<Map<String, Value>>,
     /// Things the file does that Prefect accepts but a person should know (unknown keys,
@@ -122,6 +126,28 @@ impl PrefectFile {
                 checker.unknown(&format!("/{}", escape(key)), key, "top-level");
             }
         }
+        let mut work_pools = Vec::new();
+        match root.get("work_pools") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    match serde_json::from_value::<WorkPoolSpec>(item.clone()) {
+                        Ok(spec) => work_pools.push(spec),
+                        Err(e) => checker.problem(
+                            &format!("/work_pools/{i}"),
+                            format!(
+                                "{e} (a work pool is {{name, type, description, \
+                                 base_job_template}})"
+                            ),
+                        ),
+                    }
+                }
+            }
+            Some(other) => checker.problem(
+                "/work_pools",
+                format!("`work_pools` is a list of work pools, not {}", kind(other)),
+            ),
+        }
         let mut deployments = Vec::new();
         match root.get("deployments") {
             None => {}
@@ -160,6 +186,7 @@ impl PrefectFile {
             build: steps(build.clone()),
             push: steps(push),
             pull: pull.filter(|p| !p.is_null()),
+            work_pools,
             deployments,
             warnings,
             positions: loaded,
@@ -198,6 +225,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "deployments",
     // Prefect's documented place for anchors: ignored by the model, on purpose.
     "definitions",
+    // prefab's extension (Prefect ignores it).
+    "work_pools",
 ];
 
 /// `a string`, `a number`, … for messages.

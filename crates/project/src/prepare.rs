@@ -43,6 +43,9 @@ pub struct RunContext<'a> {
     pub steps: &'a StepRunner,
     /// Prefect's multi-deploy mode (several deployments selected).
     pub multi: bool,
+    /// Pools the file declares (`work_pools`) that a plan may count as existing: `deploy`
+    /// creates them before preparing.
+    pub declared_pools: Vec<String>,
 }
 
 /// A deployment ready to apply.
@@ -271,6 +274,11 @@ pub async fn prepare(
         .work_pool(&pool_name)
         .await
         .map_err(ProjectError::Server)?
+        .or_else(|| {
+            cx.declared_pools
+                .contains(&pool_name)
+                .then(|| json!({"name": pool_name}))
+        })
         .ok_or_else(|| {
             ProjectError::Deployment(format!(
                 "{}: This deployment configuration references work pool {pool_name:?} which \

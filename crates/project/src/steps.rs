@@ -201,6 +201,7 @@ impl StepRunner {
             }
         }
         let expand = kwargs.get("expand_env_vars").is_some_and(truthy);
+        let stream = kwargs.get("stream_output").is_none_or(truthy);
         let shell = kwargs.get("shell").is_some_and(truthy);
         let (mut stdout, mut stderr) = (String::new(), String::new());
         for line in script.lines() {
@@ -229,7 +230,7 @@ impl StepRunner {
                 c
             };
             cmd.env_clear().envs(&env).current_dir(&directory);
-            let (code, out, err) = capture(cmd)
+            let (code, out, err) = capture(cmd, stream)
                 .await
                 .map_err(|e| format!("running {command:?}: {e}"))?;
             stdout.push_str(&out);
@@ -262,7 +263,8 @@ impl StepRunner {
             .current_dir(&directory)
             .env_clear()
             .envs(&self.env);
-        let (code, out, err) = capture(cmd).await.map_err(|e| {
+        let stream = kwargs.get("stream_output").is_none_or(truthy);
+        let (code, out, err) = capture(cmd, stream).await.map_err(|e| {
             format!("running {} -m pip: {e} (pass --python with an interpreter that has pip)", self.python.display())
         })?;
         if code != Some(0) {
@@ -402,9 +404,10 @@ fn set_working_directory(cwd: &mut PathBuf, kwargs: &Map<String, Value>) -> Step
     Ok(Some(json!({"directory": resolved.to_string_lossy()})))
 }
 
-/// Runs `cmd` to the end: exit code, stdout and stderr (decoded with replacement). The
-/// output is also copied to this process's stderr as it comes, as Prefect streams it.
-async fn capture(mut cmd: Command) -> std::io::Result<(Option<i32>, String, String)> {
+/// Runs `cmd` to the end: exit code, stdout and stderr (decoded with replacement). With
+/// `stream`, the output is also copied to this process's stderr as it comes, as Prefect
+/// streams it (to stderr, so `--output json` stays one document on stdout).
+async fn capture(mut cmd: Command, stream: bool) -> std::io::Result<(Option<i32>, String, String)> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -412,13 +415,13 @@ async fn capture(mut cmd: Command) -> std::io::Result<(Option<i32>, String, Stri
     let mut child = cmd.spawn()?;
     let out = child.stdout.take().expect("piped stdout");
     let err = child.stderr.take().expect("piped stderr");
-    let (o, e) = tokio::try_join!(drain(out), drain(err))?;
+    let (o, e) = tokio::try_join!(drain(out, stream), drain(err, stream))?;
     let status = child.wait().await?;
     Ok((status.code(), o, e))
 }
 
 /// Reads `pipe` to its end, copying it to this process's stderr as it comes.
-async fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin) -> std::io::Result<String> {
+async fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin, stream: bool) -> std::io::Result<String> {
     let mut all = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
@@ -427,8 +430,10 @@ async fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin) -> std::io::Result<S
             break;
         }
         all.extend_from_slice(&buf[..n]);
-        use std::io::Write as _;
-        let _ = std::io::stderr().write_all(&buf[..n]);
+        if stream {
+            use std::io::Write as _;
+            let _ = std::io::stderr().write_all(&buf[..n]);
+        }
     }
     Ok(String::from_utf8_lossy(&all).into_owned())
 }

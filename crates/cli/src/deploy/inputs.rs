@@ -59,6 +59,9 @@ pub(crate) struct Inputs {
     pub invalid: Vec<Invalid>,
     /// The work pools the file declares (created by `deploy` when missing).
     pub work_pools: Vec<WorkPoolSpec>,
+    /// What was done for `work_pools` while loading (a prefect.yaml project creates its pools
+    /// before preparing, as its deployments must find them), if it was.
+    pub pools_done: Option<Vec<(String, prefab_core::deployment::PoolOutcome)>>,
 }
 
 /// Reads and builds the definitions `args` name. A file that cannot be read or parsed is an
@@ -103,6 +106,7 @@ pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
         built: Vec::new(),
         invalid: Vec::new(),
         work_pools,
+        pools_done: None,
     };
     let puller = args.pull.then(pull_runtime).transpose()?;
     // Deployments of one flow share its parameter schema: one copy, not one per deployment.

@@ -192,7 +192,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     // From here on the first Ctrl-C / SIGTERM stops starting deployments and reports (one
     // during the loading below leaves every deployment not attempted).
     let stop = crate::interrupt::install()?;
-    let (mut inputs, session) = load_inputs(&args)?;
+    let (mut inputs, session) = load_inputs(&args, true)?;
     // The deployments move into the bulk run (no second copy of each parameter schema).
     let built = std::mem::take(&mut inputs.built);
     let indices: Vec<usize> = built.iter().map(|b| b.index).collect();
@@ -202,7 +202,9 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
         .collect();
     // The pools the file declares, before any deployment needs them; a pool that cannot be
     // read or created stops the run before anything else is written.
-    let pools = if inputs.work_pools.is_empty() {
+    let pools = if let Some(done) = inputs.pools_done.take() {
+        done
+    } else if inputs.work_pools.is_empty() {
         Vec::new()
     } else {
         match session
@@ -437,10 +439,13 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
 /// The inputs and the API session: a prefect.yaml project needs the API to prepare its
 /// deployments (variables, blocks, work pools); a file or ENTRYPOINT is read first, so bad
 /// input is reported before any server is started.
-pub(crate) fn load_inputs(args: &DeployArgs) -> Result<(inputs::Inputs, Session), Failure> {
+pub(crate) fn load_inputs(
+    args: &DeployArgs,
+    create_pools: bool,
+) -> Result<(inputs::Inputs, Session), Failure> {
     if project::is_project(args) {
         let session = session(!args.no_local_server)?;
-        let inputs = project::load(args, &session)?;
+        let inputs = project::load(args, &session, create_pools)?;
         Ok((inputs, session))
     } else {
         let inputs = inputs::load(args)?;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use futures::StreamExt as _;
-use prefab_core::deployment::SchemaPool;
+use prefab_core::deployment::{SchemaPool, ensure_work_pools};
 use prefab_project::ProjectError;
 use prefab_project::model::PrefectFile;
 use prefab_project::prepare::{RunContext, prepare};
@@ -56,8 +56,13 @@ fn refuse_single_flags(args: &DeployArgs) -> Result<(), Failure> {
     )))
 }
 
-/// Reads the project's prefect.yaml and prepares the selected deployments.
-pub(crate) fn load(args: &DeployArgs, session: &Session) -> Result<Inputs, Failure> {
+/// Reads the project's prefect.yaml and prepares the selected deployments; with
+/// `create_pools` (deploy), the pools the file declares are created first.
+pub(crate) fn load(
+    args: &DeployArgs,
+    session: &Session,
+    create_pools: bool,
+) -> Result<Inputs, Failure> {
     refuse_single_flags(args)?;
     let dir = std::env::current_dir()
         .map_err(|e| Failure::Run(format!("reading the current directory: {e}")))?;
@@ -88,6 +93,22 @@ pub(crate) fn load(args: &DeployArgs, session: &Session) -> Result<Inputs, Failu
     for note in &picked.notes {
         eprintln!("{note}");
     }
+    let pools_done = if create_pools && !file.work_pools.is_empty() {
+        match session
+            .runtime
+            .block_on(ensure_work_pools(&session.client, &file.work_pools))
+        {
+            Ok(done) => Some(done),
+            Err((done, e)) => {
+                for (name, outcome) in &done {
+                    eprintln!("work pool {name}: {}", outcome.describe());
+                }
+                return Err(Failure::Run(format!("{e}; no deployment was applied")));
+            }
+        }
+    } else {
+        None
+    };
     let env: HashMap<String, String> = std::env::vars().collect();
     let server = ServerValues::new(session.client.clone());
     let python = args
@@ -102,6 +123,7 @@ pub(crate) fn load(args: &DeployArgs, session: &Session) -> Result<Inputs, Failu
         server: &server,
         steps: &steps,
         multi: picked.multi,
+        declared_pools: file.work_pools.iter().map(|p| p.name.clone()).collect(),
     };
     let results: Vec<_> = session.runtime.block_on(
         futures::stream::iter(picked.deployments.iter())
@@ -115,7 +137,8 @@ pub(crate) fn load(args: &DeployArgs, session: &Session) -> Result<Inputs, Failu
     let mut inputs = Inputs {
         built: Vec::new(),
         invalid: Vec::new(),
-        work_pools: Vec::new(),
+        work_pools: file.work_pools.clone(),
+        pools_done,
     };
     let mut schemas = SchemaPool::new();
     for (position, (selected, result)) in results.into_iter().enumerate() {
