@@ -18,16 +18,24 @@ fn readme() -> String {
     std::fs::read_to_string(root().join("README.md")).unwrap()
 }
 
-/// The arguments after `cargo run -p prefab-cli --` on the README line starting with
-/// `cargo run -p prefab-cli -- {command}`, split as a shell would (double quotes only).
-fn readme_command(command: &str) -> Vec<String> {
-    let prefix = format!("cargo run -p prefab-cli -- {command}");
+/// The README line running `cargo run -p prefab-cli -- {command}`: the directory it runs in
+/// (`(cd DIR && cargo run …)`, relative to the repository) and the arguments after
+/// `cargo run -p prefab-cli --`, split as a shell would (double quotes only).
+fn readme_command(command: &str) -> (PathBuf, Vec<String>) {
+    let needle = format!("cargo run -p prefab-cli -- {command}");
     let line = readme()
         .lines()
-        .find(|l| l.starts_with(&prefix))
-        .unwrap_or_else(|| panic!("no README line starts with {prefix:?}"))
+        .find(|l| l.starts_with(&needle) || (l.starts_with("(cd ") && l.contains(&needle)))
+        .unwrap_or_else(|| panic!("no README line runs {needle:?}"))
         .to_owned();
-    let rest = line.trim_start_matches("cargo run -p prefab-cli -- ");
+    let (dir, rest) = match line.strip_prefix("(cd ") {
+        Some(sub) => {
+            let (dir, rest) = sub.split_once(" && ").expect("(cd DIR && …)");
+            (root().join(dir), rest.trim_end_matches(')').to_owned())
+        }
+        None => (root(), line.clone()),
+    };
+    let rest = rest.trim_start_matches("cargo run -p prefab-cli -- ");
     let mut args = Vec::new();
     let mut current = String::new();
     let mut quoted = false;
@@ -45,7 +53,7 @@ fn readme_command(command: &str) -> Vec<String> {
     if !current.is_empty() {
         args.push(current);
     }
-    args
+    (dir, args)
 }
 
 /// The first ```text block after the line starting with `after`.
@@ -60,7 +68,7 @@ fn text_block_after(after: &str) -> String {
 
 #[test]
 fn the_schedule_preview_prints_what_the_readme_shows() {
-    let args = readme_command("schedule preview");
+    let (_, args) = readme_command("schedule preview");
     let out = Command::new(env!("CARGO_BIN_EXE_prefab"))
         .args(&args)
         .output()
@@ -73,10 +81,10 @@ fn the_schedule_preview_prints_what_the_readme_shows() {
 #[test]
 fn the_quick_start_deploy_applies_what_the_readme_shows() {
     let server = prefect::server();
-    let args = readme_command("deploy");
+    let (dir, args) = readme_command("deploy");
     let mut cmd = prefab();
     let out = cmd
-        .current_dir(root())
+        .current_dir(&dir)
         .env("PREFECT_API_URL", server.api_url())
         .args(&args)
         .output()
@@ -113,12 +121,13 @@ fn the_quick_start_deploy_applies_what_the_readme_shows() {
     // the examples (same deployments, so the rest is unchanged).
     let copy = tempfile::tempdir().unwrap();
     copy_dir(&root().join("examples"), &copy.path().join("examples"));
-    let file = copy.path().join("examples/deployments.yaml");
+    let project = copy.path().join(dir.strip_prefix(root()).unwrap());
+    let file = project.join("prefect.yaml");
     // Applied from the copy first: outside a git checkout the default version is the flow
     // file's hash, not the commit the repository's deploy above recorded.
     let mut cmd = prefab();
     let out = cmd
-        .current_dir(copy.path())
+        .current_dir(&project)
         .env("PREFECT_API_URL", server.api_url())
         .args(&args)
         .output()
@@ -131,11 +140,12 @@ fn the_quick_start_deploy_applies_what_the_readme_shows() {
     let text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(text.matches("region: us").count(), 1);
     std::fs::write(&file, text.replace("region: us", "region: eu")).unwrap();
+    let (_, plan_args) = readme_command("plan");
     let mut cmd = prefab();
     let out = cmd
-        .current_dir(copy.path())
+        .current_dir(&project)
         .env("PREFECT_API_URL", server.api_url())
-        .args(readme_command("plan"))
+        .args(plan_args)
         .output()
         .unwrap();
     let plan = String::from_utf8_lossy(&out.stdout);
