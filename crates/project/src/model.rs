@@ -158,14 +158,20 @@ impl PrefectFile {
                         Value::Object(d) => deployments.push(checker.deployment(d, &at)),
                         other => checker.problem(
                             &at,
-                            format!("a deployment is a mapping of its fields, not {}", kind(other)),
+                            format!(
+                                "a deployment is a mapping of its fields, not {}",
+                                kind(other)
+                            ),
                         ),
                     }
                 }
             }
             Some(other) => checker.problem(
                 "/deployments",
-                format!("`deployments` is a list of deployments, not {}", kind(other)),
+                format!(
+                    "`deployments` is a list of deployments, not {}",
+                    kind(other)
+                ),
             ),
         }
         if !checker.problems.is_empty() {
@@ -275,7 +281,8 @@ impl Checker<'_> {
     }
 
     fn is_timestamp(&self, pointer: &str) -> bool {
-        let _ = pointer; false // STUB-TIMESTAMP
+        let _ = pointer;
+        false // STUB-TIMESTAMP
     }
 
     /// A `str | None` field (pydantic refuses numbers, booleans and dates for a `str`).
@@ -354,10 +361,7 @@ impl Checker<'_> {
             None => {
                 self.problem(
                     pointer,
-                    format!(
-                        "`{}` is not a boolean: write true or false",
-                        yaml_text(v)
-                    ),
+                    format!("`{}` is not a boolean: write true or false", yaml_text(v)),
                 );
                 None
             }
@@ -394,7 +398,10 @@ impl Checker<'_> {
                     other => {
                         self.problem(
                             &pointer,
-                            format!("`tags` is a list of tags (or one text), not {}", kind(other)),
+                            format!(
+                                "`tags` is a list of tags (or one text), not {}",
+                                kind(other)
+                            ),
                         );
                         None
                     }
@@ -560,7 +567,10 @@ impl Checker<'_> {
         let Value::Object(map) = item else {
             self.problem(
                 pointer,
-                format!("a schedule is a mapping (cron, interval or rrule), not {}", kind(item)),
+                format!(
+                    "a schedule is a mapping (cron, interval or rrule), not {}",
+                    kind(item)
+                ),
             );
             return None;
         };
@@ -756,8 +766,19 @@ fn parse_duration(s: &str) -> Option<f64> {
         let mut total = 0.0;
         let mut any = false;
         for (part, units) in [
-            (date, &[('Y', 365.0 * 86400.0), ('M', 30.0 * 86400.0), ('W', 7.0 * 86400.0), ('D', 86400.0)][..]),
-            (time.unwrap_or(""), &[('H', 3600.0), ('M', 60.0), ('S', 1.0)][..]),
+            (
+                date,
+                &[
+                    ('Y', 365.0 * 86400.0),
+                    ('M', 30.0 * 86400.0),
+                    ('W', 7.0 * 86400.0),
+                    ('D', 86400.0),
+                ][..],
+            ),
+            (
+                time.unwrap_or(""),
+                &[('H', 3600.0), ('M', 60.0), ('S', 1.0)][..],
+            ),
         ] {
             let mut rest = part;
             for (unit, factor) in units {

@@ -102,10 +102,7 @@ fn defaults(dc: &mut Map<String, Value>) -> Result<(), ProjectError> {
     ] {
         dc.entry(key).or_insert(value);
     }
-    match dc
-        .entry("work_pool")
-        .or_insert_with(|| json!({}))
-    {
+    match dc.entry("work_pool").or_insert_with(|| json!({})) {
         Value::Object(pool) => {
             pool.entry("name").or_insert(Value::Null);
             pool.entry("work_queue_name").or_insert(Value::Null);
@@ -367,11 +364,12 @@ pub async fn prepare(
     let trigger_base = name.clone();
     dc.remove("schedules");
     let triggers = dc.remove("triggers");
-    let Some(Value::Object(dc)) = Fill::new()
-        .warn_missing()
-        .skip_prefixes(&["ctx."])
-        .apply(&Value::Object(dc), &outputs, &env, &mut warnings)
-    else {
+    let Some(Value::Object(dc)) = Fill::new().warn_missing().skip_prefixes(&["ctx."]).apply(
+        &Value::Object(dc),
+        &outputs,
+        &env,
+        &mut warnings,
+    ) else {
         unreachable!("a mapping stays a mapping");
     };
     let mut trigger_specs = Vec::new();
@@ -420,7 +418,10 @@ pub async fn prepare(
         .entrypoint(entrypoint.clone())
         .storage(Storage::Steps(PullSteps::new(pull_steps)))
         .work_pool_name(pool_name.clone());
-    if let Some(q) = opt_string(work_pool.as_object().unwrap_or(&Map::new()), "work_queue_name")? {
+    if let Some(q) = opt_string(
+        work_pool.as_object().unwrap_or(&Map::new()),
+        "work_queue_name",
+    )? {
         b = b.work_queue_name(q);
     }
     match dc.get("parameters") {
@@ -470,12 +471,11 @@ pub async fn prepare(
         })?);
     }
     if let Some(c) = &concurrency {
-        b = b.concurrency_limit(
-            ConcurrencyLimit::from_json(c).map_err(|e| {
+        b = b
+            .concurrency_limit(ConcurrencyLimit::from_json(c).map_err(|e| {
                 ProjectError::Deployment(format!("{}: {e}", here("concurrency_limit")))
-            })?,
-        )
-        .map_err(|e| ProjectError::Deployment(format!("{}: {e}", here("concurrency_limit"))))?;
+            })?)
+            .map_err(|e| ProjectError::Deployment(format!("{}: {e}", here("concurrency_limit"))))?;
     }
     let paused = match dc.get("paused") {
         None | Some(Value::Null) => None,
@@ -514,7 +514,10 @@ pub async fn prepare(
     ] {
         d.mark_set(field);
     }
-    if dc.get("enforce_parameter_schema").is_some_and(|v| !v.is_null()) {
+    if dc
+        .get("enforce_parameter_schema")
+        .is_some_and(|v| !v.is_null())
+    {
         d.mark_set("enforce_parameter_schema");
     }
     // `_set_defaults_from_flow`.
@@ -547,7 +550,11 @@ fn in_deployment(at: &str, e: ProjectError) -> ProjectError {
 /// `_generate_default_pull_action`, without prompts: a docker build with `dockerfile: auto`
 /// → `/opt/prefect/<dir>`; a custom image without one → `/opt/prefect` (with Prefect's
 /// warning); else the project directory.
-fn default_pull(cx: &RunContext<'_>, dc: &Map<String, Value>, warnings: &mut Vec<String>) -> Vec<Value> {
+fn default_pull(
+    cx: &RunContext<'_>,
+    dc: &Map<String, Value>,
+    warnings: &mut Vec<String>,
+) -> Vec<Value> {
     let build = if truthy(dc.get("build")) {
         steps_of(dc.get("build"))
     } else {
@@ -605,7 +612,9 @@ fn to_deployment_schedule(item: &Value) -> Result<Value, String> {
         if let Some(day_or) = get("day_or") {
             s.insert(
                 "day_or".into(),
-                Value::Bool(lax_bool(day_or).ok_or_else(|| format!("day_or is {day_or}; true or false"))?),
+                Value::Bool(
+                    lax_bool(day_or).ok_or_else(|| format!("day_or is {day_or}; true or false"))?,
+                ),
             );
         }
         Value::Object(s)
@@ -620,8 +629,7 @@ fn to_deployment_schedule(item: &Value) -> Result<Value, String> {
                 Value::Number(n) => {
                     // Seconds since the epoch, as pydantic reads a number for a datetime.
                     let secs = n.as_f64().unwrap_or(0.0);
-                    epoch_to_iso(secs)
-                        .ok_or_else(|| format!("anchor_date {n} is out of range"))?
+                    epoch_to_iso(secs).ok_or_else(|| format!("anchor_date {n} is out of range"))?
                 }
                 other => other.as_str().unwrap_or_default().to_owned(),
             };
@@ -665,7 +673,9 @@ fn to_deployment_schedule(item: &Value) -> Result<Value, String> {
     if let Some(active) = get("active") {
         out.insert(
             "active".into(),
-            Value::Bool(lax_bool(active).ok_or_else(|| format!("active is {active}; true or false"))?),
+            Value::Bool(
+                lax_bool(active).ok_or_else(|| format!("active is {active}; true or false"))?,
+            ),
         );
     }
     if let Some(p) = get("parameters").filter(|p| truthy(Some(p))) {
@@ -685,6 +695,7 @@ fn epoch_to_iso(secs: f64) -> Option<String> {
     if !secs.is_finite() {
         return None;
     }
-    let ts = jiff::Timestamp::from_duration(jiff::SignedDuration::try_from_secs_f64(secs).ok()?).ok()?;
+    let ts =
+        jiff::Timestamp::from_duration(jiff::SignedDuration::try_from_secs_f64(secs).ok()?).ok()?;
     Some(ts.strftime("%Y-%m-%dT%H:%M:%S%.f+00:00").to_string())
 }

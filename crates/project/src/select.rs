@@ -54,8 +54,7 @@ fn glob_match(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
-    {
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -77,7 +76,11 @@ fn names_from_pattern(configs: &[Map<String, Value>], pattern: &str) -> Vec<Stri
     };
     configs
         .iter()
-        .filter(|d| d.get("entrypoint").and_then(Value::as_str).is_some_and(|e| !e.is_empty()))
+        .filter(|d| {
+            d.get("entrypoint")
+                .and_then(Value::as_str)
+                .is_some_and(|e| !e.is_empty())
+        })
         .filter_map(|d| {
             let function = function_of(d).replace('_', "-");
             let name = name_of(d)?;
@@ -179,8 +182,9 @@ pub fn select(
     out.multi = true;
     for i in indices {
         if configs[i].get("name").is_none_or(Value::is_null) {
-            out.notes
-                .push(format!("deployments[{i}] has no name: skipped (as Prefect skips it)"));
+            out.notes.push(format!(
+                "deployments[{i}] has no name: skipped (as Prefect skips it)"
+            ));
             continue;
         }
         out.deployments.push(Selected {
@@ -234,7 +238,12 @@ mod tests {
         assert_eq!(picked(&by(&["prod"])), [Some(0), Some(2)]);
         assert_eq!(picked(&by(&["hello-world/prod"])), [Some(0)]);
         // A single match takes the name given (the flow part dropped).
-        assert_eq!(by(&["hello-world/prod"]).deployments[0].name_override.as_deref(), Some("prod"));
+        assert_eq!(
+            by(&["hello-world/prod"]).deployments[0]
+                .name_override
+                .as_deref(),
+            Some("prod")
+        );
         assert_eq!(picked(&by(&["report-*/prod"])), [Some(0), Some(2)]);
         assert_eq!(picked(&by(&["*/dev", "prod"])), [Some(0), Some(1), Some(2)]);
         assert!(by(&["nope", "dev"]).notes[0].contains("nope"));

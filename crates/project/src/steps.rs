@@ -47,7 +47,11 @@ pub struct StepRunner {
 impl StepRunner {
     /// Steps run in `dir` (the project directory), with the process environment `env`; steps
     /// prefab does not implement run through `python`.
-    pub fn new(python: impl Into<PathBuf>, dir: impl Into<PathBuf>, env: HashMap<String, String>) -> Self {
+    pub fn new(
+        python: impl Into<PathBuf>,
+        dir: impl Into<PathBuf>,
+        env: HashMap<String, String>,
+    ) -> Self {
         StepRunner {
             python: python.into(),
             dir: dir.into(),
@@ -76,7 +80,10 @@ impl StepRunner {
         }
         let key = json!([steps, upstream]).to_string();
         let cell = {
-            let mut done = self.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut done = self
+                .done
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             done.entry(key).or_default().clone()
         };
         let mut warnings = Vec::new();
@@ -144,7 +151,12 @@ impl StepRunner {
             let requires = inputs.remove("requires");
             let mut ignored = Vec::new();
             let templated = Fill::new()
-                .apply(&Value::Object(inputs), &Value::Object(outputs.clone()), &env, &mut ignored)
+                .apply(
+                    &Value::Object(inputs),
+                    &Value::Object(outputs.clone()),
+                    &env,
+                    &mut ignored,
+                )
                 .unwrap_or(Value::Null);
             let templated = resolve_blocks(&templated, server)
                 .await
@@ -180,7 +192,14 @@ impl StepRunner {
         check_kwargs(
             "run_shell_script",
             kwargs,
-            &["script", "directory", "env", "stream_output", "expand_env_vars", "shell"],
+            &[
+                "script",
+                "directory",
+                "env",
+                "stream_output",
+                "expand_env_vars",
+                "shell",
+            ],
         )?;
         let script = match kwargs.get("script") {
             Some(Value::String(s)) => s.clone(),
@@ -243,7 +262,9 @@ impl StepRunner {
                 ));
             }
         }
-        Ok(Some(json!({"stdout": stdout.trim(), "stderr": stderr.trim()})))
+        Ok(Some(
+            json!({"stdout": stdout.trim(), "stderr": stderr.trim()}),
+        ))
     }
 
     async fn pip_install(&self, cwd: &Path, kwargs: &Map<String, Value>) -> StepResult {
@@ -265,7 +286,10 @@ impl StepRunner {
             .envs(&self.env);
         let stream = kwargs.get("stream_output").is_none_or(truthy);
         let (code, out, err) = capture(cmd, stream).await.map_err(|e| {
-            format!("running {} -m pip: {e} (pass --python with an interpreter that has pip)", self.python.display())
+            format!(
+                "running {} -m pip: {e} (pass --python with an interpreter that has pip)",
+                self.python.display()
+            )
         })?;
         if code != Some(0) {
             return Err(format!(
@@ -421,7 +445,10 @@ async fn capture(mut cmd: Command, stream: bool) -> std::io::Result<(Option<i32>
 }
 
 /// Reads `pipe` to its end, copying it to this process's stderr as it comes.
-async fn drain(mut pipe: impl tokio::io::AsyncRead + Unpin, stream: bool) -> std::io::Result<String> {
+async fn drain(
+    mut pipe: impl tokio::io::AsyncRead + Unpin,
+    stream: bool,
+) -> std::io::Result<String> {
     let mut all = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
@@ -460,7 +487,9 @@ fn safe_substitute(text: &str, env: &HashMap<String, String>) -> String {
                 let end = chars[i + 2..].iter().position(|c| *c == '}');
                 let name: Option<String> = end.map(|e| chars[i + 2..i + 2 + e].iter().collect());
                 match name {
-                    Some(n) if n.chars().next().is_some_and(ident_start) && n.chars().all(ident) => {
+                    Some(n)
+                        if n.chars().next().is_some_and(ident_start) && n.chars().all(ident) =>
+                    {
                         match env.get(&n) {
                             Some(v) => out.push_str(v),
                             None => out.push_str(&format!("${{{n}}}")),
@@ -569,8 +598,9 @@ mod tests {
 
     #[test]
     fn env_expansion_is_safe_substitute() {
-        let env: HashMap<String, String> =
-            [("USER".to_owned(), "ada".to_owned())].into_iter().collect();
+        let env: HashMap<String, String> = [("USER".to_owned(), "ada".to_owned())]
+            .into_iter()
+            .collect();
         assert_eq!(
             safe_substitute("$USER ${USER} $$ $NOPE ${NOPE} $1 ${", &env),
             "ada ada $ $NOPE ${NOPE} $1 ${"

@@ -273,9 +273,7 @@ impl<'a> Fill<'a> {
         let mut replacements: Vec<(String, String)> = Vec::new();
         for p in &found {
             let value = match p.kind {
-                PlaceholderKind::Standard => {
-                    get_path(values, &p.name).map(|v| python_str(&v))
-                }
+                PlaceholderKind::Standard => get_path(values, &p.name).map(|v| python_str(&v)),
                 PlaceholderKind::Env => env(p.name.trim_start_matches('$')),
                 PlaceholderKind::Block | PlaceholderKind::Variable => continue,
             };
@@ -336,7 +334,12 @@ mod tests {
             Some(json!(3))
         );
         assert_eq!(
-            fill.apply(&json!("v{{ build.n }}-{{build.flag}}"), &values, &env, &mut w),
+            fill.apply(
+                &json!("v{{ build.n }}-{{build.flag}}"),
+                &values,
+                &env,
+                &mut w
+            ),
             Some(json!("v3-True"))
         );
         assert_eq!(
@@ -345,26 +348,42 @@ mod tests {
         );
         // Missing: the key goes; inline it becomes "".
         assert_eq!(
-            fill.apply(&json!({"a": "{{ nope }}", "b": "x{{ nope }}"}), &values, &env, &mut w),
+            fill.apply(
+                &json!({"a": "{{ nope }}", "b": "x{{ nope }}"}),
+                &values,
+                &env,
+                &mut w
+            ),
             Some(json!({"b": "x"}))
         );
         // Kept as written when asked.
         assert_eq!(
-            Fill::new()
-                .keep_missing()
-                .apply(&json!({"a": "{{ nope }}", "b": "{{ $NOPE }}/{{ $HOME_DIR }}"}), &values, &env, &mut w),
+            Fill::new().keep_missing().apply(
+                &json!({"a": "{{ nope }}", "b": "{{ $NOPE }}/{{ $HOME_DIR }}"}),
+                &values,
+                &env,
+                &mut w
+            ),
             Some(json!({"a": "{{ nope }}", "b": "{{ $NOPE }}//home/x"}))
         );
         // Block and variable placeholders are left for their own resolvers.
         assert_eq!(
-            fill.apply(&json!("{{ prefect.variables.v }} {{ build.n }}"), &values, &env, &mut w),
+            fill.apply(
+                &json!("{{ prefect.variables.v }} {{ build.n }}"),
+                &values,
+                &env,
+                &mut w
+            ),
             Some(json!("{{ prefect.variables.v }} 3"))
         );
         // ctx.* is skipped.
         assert_eq!(
-            Fill::new()
-                .skip_prefixes(&["ctx."])
-                .apply(&json!("{{ ctx.flow_run.id }}"), &values, &env, &mut w),
+            Fill::new().skip_prefixes(&["ctx."]).apply(
+                &json!("{{ ctx.flow_run.id }}"),
+                &values,
+                &env,
+                &mut w
+            ),
             Some(json!("{{ ctx.flow_run.id }}"))
         );
     }

@@ -125,15 +125,33 @@ pub(crate) fn load(
         multi: picked.multi,
         declared_pools: file.work_pools.iter().map(|p| p.name.clone()).collect(),
     };
-    let results: Vec<_> = session.runtime.block_on(
-        futures::stream::iter(picked.deployments.iter())
-            .map(|s| {
-                let cx = &cx;
-                async move { (s, prepare(cx, s.index, s.name_override.as_deref()).await) }
-            })
-            .buffered(PREPARE_CONCURRENCY)
-            .collect(),
-    );
+    let preparing = futures::stream::iter(picked.deployments.iter())
+        .map(|s| {
+            let cx = &cx;
+            async move { (s, prepare(cx, s.index, s.name_override.as_deref()).await) }
+        })
+        .buffered(PREPARE_CONCURRENCY)
+        .collect::<Vec<_>>();
+    // Ctrl-C while steps run: stop them (their processes are killed with the futures) and
+    // apply nothing.
+    let interrupted = async {
+        while !crate::interrupt::interrupted() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    let results = session.runtime.block_on(async {
+        tokio::select! {
+            results = preparing => Some(results),
+            () = interrupted => None,
+        }
+    });
+    let Some(results) = results else {
+        return Err(Failure::Interrupted(
+            "interrupted while preparing the deployments (build and push steps were stopped); \
+             nothing was applied"
+                .into(),
+        ));
+    };
     let mut inputs = Inputs {
         built: Vec::new(),
         invalid: Vec::new(),
@@ -157,16 +175,13 @@ pub(crate) fn load(
                 });
             }
             Err(e) => {
-                let name = selected
-                    .name_override
-                    .clone()
-                    .or_else(|| {
-                        selected
-                            .index
-                            .and_then(|i| file.deployments[i].get("name"))
-                            .and_then(|n| n.as_str())
-                            .map(str::to_owned)
-                    });
+                let name = selected.name_override.clone().or_else(|| {
+                    selected
+                        .index
+                        .and_then(|i| file.deployments[i].get("name"))
+                        .and_then(|n| n.as_str())
+                        .map(str::to_owned)
+                });
                 let label = match selected.index {
                     Some(i) => format!(
                         "{} ({})",

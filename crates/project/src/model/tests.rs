@@ -37,12 +37,16 @@ fn fields_are_coerced_as_pydantic_does() {
 fn prefect_skips_these_files_and_prefab_refuses_them_with_lines() {
     let p = problems("deployments:\n- name: a\n  version: 1.0\n");
     assert_eq!(p.len(), 1);
-    assert!(p[0].starts_with("deployments[0].version (line 3, column 12)"), "{p:?}");
+    assert!(
+        p[0].starts_with("deployments[0].version (line 3, column 12)"),
+        "{p:?}"
+    );
     assert!(problems("deployments:\n- {name: a, paused: 2}\n")[0].contains("not a boolean"));
     assert!(problems("deployments:\n- {name: a, work_pool: pool}\n")[0].contains("work_pool"));
     assert!(
-        problems("deployments:\n- {name: a, schedules: [{cron: '* * * * *', catchup: false}]}\n")[0]
-            .contains("catchup")
+        problems("deployments:\n- {name: a, schedules: [{cron: '* * * * *', catchup: false}]}\n")
+            [0]
+        .contains("catchup")
     );
     assert!(
         problems("deployments:\n- {name: a, schedules: [{cron: '* * * * *', interval: 60}]}\n")[0]
@@ -52,7 +56,9 @@ fn prefect_skips_these_files_and_prefab_refuses_them_with_lines() {
     assert!(problems("prefect-version: 3.0\ndeployments: []\n")[0].contains("prefect-version"));
     assert!(problems("deployments: null\n")[0].contains("list of deployments"));
     assert!(problems("deployments:\n- {name: a, parameters: null}\n")[0].contains("mapping"));
-    assert!(problems("deployments:\n- {name: a, concurrency_limit: 5.5}\n")[0].contains("whole number"));
+    assert!(
+        problems("deployments:\n- {name: a, concurrency_limit: 5.5}\n")[0].contains("whole number")
+    );
 }
 
 #[test]
@@ -64,7 +70,10 @@ fn sections_and_unknown_keys() {
     assert_eq!(f.build, vec![json!({"a.b": {"x": 1}})]);
     assert_eq!(f.pull, Some(json!([])));
     assert_eq!(f.deployments[0]["build"], Value::Null);
-    assert_eq!(f.deployments[0]["schedules"], json!([{"cron": "0 * * * *"}]));
+    assert_eq!(
+        f.deployments[0]["schedules"],
+        json!([{"cron": "0 * * * *"}])
+    );
     assert_eq!(f.warnings.len(), 2, "{:?}", f.warnings);
     assert!(f.warnings[0].contains("extra") && f.warnings[0].contains("line 6"));
     assert!(f.warnings[1].contains("colour"));
