@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use prefab_core::deployment::{ApplyOptions, ConcurrencyLimit, RunnerDeployment};
-use prefab_core::flow::load_flow_from_entrypoint;
+use prefab_flows::load_flow_from_entrypoint;
 use prefab_storage::{PullSteps, Storage};
 use serde_json::{Map, Value, json};
 

@@ -44,7 +44,6 @@ pub use block::BlockStorage;
 pub use error::StorageError;
 pub use git::{GitCredentials, GitProvider, GitRepository, GitRepositoryBuilder, default_name};
 pub use local::LocalStorage;
-pub use steps::PullSteps;
 /// The object_store crate prefab pulls with, so that embedders can publish to
 /// [`RemoteStorage::memory_store`] or build stores with the same version.
 pub use object_store;
@@ -54,6 +53,7 @@ pub use source::{
     Classification, FSSPEC_PROTOCOLS, classify, create_storage_from_source,
     create_storage_from_source_in,
 };
+pub use steps::PullSteps;
 pub use storage::{
     ProgressSink, PullOptions, PullProgress, PullReport, PullStep, RunnerStorage, SparseStrategy,
 };
