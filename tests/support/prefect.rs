@@ -81,6 +81,31 @@ pub fn scheduler_server() -> &'static LocalServer {
     }
 }
 
+/// A third shared server, API only like the recordings', dedicated to the prefect.yaml
+/// conformance suite (`crates/cli/tests/conformance_prefect_yaml.rs`), which wipes it before
+/// every project: no other test may use it. State in `target/tmp/prefect-server/prefect-yaml`;
+/// started, reused and stopped like [`server`].
+///
+/// # Panics
+///
+/// If the server cannot be provisioned, with the provisioner's error.
+pub fn prefect_yaml_server() -> &'static LocalServer {
+    static SERVER: OnceLock<Result<LocalServer, String>> = OnceLock::new();
+    let start = || {
+        ServerOptions::new()
+            .state_dir(state_root().join("prefect-yaml"))
+            .services(Services::None)
+            .stop_when_unused(SHARED_SERVER_GRACE)
+            .on_progress(|line| eprintln!("prefect.yaml conformance server: {line}"))
+            .start()
+            .map_err(|e| e.to_string())
+    };
+    match SERVER.get_or_init(start) {
+        Ok(server) => server,
+        Err(reason) => panic!("could not provision the prefect.yaml conformance server:\n{reason}"),
+    }
+}
+
 /// A response from [`get`].
 #[derive(Debug)]
 pub struct Response {
