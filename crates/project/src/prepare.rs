@@ -33,8 +33,6 @@ const BUILD_DOCKER_IMAGE: &str = "prefect_docker.deployments.steps.build_docker_
 pub struct RunContext<'a> {
     /// The file.
     pub file: &'a PrefectFile,
-    /// The project directory (the process's working directory, as for `prefect deploy`).
-    pub dir: &'a Path,
     /// The environment `{{ $NAME }}` reads and steps run with.
     pub env: &'a HashMap<String, String>,
     /// API reads, once per run.
@@ -57,6 +55,25 @@ pub struct Prepared {
     pub options: ApplyOptions,
     /// What the user should know (missing values, Prefect's silent conversions).
     pub warnings: Vec<String>,
+    /// The working directory the deployment's steps left the run in.
+    pub cwd_after: std::path::PathBuf,
+}
+
+/// Whether any step list of the file changes the working directory: Prefect's
+/// `set_working_directory` build or push step moves every later deployment (its flow is read,
+/// and its default pull step computed, from the new directory), so such a file is prepared
+/// one deployment after another, in file order.
+pub fn moves_directory(file: &PrefectFile) -> bool {
+    let lists = file
+        .deployments
+        .iter()
+        .flat_map(|d| [d.get("build"), d.get("push")])
+        .flatten()
+        .chain(file.build.iter())
+        .chain(file.push.iter());
+    lists
+        .into_iter()
+        .any(|v| v.to_string().contains(SET_WORKING_DIRECTORY))
 }
 
 fn truthy(v: Option<&Value>) -> bool {
@@ -118,11 +135,14 @@ fn defaults(dc: &mut Map<String, Value>) -> Result<(), ProjectError> {
 }
 
 /// Prepares the deployment at `index` of the file (`None`: Prefect's empty configuration),
-/// named `name_override` when the command line names it.
+/// named `name_override` when the command line names it, in working directory `cwd` (the
+/// project directory, or where an earlier deployment's `set_working_directory` step left the
+/// run: [`moves_directory`]).
 pub async fn prepare(
     cx: &RunContext<'_>,
     index: Option<usize>,
     name_override: Option<&str>,
+    cwd: &Path,
 ) -> Result<Prepared, ProjectError> {
     let file = cx.file;
     let mut warnings = Vec::new();
@@ -224,7 +244,7 @@ pub async fn prepare(
             )));
         }
     };
-    let loaded = load_flow_from_entrypoint(&entrypoint, cx.dir).map_err(|e| {
+    let loaded = load_flow_from_entrypoint(&entrypoint, cwd).map_err(|e| {
         ProjectError::Deployment(format!(
             "{}: cannot load the flow {entrypoint:?} ({}): {e}",
             here("entrypoint"),
@@ -301,30 +321,31 @@ pub async fn prepare(
     } else if truthy(file.pull.as_ref()) {
         steps_of(file.pull.as_ref())
     } else {
-        default_pull(cx, &dc, &mut warnings)
+        default_pull(cx, cwd, &dc, &mut warnings)
     };
 
     // Build, then push steps.
     let mut outputs = Map::new();
+    let mut cwd_after = cwd.to_path_buf();
     if !build_steps.is_empty() {
-        let (o, w) = cx
+        let done = cx
             .steps
-            .run_steps(&build_label, &build_steps, &outputs, cx.server)
+            .run_steps(&build_label, &build_steps, &outputs, &cwd_after, cx.server)
             .await?;
-        outputs = o;
-        warnings.extend(w);
+        outputs = done.outputs;
+        cwd_after = done.cwd;
     }
     if push_steps.is_empty() {
         push_steps = file.push.clone();
         push_label = "push".into();
     }
     if !push_steps.is_empty() {
-        let (o, w) = cx
+        let done = cx
             .steps
-            .run_steps(&push_label, &push_steps, &outputs, cx.server)
+            .run_steps(&push_label, &push_steps, &outputs, &cwd_after, cx.server)
             .await?;
-        outputs = o;
-        warnings.extend(w);
+        outputs = done.outputs;
+        cwd_after = done.cwd;
     }
     let outputs = Value::Object(outputs);
 
@@ -455,7 +476,10 @@ pub async fn prepare(
                     here("tags")
                 ));
             }
-            b = b.tags(tags.clone());
+            b = b.tags(
+                tags.iter()
+                    .map(|t| Value::String(crate::python::python_str(t))),
+            );
         }
         _ => {}
     }
@@ -530,13 +554,14 @@ pub async fn prepare(
         d.description = flow.description;
     }
     let mut options = ApplyOptions::default()
-        .inference_dir(cx.dir)
+        .inference_dir(cwd)
         .env(cx.env.clone());
     options.schedules = schedules.unwrap_or_default();
     Ok(Prepared {
         deployment: d,
         options,
         warnings,
+        cwd_after,
     })
 }
 
@@ -552,6 +577,7 @@ fn in_deployment(at: &str, e: ProjectError) -> ProjectError {
 /// warning); else the project directory.
 fn default_pull(
     cx: &RunContext<'_>,
+    cwd: &Path,
     dc: &Map<String, Value>,
     warnings: &mut Vec<String>,
 ) -> Vec<Value> {
@@ -564,8 +590,7 @@ fn default_pull(
         .iter()
         .filter_map(|s| s.get(BUILD_DOCKER_IMAGE))
         .find(|v| truthy(Some(v)));
-    let dir_name = cx
-        .dir
+    let dir_name = cwd
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -592,7 +617,7 @@ fn default_pull(
         );
         return step("/opt/prefect".into());
     }
-    let here = std::fs::canonicalize(cx.dir).unwrap_or_else(|_| cx.dir.to_path_buf());
+    let here = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
     step(here.to_string_lossy().into_owned())
 }
 

@@ -32,29 +32,32 @@ pub const PIP_INSTALL_REQUIREMENTS: &str = "prefect.deployments.steps.pip_instal
 /// See [`RUN_SHELL_SCRIPT`].
 pub const SET_WORKING_DIRECTORY: &str = "prefect.deployments.steps.set_working_directory";
 
-type Outcome = Result<Map<String, Value>, String>;
+type Outcome = Result<StepsDone, String>;
+
+/// What a step list produced.
+#[derive(Debug, Clone)]
+pub struct StepsDone {
+    /// The outputs: the upstream ones, each step's mapping merged in (and under its `id`).
+    pub outputs: Map<String, Value>,
+    /// The working directory after the steps.
+    pub cwd: PathBuf,
+}
 
 /// Runs step lists, each distinct one once per run.
 #[derive(Debug)]
 pub struct StepRunner {
     python: PathBuf,
-    dir: PathBuf,
     env: HashMap<String, String>,
     done: Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>,
     runs: std::sync::atomic::AtomicUsize,
 }
 
 impl StepRunner {
-    /// Steps run in `dir` (the project directory), with the process environment `env`; steps
-    /// prefab does not implement run through `python`.
-    pub fn new(
-        python: impl Into<PathBuf>,
-        dir: impl Into<PathBuf>,
-        env: HashMap<String, String>,
-    ) -> Self {
+    /// Steps run with the process environment `env`; steps prefab does not implement run
+    /// through `python`.
+    pub fn new(python: impl Into<PathBuf>, env: HashMap<String, String>) -> Self {
         StepRunner {
             python: python.into(),
-            dir: dir.into(),
             env,
             done: Mutex::default(),
             runs: std::sync::atomic::AtomicUsize::new(0),
@@ -66,19 +69,25 @@ impl StepRunner {
         self.runs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Prefect's `run_steps(steps, upstream)`: the outputs after every step. `section` names
-    /// the list in messages (`build`, `deployments[2].push`).
+    /// Prefect's `run_steps(steps, upstream)` started in directory `cwd`: the outputs after
+    /// every step, and the directory the steps left the run in (`set_working_directory`
+    /// changes it for the rest of the run, as Prefect's `os.chdir` does). `section` names the
+    /// list in messages (`build`, `deployments[2].push`).
     pub async fn run_steps(
         &self,
         section: &str,
         steps: &[Value],
         upstream: &Map<String, Value>,
+        cwd: &Path,
         server: &ServerValues,
-    ) -> Result<(Map<String, Value>, Vec<String>), ProjectError> {
+    ) -> Result<StepsDone, ProjectError> {
         if steps.is_empty() {
-            return Ok((upstream.clone(), Vec::new()));
+            return Ok(StepsDone {
+                outputs: upstream.clone(),
+                cwd: cwd.to_path_buf(),
+            });
         }
-        let key = json!([steps, upstream]).to_string();
+        let key = json!([steps, upstream, cwd]).to_string();
         let cell = {
             let mut done = self
                 .done
@@ -86,25 +95,13 @@ impl StepRunner {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             done.entry(key).or_default().clone()
         };
-        let mut warnings = Vec::new();
-        let mut ran_here = false;
-        let outcome = cell
-            .get_or_init(|| {
-                ran_here = true;
-                self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.run_list(section, steps, upstream, server)
-            })
-            .await
-            .clone();
-        match outcome {
-            Ok(outputs) => {
-                if !ran_here {
-                    warnings.clear();
-                }
-                Ok((outputs, warnings))
-            }
-            Err(e) => Err(ProjectError::Step(e)),
-        }
+        cell.get_or_init(|| {
+            self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.run_list(section, steps, upstream, cwd, server)
+        })
+        .await
+        .clone()
+        .map_err(ProjectError::Step)
     }
 
     async fn run_list(
@@ -112,10 +109,11 @@ impl StepRunner {
         section: &str,
         steps: &[Value],
         upstream: &Map<String, Value>,
+        start: &Path,
         server: &ServerValues,
     ) -> Outcome {
         let mut outputs = upstream.clone();
-        let mut cwd = self.dir.clone();
+        let mut cwd = start.to_path_buf();
         let env_values: Value = Value::Object(
             self.env
                 .iter()
@@ -185,7 +183,7 @@ impl StepRunner {
                 outputs.extend(result);
             }
         }
-        Ok(outputs)
+        Ok(StepsDone { outputs, cwd })
     }
 
     async fn run_shell_script(&self, cwd: &Path, kwargs: &Map<String, Value>) -> StepResult {

@@ -9,7 +9,7 @@ use futures::StreamExt as _;
 use prefab_core::deployment::{SchemaPool, ensure_work_pools};
 use prefab_project::ProjectError;
 use prefab_project::model::PrefectFile;
-use prefab_project::prepare::{RunContext, prepare};
+use prefab_project::prepare::{RunContext, moves_directory, prepare};
 use prefab_project::select::{Selection, select};
 use prefab_project::server::ServerValues;
 use prefab_project::steps::StepRunner;
@@ -115,23 +115,47 @@ pub(crate) fn load(
         .python
         .clone()
         .unwrap_or_else(|| PathBuf::from("python3"));
-    let steps = StepRunner::new(python, &dir, env.clone());
+    let steps = StepRunner::new(python, env.clone());
     let cx = RunContext {
         file: &file,
-        dir: &dir,
         env: &env,
         server: &server,
         steps: &steps,
         multi: picked.multi,
         declared_pools: file.work_pools.iter().map(|p| p.name.clone()).collect(),
     };
-    let preparing = futures::stream::iter(picked.deployments.iter())
-        .map(|s| {
-            let cx = &cx;
-            async move { (s, prepare(cx, s.index, s.name_override.as_deref()).await) }
-        })
-        .buffered(PREPARE_CONCURRENCY)
-        .collect::<Vec<_>>();
+    // A step that changes the working directory moves every later deployment (as Prefect's
+    // os.chdir does): such a file is prepared in order, one deployment after another.
+    let sequential = moves_directory(&file);
+    let preparing = async {
+        if sequential {
+            let mut cwd = dir.clone();
+            let mut out = Vec::new();
+            for s in &picked.deployments {
+                let result = prepare(&cx, s.index, s.name_override.as_deref(), &cwd).await;
+                if let Ok(p) = &result {
+                    cwd = p.cwd_after.clone();
+                }
+                out.push((s, result));
+            }
+            out
+        } else {
+            futures::stream::iter(picked.deployments.iter())
+                .map(|s| {
+                    let cx = &cx;
+                    let dir = &dir;
+                    async move {
+                        (
+                            s,
+                            prepare(cx, s.index, s.name_override.as_deref(), dir).await,
+                        )
+                    }
+                })
+                .buffered(PREPARE_CONCURRENCY)
+                .collect::<Vec<_>>()
+                .await
+        }
+    };
     // Ctrl-C while steps run: stop them (their processes are killed with the futures) and
     // apply nothing.
     let interrupted = async {
