@@ -643,14 +643,14 @@ impl Checker<'_> {
         }
         let mut ok = true;
         for key in ["cron", "rrule", "timezone", "slug", "replaces"] {
-            if let Some(v) = map.get(key).filter(|v| !v.is_null()) {
-                if !v.is_string() {
-                    self.problem(
-                        &format!("{pointer}/{key}"),
-                        format!("`{key}` takes text, not {}", kind(v)),
-                    );
-                    ok = false;
-                }
+            if let Some(v) = map.get(key).filter(|v| !v.is_null())
+                && !v.is_string()
+            {
+                self.problem(
+                    &format!("{pointer}/{key}"),
+                    format!("`{key}` takes text, not {}", kind(v)),
+                );
+                ok = false;
             }
         }
         if let Some(v) = map.get("anchor_date").filter(|v| !v.is_null()) {
@@ -663,38 +663,38 @@ impl Checker<'_> {
                 ok = false;
             }
         }
-        if let Some(v) = map.get("interval").filter(|v| !v.is_null()) {
-            if interval_seconds(v).is_none() {
-                self.problem(
-                    &format!("{pointer}/interval"),
-                    format!(
-                        "`{}` is not an interval: give seconds (3600), HH:MM:SS or an ISO 8601 \
+        if let Some(v) = map.get("interval").filter(|v| !v.is_null())
+            && interval_seconds(v).is_none()
+        {
+            self.problem(
+                &format!("{pointer}/interval"),
+                format!(
+                    "`{}` is not an interval: give seconds (3600), HH:MM:SS or an ISO 8601 \
                          duration (PT1H)",
-                        yaml_text(v)
-                    ),
-                );
-                ok = false;
-            }
+                    yaml_text(v)
+                ),
+            );
+            ok = false;
         }
         for key in ["active", "day_or"] {
-            if let Some(v) = map.get(key).filter(|v| !v.is_null()) {
-                if !(v.is_boolean() || v.is_string()) {
-                    self.problem(
-                        &format!("{pointer}/{key}"),
-                        format!("`{key}` is true or false, not {}", kind(v)),
-                    );
-                    ok = false;
-                }
-            }
-        }
-        if let Some(v) = map.get("parameters") {
-            if !v.is_object() {
+            if let Some(v) = map.get(key).filter(|v| !v.is_null())
+                && !(v.is_boolean() || v.is_string())
+            {
                 self.problem(
-                    &format!("{pointer}/parameters"),
-                    format!("`parameters` is a mapping, not {}", kind(v)),
+                    &format!("{pointer}/{key}"),
+                    format!("`{key}` is true or false, not {}", kind(v)),
                 );
                 ok = false;
             }
+        }
+        if let Some(v) = map.get("parameters")
+            && !v.is_object()
+        {
+            self.problem(
+                &format!("{pointer}/parameters"),
+                format!("`parameters` is a mapping, not {}", kind(v)),
+            );
+            ok = false;
         }
         ok.then_some(())
     }
@@ -713,8 +713,8 @@ pub(crate) fn lax_bool(v: &Value) -> Option<bool> {
     match v {
         Value::Bool(b) => Some(*b),
         Value::Number(n) => match n.as_f64() {
-            Some(f) if f == 0.0 => Some(false),
-            Some(f) if f == 1.0 => Some(true),
+            Some(0.0) => Some(false),
+            Some(1.0) => Some(true),
             _ => None,
         },
         Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {

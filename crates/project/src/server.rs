@@ -10,14 +10,16 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 type Cell<T> = Arc<OnceCell<T>>;
+/// One read, once: the value (`None`: not found) or why the read failed.
+type Read = Cell<Result<Option<Value>, String>>;
 
 /// The run's reads from the API, each made once.
 #[derive(Debug)]
 pub struct ServerValues {
     client: PrefectClient,
-    variables: Mutex<HashMap<String, Cell<Result<Option<Value>, String>>>>,
-    blocks: Mutex<HashMap<(String, String), Cell<Result<Option<Value>, String>>>>,
-    pools: Mutex<HashMap<String, Cell<Result<Option<Value>, String>>>>,
+    variables: Mutex<HashMap<String, Read>>,
+    blocks: Mutex<HashMap<(String, String), Read>>,
+    pools: Mutex<HashMap<String, Read>>,
 }
 
 fn cell<K: std::hash::Hash + Eq + Clone, T>(map: &Mutex<HashMap<K, Cell<T>>>, key: &K) -> Cell<T> {

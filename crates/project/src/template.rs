@@ -167,7 +167,7 @@ fn index(len: usize, key: &str) -> Option<usize> {
     let i: i64 = key.trim().parse().ok()?;
     let len = i64::try_from(len).ok()?;
     let i = if i < 0 { len + i } else { i };
-    (0..len).contains(&i).then(|| i as usize)
+    (0..len).contains(&i).then_some(i as usize)
 }
 
 /// How [`Fill::apply`] treats what it cannot fill.

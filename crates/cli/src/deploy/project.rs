@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use futures::StreamExt as _;
 use prefab_core::deployment::{SchemaPool, ensure_work_pools};
-use prefab_project::ProjectError;
 use prefab_project::model::PrefectFile;
 use prefab_project::prepare::{RunContext, moves_directory, prepare};
 use prefab_project::select::{Selection, select};
@@ -219,14 +218,10 @@ pub(crate) fn load(
                     label,
                     name,
                     blames_input: e.blames_input(),
-                    error: describe(&e),
+                    error: e.to_string(),
                 });
             }
         }
     }
     Ok(inputs)
-}
-
-fn describe(e: &ProjectError) -> String {
-    e.to_string()
 }
