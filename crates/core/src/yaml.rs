@@ -18,8 +18,34 @@
 //!   key that is not a string (`1:`), which JSON has no way to keep apart from `"1"`.
 //! - **Duplicate keys** keep the last value, as every YAML loader does, and leave a
 //!   [`YamlWarning`] naming both lines.
-//! - **Merge keys** (`<<: *defaults`, `<<: [*a, *b]`) apply as in YAML 1.1 loaders (PyYAML):
-//!   keys written in the mapping win, then earlier merged mappings over later ones.
+//! - **Merge keys** (`<<: *defaults`, `<<: [*a, *b]`): keys written in the mapping win over
+//!   merged ones. Between merged mappings that share a key:
+//!   - [`Schema::Core`]: the earlier mapping in a `<<` list wins, as the YAML 1.1 merge spec
+//!     says and PyYAML up to 6.0.3 did; of two `<<` keys in one mapping (which the spec does
+//!     not allow), the first (PyYAML up to 6.0.3: the second).
+//!   - [`Schema::Yaml11`] does what PyYAML 6.0.4 does (`prefect deploy` with the PyYAML its
+//!     install resolves to today; the change is [yaml/pyyaml#953], unintended and open). Its
+//!     `flatten_mapping` gathers the merged mappings' pairs in document order (every `<<` in
+//!     turn, a list in its order, each mapping's pairs as it holds them after its own merges)
+//!     and keeps a pair only if no earlier one had the same key *identity*, then the written
+//!     pairs; the dict keeps the last of each key. The identity is `id()` of the key's text
+//!     object, which CPython shares for every text of at most one character below U+0100 (`k`,
+//!     `é`, `''`) and not for other texts (`kk`, `中`), which are identical only when the same
+//!     node comes twice (`<<: [*a, *a]`, or a merge of a mapping that merged it). So with
+//!     `a: &a {k: 1, kk: 1}`, `b: &b {k: 2, kk: 2}`, both `{<<: [*a, *b]}` and `<<: *a` then
+//!     `<<: *b` give `{k: 1, kk: 2}`: the first mapping wins one-character keys, the last wins
+//!     longer ones. And `{<<: *a}` with `a: &a {k: 1, k: 2}` has `k: 1` while `a` itself has
+//!     `k: 2`. Keys come in the order of PyYAML's dict: merged ones first. Checked on 2,500
+//!     generated documents (`tests/yaml11_pyyaml.rs`).
+//!
+//! With [`Schema::Yaml11`] errors fall where PyYAML's do: what PyYAML fails to construct (`=`,
+//! `2024-02-30`, `<<: 5`) fails wherever PyYAML constructs it — also as the value of a
+//! key written again later — and not in a merged pair it leaves out; what it builds but JSON
+//! cannot hold (`.nan`, `1:` as a key) is refused only where it ends up in the value. Dates and
+//! datetimes become the text pydantic's JSON mode gives them, marked for
+//! [`LoadedYaml::timestamp`].
+//!
+//! [yaml/pyyaml#953]: https://github.com/yaml/pyyaml/issues/953
 //!
 //! ```
 //! let doc = prefab_core::yaml::load("a: 1\nb:\n  - x\n  - {c: 2}\n").unwrap();
@@ -33,9 +59,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
+
+use compose::{KeyIdentity, Node, Pair, Refusal, Scalar};
 
 /// The deepest nesting of mappings and sequences a document may have. JSON (`serde_json`) and
 /// TOML readers stop near the same depth; no real deployment file comes close.
@@ -126,6 +155,15 @@ pub enum YamlError {
         /// What and what to write instead.
         reason: String,
     },
+    /// A YAML 1.1 timestamp ([`Schema::Yaml11`]) naming a date or time that does not exist
+    /// (`2024-02-30`, hour 24, a UTC offset of 24 hours), which PyYAML fails on.
+    #[error("{location}: {reason}")]
+    InvalidTimestamp {
+        /// The timestamp.
+        location: Location,
+        /// Which part is wrong and what to write instead.
+        reason: String,
+    },
     /// A mapping key that is not a string.
     #[error("{location}: {reason}")]
     BadKey {
@@ -144,6 +182,7 @@ impl YamlError {
             | YamlError::TooDeep { location, .. }
             | YamlError::TooLarge { location, .. }
             | YamlError::Unrepresentable { location, .. }
+            | YamlError::InvalidTimestamp { location, .. }
             | YamlError::BadKey { location, .. } => *location,
         }
     }
@@ -157,6 +196,31 @@ pub struct LoadedYaml {
     /// Duplicate keys and the like, in text order.
     pub warnings: Vec<YamlWarning>,
     locations: HashMap<String, Location>,
+    composed: Composed,
+}
+
+/// What PyYAML builds for a YAML 1.1 timestamp ([`LoadedYaml::timestamp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimestampKind {
+    /// `2024-05-01`: a `datetime.date`.
+    Date,
+    /// `2024-05-01 10:20:30`, `2001-12-14t21:59:43.10-05:00`: a `datetime.datetime`.
+    DateTime,
+}
+
+/// The composed document, kept when it has timestamps (to find them after aliases and merges).
+#[derive(Clone, PartialEq)]
+struct Composed(Option<Arc<Node>>);
+
+impl fmt::Debug for Composed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Composed(with timestamps)"
+        } else {
+            "Composed(no timestamps)"
+        })
+    }
 }
 
 impl LoadedYaml {
@@ -164,6 +228,25 @@ impl LoadedYaml {
     /// value that came from an alias or a merge key is placed at the alias or key.
     pub fn location(&self, pointer: &str) -> Option<Location> {
         self.locations.get(pointer).copied()
+    }
+
+    /// Whether the value at `pointer` (a JSON pointer, as for [`location`](Self::location)) is a
+    /// YAML 1.1 timestamp, which PyYAML turns into a `date` or `datetime` ([`Schema::Yaml11`]
+    /// only): its [`value`](Self::value) is then the text pydantic's JSON mode writes for it
+    /// (`"2024-05-01"`, `"2001-12-14T21:59:43.100000-05:00"`), and a validator of a field
+    /// Prefect types as `str` refuses it, as pydantic does. A value that came through an alias
+    /// or a merge key is found at the pointer where it ends up.
+    ///
+    /// ```
+    /// use prefab_core::yaml::{Schema, TimestampKind, load_with};
+    ///
+    /// let doc = load_with("v: &d 2024-05-01\nw: [*d, '2024-05-01']\n", Schema::Yaml11).unwrap();
+    /// assert_eq!(doc.value["w"][0], "2024-05-01");
+    /// assert_eq!(doc.timestamp("/w/0"), Some(TimestampKind::Date));
+    /// assert_eq!(doc.timestamp("/w/1"), None); // quoted: a string
+    /// ```
+    pub fn timestamp(&self, pointer: &str) -> Option<TimestampKind> {
+        compose::timestamp_at(self.composed.0.as_deref()?, pointer)
     }
 
     /// The location of `pointer`, or of its nearest ancestor that has one.
@@ -188,11 +271,17 @@ pub enum Schema {
     /// YAML 1.2's core schema, as `serde_yaml_ng` resolved it (prefab's deployment files).
     #[default]
     Core,
-    /// YAML 1.1 as PyYAML's `safe_load` resolves it — what `prefect deploy` reads
+    /// YAML 1.1 as PyYAML 6.0.4's `safe_load` reads it — what `prefect deploy` reads
     /// `prefect.yaml` with: `yes`/`no`/`on`/`off` booleans, `0`-prefixed octal, `_` in numbers,
     /// sexagesimal `1:30`, floats only with a dot (`1e3` is a string, `1.5e+3` a float: the
-    /// exponent needs its sign). Timestamps (`2001-12-14`), which PyYAML turns into dates, stay
-    /// their text; `=` (YAML 1.1's value type) is refused, as PyYAML cannot construct it.
+    /// exponent needs its sign). Timestamps (`2001-12-14`, `2024-05-01 10:20:30`), which PyYAML
+    /// turns into `date`s and `datetime`s, become the text pydantic's JSON mode writes for them
+    /// (`"2001-12-14"`, `"2024-05-01T10:20:30"`) and are marked ([`LoadedYaml::timestamp`]);
+    /// one that does not exist (`2024-02-30`) is [`YamlError::InvalidTimestamp`]. `=` (YAML
+    /// 1.1's value type) and `<<` as values are refused, as PyYAML cannot construct them, and
+    /// so are what PyYAML's scanner and composer refuse and YAML 1.2 allows: a tab inside an
+    /// unquoted value, an anchor name defined twice or with characters other than letters,
+    /// digits, `-` and `_`. Merge keys and errors as described in the [module docs](self).
     Yaml11,
 }
 
@@ -205,10 +294,11 @@ pub fn load(text: &str) -> Result<LoadedYaml, YamlError> {
 /// [`load`] with the given scalar resolution.
 pub fn load_with(text: &str, schema: Schema) -> Result<LoadedYaml, YamlError> {
     Loader {
+        text,
         schema,
         ..Loader::default()
     }
-    .run(text)
+    .run()
 }
 
 /// Checks JSON text for integer literals outside 64 bits, which `serde_json` would silently read
@@ -264,39 +354,55 @@ fn escape_segment(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
 }
 
-/// A value with what an alias to it costs.
+/// A node with what an alias to it costs.
 #[derive(Clone)]
 struct Anchored {
-    value: Value,
+    node: Arc<Node>,
+    /// The node's serial number (PyYAML's `id()`, for [`KeyIdentity`]).
+    serial: usize,
     nodes: usize,
     height: usize,
 }
 
+/// A mapping key waiting for its value.
+enum PendingKey {
+    /// `<<`.
+    Merge,
+    Pair {
+        /// The key's text, or why it cannot be a key.
+        key: Result<Arc<str>, Refusal>,
+        identity: KeyIdentity,
+        /// The key as a JSON pointer segment (unescaped).
+        segment: String,
+    },
+}
+
 enum Frame {
     Seq {
-        items: Vec<Value>,
+        items: Vec<Arc<Node>>,
         pointer: String,
         anchor: usize,
         nodes: usize,
         height: usize,
     },
     Map {
-        map: Map<String, Value>,
+        pairs: Vec<Pair>,
+        /// The values of `<<` keys, with where each is, in document order.
+        merges: Vec<(Arc<Node>, Location)>,
         pointer: String,
         anchor: usize,
         nodes: usize,
         height: usize,
         /// The key whose value comes next, with its location.
-        key: Option<(String, Location)>,
+        key: Option<(PendingKey, Location)>,
         /// Where each key was first written (duplicate warnings).
         key_lines: HashMap<String, Location>,
-        /// Mappings merged in with `<<`, in order of precedence.
-        merged: Vec<Map<String, Value>>,
     },
 }
 
 #[derive(Default)]
-struct Loader {
+struct Loader<'t> {
+    text: &'t str,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
     locations: HashMap<String, Location>,
@@ -305,11 +411,17 @@ struct Loader {
     root: Option<Anchored>,
     documents: usize,
     schema: Schema,
+    serial: usize,
+    saw_timestamp: bool,
+    /// YAML 1.1: each anchor name with where it is defined (PyYAML refuses a second one).
+    anchor_names: HashMap<String, Location>,
+    /// A character index of the text and its byte offset (events come in text order).
+    cursor: (usize, usize),
 }
 
-impl Loader {
-    fn run(mut self, text: &str) -> Result<LoadedYaml, YamlError> {
-        for event in Parser::new_from_str(text) {
+impl Loader<'_> {
+    fn run(mut self) -> Result<LoadedYaml, YamlError> {
+        for event in Parser::new_from_str(self.text) {
             let (event, span) = event.map_err(|e| {
                 let location = Location {
                     line: e.marker().line(),
@@ -340,37 +452,23 @@ impl Loader {
                     }
                 }
                 Event::Scalar(text, style, anchor, tag) => {
+                    if self.schema == Schema::Yaml11
+                        && matches!(style, ScalarStyle::Plain)
+                        && text.contains('\t')
+                    {
+                        return Err(YamlError::Syntax {
+                            location: at,
+                            reason: "a tab inside an unquoted value: PyYAML (`prefect deploy`) \
+                                     refuses it; quote the value or use spaces"
+                                .into(),
+                        });
+                    }
+                    self.check_anchor(anchor, &span, at)?;
                     if self.expecting_key() {
-                        self.key(&text, style, tag.as_deref(), at)?;
-                        if anchor != 0 {
-                            self.anchors.insert(
-                                anchor,
-                                Anchored {
-                                    value: Value::String(text.into_owned()),
-                                    nodes: 1,
-                                    height: 0,
-                                },
-                            );
-                        }
+                        self.key(&text, style, tag.as_deref(), anchor, at)?;
                     } else {
-                        if self.schema == Schema::Yaml11
-                            && matches!(style, ScalarStyle::Plain)
-                            && tag.is_none()
-                            && text == "<<"
-                        {
-                            return Err(YamlError::Unrepresentable {
-                                location: at,
-                                reason: "a plain `<<` is YAML 1.1's merge key, which PyYAML \
-                                         cannot construct as a value; quote it ('<<')"
-                                    .into(),
-                            });
-                        }
-                        let value = resolve_scalar(&text, style, tag.as_deref(), at, self.schema)?;
-                        let node = Anchored {
-                            value,
-                            nodes: 1,
-                            height: 0,
-                        };
+                        let scalar = self.scalar(&text, style, tag.as_deref(), at, anchor != 0)?;
+                        let node = self.anchored(Node::Scalar(scalar), 1, 0);
                         if anchor != 0 {
                             self.anchors.insert(anchor, node.clone());
                         }
@@ -385,19 +483,14 @@ impl Loader {
                         });
                     };
                     if self.expecting_key() {
-                        let Value::String(k) = &node.value else {
-                            return Err(YamlError::BadKey {
-                                location: at,
-                                reason: "an alias used as a key must name a string".into(),
-                            });
-                        };
-                        self.set_key(k.clone(), at);
+                        self.alias_key(&node, at)?;
                     } else {
                         self.push_value(node, at)?;
                     }
                 }
                 Event::SequenceStart(anchor, tag) => {
                     check_collection_tag(tag.as_deref(), "seq", at)?;
+                    self.check_anchor(anchor, &span, at)?;
                     let pointer = self.open(at)?;
                     self.stack.push(Frame::Seq {
                         items: Vec::new(),
@@ -409,26 +502,41 @@ impl Loader {
                 }
                 Event::MappingStart(anchor, tag) => {
                     check_collection_tag(tag.as_deref(), "map", at)?;
+                    self.check_anchor(anchor, &span, at)?;
                     let pointer = self.open(at)?;
                     self.stack.push(Frame::Map {
-                        map: Map::new(),
+                        pairs: Vec::new(),
+                        merges: Vec::new(),
                         pointer,
                         anchor,
                         nodes: 1,
                         height: 1,
                         key: None,
                         key_lines: HashMap::new(),
-                        merged: Vec::new(),
                     });
                 }
                 Event::SequenceEnd | Event::MappingEnd => self.close(at)?,
                 Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
             }
         }
+        let value = match &self.root {
+            None => Value::Null,
+            Some(root) => {
+                if self.schema == Schema::Yaml11 {
+                    compose::check_constructible(&root.node)?;
+                }
+                compose::construct(&root.node)?
+            }
+        };
+        let composed = match self.root {
+            Some(root) if self.saw_timestamp => Some(root.node),
+            _ => None,
+        };
         Ok(LoadedYaml {
-            value: self.root.map(|r| r.value).unwrap_or(Value::Null),
+            value,
             warnings: self.warnings,
             locations: self.locations,
+            composed: Composed(composed),
         })
     }
 
@@ -436,35 +544,230 @@ impl Loader {
         matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
     }
 
-    fn key(
+    /// A node with the next serial number.
+    fn anchored(&mut self, node: Node, nodes: usize, height: usize) -> Anchored {
+        self.serial += 1;
+        Anchored {
+            node: Arc::new(node),
+            serial: self.serial,
+            nodes,
+            height,
+        }
+    }
+
+    /// YAML 1.1: PyYAML refuses an anchor name defined twice, and reads names of letters,
+    /// digits, `-` and `_` only. (Saphyr, following YAML 1.2, lets a later anchor replace an
+    /// earlier one and takes any name.) The event gives the anchor's number; its name is read
+    /// from the text where the node's properties start.
+    fn check_anchor(&mut self, anchor: usize, span: &Span, at: Location) -> Result<(), YamlError> {
+        if anchor == 0 || self.schema != Schema::Yaml11 {
+            return Ok(());
+        }
+        let rest = &self.text[self.byte_offset(span.start.index())..];
+        // A tag may come first: `!!map &a`, possibly with a line break or comment between.
+        let rest = match rest.strip_prefix('!') {
+            Some(r) => r.trim_start_matches(|c: char| !c.is_whitespace()),
+            None => rest,
+        };
+        let mut rest = rest.trim_start();
+        while let Some(comment) = rest.strip_prefix('#') {
+            rest = comment
+                .split_once('\n')
+                .map_or("", |(_, after)| after)
+                .trim_start();
+        }
+        let Some(name) = rest.strip_prefix('&') else {
+            return Ok(());
+        };
+        let name = &name[..name
+            .find(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']' | '{' | '}'))
+            .unwrap_or(name.len())];
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(YamlError::Syntax {
+                location: at,
+                reason: format!(
+                    "the anchor name `&{name}`: PyYAML (`prefect deploy`) reads anchor names \
+                     of letters, digits, `-` and `_` only; rename it"
+                ),
+            });
+        }
+        if let Some(first) = self.anchor_names.insert(name.to_owned(), at) {
+            return Err(YamlError::Syntax {
+                location: at,
+                reason: format!(
+                    "the anchor `&{name}` is defined a second time (first at line {}): PyYAML \
+                     (`prefect deploy`) refuses that; rename one of them",
+                    first.line
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The byte offset of character `index`, moving a cursor forward (or from the start).
+    fn byte_offset(&mut self, index: usize) -> usize {
+        let (mut chars, mut bytes) = if index >= self.cursor.0 {
+            self.cursor
+        } else {
+            (0, 0)
+        };
+        for c in self.text[bytes..].chars() {
+            if chars == index {
+                break;
+            }
+            chars += 1;
+            bytes += c.len_utf8();
+        }
+        self.cursor = (chars, bytes);
+        bytes
+    }
+
+    /// A scalar in value position; `keyable` when an alias may make it a key.
+    fn scalar(
         &mut self,
         text: &str,
         style: ScalarStyle,
         tag: Option<&Tag>,
         at: Location,
-    ) -> Result<(), YamlError> {
-        let resolved = resolve_scalar(text, style, tag, at, self.schema)?;
-        let Value::String(key) = resolved else {
-            return Err(YamlError::BadKey {
+        keyable: bool,
+    ) -> Result<Scalar, YamlError> {
+        let merge_tag = tag.is_some_and(|t| t.is_yaml_core_schema() && t.suffix == "merge");
+        let resolved = if self.schema == Schema::Yaml11
+            && ((matches!(style, ScalarStyle::Plain) && tag.is_none() && text == "<<") || merge_tag)
+        {
+            Err(Refusal::Construct(YamlError::Unrepresentable {
                 location: at,
-                reason: format!(
-                    "the key `{text}` is {} and JSON keys are strings: quote it (\"{text}\") \
-                     if it is a name",
-                    kind_of(&resolved)
-                ),
-            });
-        };
-        // `<<` is the merge key only plain and untagged (YAML 1.1's merge type).
-        let key = if key == "<<" && matches!(style, ScalarStyle::Plain) && tag.is_none() {
-            MERGE_KEY.to_owned()
+                reason: "a plain `<<` is YAML 1.1's merge key, which PyYAML cannot construct as \
+                         a value; quote it ('<<')"
+                    .into(),
+            }))
         } else {
-            key
+            resolve_scalar(text, style, tag, at, self.schema)
         };
-        self.set_key(key, at);
+        let (value, timestamp) = match resolved {
+            Ok((v, t)) => (Ok(v), t),
+            Err(refusal) if self.schema == Schema::Yaml11 => (Err(refusal), None),
+            Err(refusal) => return Err(refusal.into_error()),
+        };
+        self.saw_timestamp |= timestamp.is_some();
+        Ok(Scalar {
+            value,
+            timestamp,
+            shared_text: keyable.then(|| compose::shared_text(text)).flatten(),
+        })
+    }
+
+    fn key(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        anchor: usize,
+        at: Location,
+    ) -> Result<(), YamlError> {
+        let plain = matches!(style, ScalarStyle::Plain) && tag.is_none();
+        let core_tag = tag
+            .filter(|t| t.is_yaml_core_schema())
+            .map(|t| t.suffix.as_str());
+        // `<<` is the merge key only plain and untagged (YAML 1.1's merge type), or tagged so.
+        if (plain && text == "<<") || (self.schema == Schema::Yaml11 && core_tag == Some("merge")) {
+            self.set_key(PendingKey::Merge, at);
+            return Ok(());
+        }
+        // PyYAML's flatten_mapping turns a `=` key (YAML 1.1's value type) into a string.
+        let value_type =
+            self.schema == Schema::Yaml11 && ((plain && text == "=") || core_tag == Some("value"));
+        let scalar = if value_type {
+            Scalar {
+                value: Ok(Value::String(text.to_owned())),
+                timestamp: None,
+                shared_text: compose::shared_text(text),
+            }
+        } else {
+            self.scalar(text, style, tag, at, true)?
+        };
+        let key = match &scalar.value {
+            Ok(Value::String(k)) if scalar.timestamp.is_none() => Ok(Arc::<str>::from(k.as_str())),
+            Ok(resolved) => {
+                let what = match scalar.timestamp {
+                    Some(TimestampKind::Date) => "a date",
+                    Some(TimestampKind::DateTime) => "a date and time",
+                    None => kind_of(resolved),
+                };
+                Err(Refusal::NoJsonForm(YamlError::BadKey {
+                    location: at,
+                    reason: format!(
+                        "the key `{text}` is {what} and JSON keys are strings: quote it \
+                         (\"{text}\") if it is a name"
+                    ),
+                }))
+            }
+            Err(refusal) => Err(refusal.clone()),
+        };
+        let key = match key {
+            Err(r) if self.schema == Schema::Core => return Err(r.into_error()),
+            key => key,
+        };
+        let identity_text = scalar.shared_text.clone();
+        let anchored = self.anchored(Node::Scalar(scalar), 1, 0);
+        if anchor != 0 {
+            self.anchors.insert(anchor, anchored.clone());
+        }
+        let segment = key.as_deref().unwrap_or(text).to_owned();
+        let identity = KeyIdentity::of(identity_text.as_deref(), anchored.serial);
+        self.set_key(
+            PendingKey::Pair {
+                key,
+                identity,
+                segment,
+            },
+            at,
+        );
         Ok(())
     }
 
-    fn set_key(&mut self, k: String, at: Location) {
+    /// An alias as a mapping key.
+    fn alias_key(&mut self, anchored: &Anchored, at: Location) -> Result<(), YamlError> {
+        // PyYAML: a collection is an unhashable key (it fails); a number, boolean or date is a
+        // key JSON cannot hold.
+        let (key, shared_text) = match &*anchored.node {
+            Node::Scalar(Scalar {
+                value: Ok(Value::String(k)),
+                timestamp: None,
+                shared_text,
+            }) => (Ok(Arc::<str>::from(k.as_str())), shared_text.as_deref()),
+            Node::Scalar(Scalar {
+                value: Err(refusal),
+                shared_text,
+                ..
+            }) => (Err(refusal.clone()), shared_text.as_deref()),
+            Node::Scalar(s) => (
+                Err(Refusal::NoJsonForm(bad_alias_key(at))),
+                s.shared_text.as_deref(),
+            ),
+            _ => (Err(Refusal::Construct(bad_alias_key(at))), None),
+        };
+        let key = match key {
+            Err(r) if self.schema == Schema::Core => return Err(r.into_error()),
+            key => key,
+        };
+        let identity = KeyIdentity::of(shared_text, anchored.serial);
+        let segment = key.as_deref().unwrap_or("*").to_owned();
+        self.set_key(
+            PendingKey::Pair {
+                key,
+                identity,
+                segment,
+            },
+            at,
+        );
+        Ok(())
+    }
+
+    fn set_key(&mut self, k: PendingKey, at: Location) {
         if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
             *key = Some((k, at));
         }
@@ -495,9 +798,9 @@ impl Loader {
             Some(Frame::Seq { items, pointer, .. }) => format!("{pointer}/{}", items.len()),
             Some(Frame::Map {
                 pointer,
-                key: Some((k, _)),
+                key: Some((PendingKey::Pair { segment, .. }, _)),
                 ..
-            }) if k != MERGE_KEY => format!("{pointer}/{}", escape_segment(k)),
+            }) => format!("{pointer}/{}", escape_segment(segment)),
             Some(Frame::Map { pointer, .. }) => format!("{pointer}/<<"),
         }
     }
@@ -506,35 +809,27 @@ impl Loader {
         let Some(frame) = self.stack.pop() else {
             return Ok(());
         };
-        let (value, anchor, nodes, height) = match frame {
+        let (node, anchor, nodes, height) = match frame {
             Frame::Seq {
                 items,
                 anchor,
                 nodes,
                 height,
                 ..
-            } => (Value::Array(items), anchor, nodes, height),
+            } => (Node::Seq(items), anchor, nodes, height),
             Frame::Map {
-                mut map,
+                pairs,
+                merges,
                 anchor,
                 nodes,
                 height,
-                merged,
                 ..
             } => {
-                for source in merged {
-                    for (k, v) in source {
-                        map.entry(k).or_insert(v);
-                    }
-                }
-                (Value::Object(map), anchor, nodes, height)
+                let map = compose::mapping(pairs, merges, self.schema);
+                (Node::Map(map), anchor, nodes, height)
             }
         };
-        let node = Anchored {
-            value,
-            nodes,
-            height,
-        };
+        let node = self.anchored(node, nodes, height);
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
         }
@@ -554,7 +849,7 @@ impl Loader {
         self.attach(node, at)
     }
 
-    /// Adds a finished value to its parent (or makes it the document).
+    /// Adds a finished node to its parent (or makes it the document).
     fn attach(&mut self, node: Anchored, at: Location) -> Result<(), YamlError> {
         self.nodes = self.nodes.saturating_add(node.nodes);
         if self.nodes > MAX_NODES {
@@ -576,72 +871,68 @@ impl Loader {
             } => {
                 *nodes = nodes.saturating_add(node.nodes);
                 *height = (*height).max(node.height + 1);
-                items.push(node.value);
+                items.push(node.node);
             }
             Frame::Map {
-                map,
+                pairs,
+                merges,
                 pointer,
                 nodes,
                 height,
                 key,
                 key_lines,
-                merged,
                 ..
             } => {
                 *nodes = nodes.saturating_add(node.nodes);
                 *height = (*height).max(node.height + 1);
-                let Some((k, key_at)) = key.take() else {
+                let Some((pending, key_at)) = key.take() else {
                     return Ok(());
                 };
-                if k == MERGE_KEY {
-                    match node.value {
-                        Value::Array(list) => {
-                            for item in list {
-                                merged.push(merge_source(item, at)?);
-                            }
-                        }
-                        other => merged.push(merge_source(other, at)?),
+                let PendingKey::Pair { key, identity, .. } = pending else {
+                    // The core schema refuses a bad merge where it is; YAML 1.1 when the
+                    // mapping is constructed, as PyYAML.
+                    if self.schema == Schema::Core
+                        && let Err(kind) = compose::merge_sources(&node.node)
+                    {
+                        return Err(compose::bad_merge(kind, at));
                     }
+                    merges.push((node.node, at));
                     return Ok(());
-                }
-                if let Some(first) = key_lines.get(&k) {
-                    let path = if pointer.is_empty() {
-                        String::new()
+                };
+                if let Ok(k) = &key {
+                    if let Some(first) = key_lines.get(&**k) {
+                        let path = if pointer.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" in {}", pointer_to_path(pointer))
+                        };
+                        self.warnings.push(YamlWarning {
+                            location: key_at,
+                            message: format!(
+                                "duplicate key `{k}`{path} (first at line {}): the later value \
+                                 is used",
+                                first.line
+                            ),
+                        });
                     } else {
-                        format!(" in {}", pointer_to_path(pointer))
-                    };
-                    self.warnings.push(YamlWarning {
-                        location: key_at,
-                        message: format!(
-                            "duplicate key `{k}`{path} (first at line {}): the later value is \
-                             used",
-                            first.line
-                        ),
-                    });
-                } else {
-                    key_lines.insert(k.clone(), key_at);
+                        key_lines.insert(k.to_string(), key_at);
+                    }
                 }
-                map.insert(k, node.value);
+                pairs.push(Pair {
+                    key,
+                    identity,
+                    value: node.node,
+                });
             }
         }
         Ok(())
     }
 }
 
-/// The key under which `<<` waits for its value (not a string a document can spell: keys are
-/// strings, and this one holds a NUL).
-const MERGE_KEY: &str = "\0<<";
-
-fn merge_source(value: Value, at: Location) -> Result<Map<String, Value>, YamlError> {
-    match value {
-        Value::Object(m) => Ok(m),
-        other => Err(YamlError::Unrepresentable {
-            location: at,
-            reason: format!(
-                "a merge key `<<` takes a mapping or a list of mappings, not {}",
-                kind_of(&other)
-            ),
-        }),
+fn bad_alias_key(at: Location) -> YamlError {
+    YamlError::BadKey {
+        location: at,
+        reason: "an alias used as a key must name a string".into(),
     }
 }
 
@@ -696,33 +987,48 @@ fn check_collection_tag(tag: Option<&Tag>, expected: &str, at: Location) -> Resu
     }
 }
 
-/// A scalar's value: YAML 1.2's core schema as `serde_yaml_ng` resolved it, with what JSON
-/// cannot hold refused.
+/// A scalar's value under `schema`, and whether PyYAML makes a `date` / `datetime` of it.
 fn resolve_scalar(
     text: &str,
     style: ScalarStyle,
     tag: Option<&Tag>,
     at: Location,
     schema: Schema,
+) -> Result<(Value, Option<TimestampKind>), Refusal> {
+    // Tags mean the same in both schemas: `!` is text, and only the core schema's are known.
+    if let Some(tag) = tag {
+        if tag.handle == "!" && tag.suffix.is_empty() {
+            return Ok((Value::String(text.to_owned()), None));
+        }
+        if !tag.is_yaml_core_schema() {
+            return Err(Refusal::Construct(YamlError::Unrepresentable {
+                location: at,
+                reason: format!(
+                    "the tag `{tag}` is not supported (a data file holds plain values); remove it"
+                ),
+            }));
+        }
+    }
+    match schema {
+        Schema::Yaml11 => yaml11::resolve(text, style, tag.map(|t| t.suffix.as_str()), at),
+        Schema::Core => core_scalar(text, style, tag, at)
+            .map(|v| (v, None))
+            .map_err(Refusal::Construct),
+    }
+}
+
+/// A scalar's value: YAML 1.2's core schema as `serde_yaml_ng` resolved it, with what JSON
+/// cannot hold refused.
+fn core_scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    at: Location,
 ) -> Result<Value, YamlError> {
     let unrepresentable = |reason: String| YamlError::Unrepresentable {
         location: at,
         reason,
     };
-    // Tags mean the same in both schemas: `!` is text, and only the core schema's are known.
-    if let Some(tag) = tag {
-        if tag.handle == "!" && tag.suffix.is_empty() {
-            return Ok(Value::String(text.to_owned()));
-        }
-        if !tag.is_yaml_core_schema() {
-            return Err(unrepresentable(format!(
-                "the tag `{tag}` is not supported (a data file holds plain values); remove it"
-            )));
-        }
-    }
-    if schema == Schema::Yaml11 {
-        return yaml11::resolve(text, style, tag.map(|t| t.suffix.as_str()), at);
-    }
     if let Some(tag) = tag {
         return match tag.suffix.as_str() {
             "str" => Ok(Value::String(text.to_owned())),
@@ -909,6 +1215,8 @@ fn looks_like_float(s: &str) -> bool {
     i == b.len()
 }
 
+mod compose;
+mod timestamp;
 mod yaml11;
 
 #[cfg(test)]

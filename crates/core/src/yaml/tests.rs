@@ -305,3 +305,191 @@ fn json_integers_outside_64_bits_are_found_where_they_are() {
     assert!(check_json_integers("-9223372036854775809").is_err());
     assert!(check_json_integers("18446744073709551616").is_err());
 }
+
+fn yaml11(text: &str) -> LoadedYaml {
+    load_with(text, Schema::Yaml11).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+#[test]
+fn yaml11_timestamps_are_pydantic_text_and_marked_where_they_end_up() {
+    let doc = yaml11(
+        "d: &d 2024-05-01\n\
+         base: &base {when: 2001-12-14t21:59:43.10-05:00, n: 1}\n\
+         list: [*d, '2024-05-01', 2024-5-1 1:02:03]\n\
+         merged:\n  <<: *base\n  at: 2024-05-01T10:20:30.5Z\n\
+         again: *base\n",
+    );
+    assert_eq!(doc.value["d"], "2024-05-01");
+    assert_eq!(
+        doc.value["merged"],
+        json!({"when": "2001-12-14T21:59:43.100000-05:00", "n": 1, "at": "2024-05-01T10:20:30.500000Z"})
+    );
+    assert_eq!(doc.value["list"][2], "2024-05-01T01:02:03");
+    let stamp = |p: &str| doc.timestamp(p);
+    assert_eq!(stamp("/d"), Some(TimestampKind::Date));
+    assert_eq!(stamp("/list/0"), Some(TimestampKind::Date));
+    assert_eq!(stamp("/list/1"), None);
+    assert_eq!(stamp("/list/2"), Some(TimestampKind::DateTime));
+    // Through a merge key and through an alias of a mapping.
+    assert_eq!(stamp("/merged/when"), Some(TimestampKind::DateTime));
+    assert_eq!(stamp("/merged/at"), Some(TimestampKind::DateTime));
+    assert_eq!(stamp("/again/when"), Some(TimestampKind::DateTime));
+    assert_eq!(stamp("/merged/n"), None);
+    assert_eq!(stamp("/merged"), None);
+    assert_eq!(stamp("/nothing/here"), None);
+    assert_eq!(stamp("/list/00"), None);
+    // A later duplicate key replaces a timestamp: so does its mark.
+    let doc = yaml11("a: 2024-05-01\na: text\nb~1c: 2024-05-01\n");
+    assert_eq!(doc.timestamp("/a"), None);
+    assert_eq!(doc.timestamp("/b~01c"), Some(TimestampKind::Date));
+    // `!!timestamp` reads the looser pattern; `!!str` keeps the text.
+    let doc = yaml11("a: !!timestamp 2001-1-1\nb: !!str 2001-01-01\nc: 2001-1-1\n");
+    assert_eq!(
+        doc.value,
+        json!({"a": "2001-01-01", "b": "2001-01-01", "c": "2001-1-1"})
+    );
+    assert_eq!(doc.timestamp("/a"), Some(TimestampKind::Date));
+    assert_eq!(doc.timestamp("/b"), None);
+    // The whole document.
+    assert_eq!(
+        yaml11("2024-05-01\n").timestamp(""),
+        Some(TimestampKind::Date)
+    );
+    // The core schema: text, unmarked.
+    let core = load("a: 2024-05-01\n").unwrap();
+    assert_eq!(core.value, json!({"a": "2024-05-01"}));
+    assert_eq!(core.timestamp("/a"), None);
+}
+
+#[test]
+fn yaml11_impossible_timestamps_are_errors_with_their_place() {
+    for (text, at, needle) in [
+        (
+            "a:\n  - 2024-02-30\n",
+            (2, 5),
+            "February 2024 has no day 30",
+        ),
+        ("a: 2024-05-01 24:00:00\n", (1, 4), "the hour 24 is past 23"),
+        (
+            "a: 2024-05-01T10:20:30+24:00\n",
+            (1, 4),
+            "UTC offset +24:00",
+        ),
+        ("a: 0000-01-01\n", (1, 4), "no year 0"),
+        ("a: !!timestamp 2024-05\n", (1, 4), "is not a !!timestamp"),
+        // A key that is a date: JSON keys are strings.
+        ("2024-05-01: a\n", (1, 1), "is a date and JSON keys"),
+    ] {
+        let err = load_with(text, Schema::Yaml11).unwrap_err();
+        assert_eq!(
+            (err.location().line, err.location().column),
+            at,
+            "{text:?}: {err}"
+        );
+        assert!(err.to_string().contains(needle), "{text:?}: {err}");
+    }
+    let err = load_with("a: 2024-02-30\n", Schema::Yaml11).unwrap_err();
+    assert!(matches!(err, YamlError::InvalidTimestamp { .. }), "{err}");
+}
+
+#[test]
+fn yaml11_merges_follow_pyyaml_6_0_4() {
+    // PyYAML 6.0.4 keeps a merged pair unless one of the same key identity came before:
+    // one-character keys are one identity wherever written (the first merged mapping wins),
+    // longer keys are their node's (the last wins), unless the same node comes again.
+    let doc = yaml11(
+        "a: &a {k: 1, kk: 1, 中: 1}\n\
+         b: &b {k: 2, kk: 2, 中: 2}\n\
+         list: {<<: [*a, *b]}\n\
+         two_keys:\n  <<: *a\n  <<: *b\n\
+         repeated: {<<: [*a, *b, *a]}\n\
+         written: {kk: 0, <<: [*a, *b], k: 0}\n",
+    );
+    assert_eq!(doc.value["list"], json!({"k": 1, "kk": 2, "中": 2}));
+    assert_eq!(doc.value["two_keys"], json!({"k": 1, "kk": 2, "中": 2}));
+    assert_eq!(doc.value["repeated"], json!({"k": 1, "kk": 2, "中": 2}));
+    // Written keys win; merged keys come first in the mapping's order, as in PyYAML's dict.
+    assert_eq!(
+        serde_json::to_string(&doc.value["written"]).unwrap(),
+        r#"{"k":0,"kk":0,"中":2}"#
+    );
+    // A merged mapping contributes its first pair of a one-character key, which is not always
+    // the value it has itself.
+    let doc = yaml11(
+        "a: &a {k: 1, k: 2, kk: 1, kk: 2}\nb: &b {<<: *a, k: 3}\nc: {<<: *a}\nd: {<<: *b}\n",
+    );
+    assert_eq!(doc.value["a"], json!({"k": 2, "kk": 2}));
+    assert_eq!(doc.value["b"], json!({"k": 3, "kk": 2}));
+    assert_eq!(doc.value["c"], json!({"k": 1, "kk": 2}));
+    assert_eq!(doc.value["d"], json!({"k": 1, "kk": 2}));
+    // The core schema keeps the merge spec's rule: earlier mappings win.
+    let core = load("a: &a {k: 1, kk: 1}\nb: &b {k: 2, kk: 2}\nt: {<<: [*a, *b]}\n").unwrap();
+    assert_eq!(core.value["t"], json!({"k": 1, "kk": 1}));
+}
+
+#[test]
+fn yaml11_fails_where_pyyaml_fails() {
+    // PyYAML constructs a value a later key replaces (an impossible date there fails), but
+    // never a merged pair it leaves out; JSON's limits count only for what ends up in the value.
+    for (text, ok) in [
+        ("t: {k: 2024-02-30, k: 1}\n", false),
+        ("t: {<<: [{k: 1}, {k: 2024-02-30}]}\n", true),
+        ("t: {<<: [{kk: 1}, {kk: 2024-02-30}]}\n", false),
+        ("t: {<<: [{k: 1}, {k: {<<: 5}}]}\n", true),
+        ("t: {k: .nan, k: 1}\n", true),
+        ("t: {k: {1: x}, k: 1}\n", true),
+        ("t: {k: {1: x}}\n", false),
+        ("t: {k: =, k: 1}\n", false),
+        ("t: {<<: [{'1': a}, {1: b}]}\n", true),
+        ("t: {<<: [{'1': a}, {1: b}], 1: c}\n", false),
+        ("t: {=: 1}\n", true),
+        ("t: {<<: 5}\n", false),
+        ("t: {x: <<}\n", false),
+        ("a: &a [1]\nt: {*a : 1}\n", false),
+        ("a: &a 1\nt: {*a : 1}\n", false),
+        ("a: &a 1\nt: {'1': *a}\n", true),
+    ] {
+        let result = load_with(text, Schema::Yaml11);
+        assert_eq!(result.is_ok(), ok, "{text:?}: {result:?}");
+    }
+    assert_eq!(yaml11("t: {=: 1}\n").value, json!({"t": {"=": 1}}));
+    assert_eq!(yaml11("t: {k: .nan, k: 1}\n").value, json!({"t": {"k": 1}}));
+    // The core schema refuses `.nan` where it is, replaced or not.
+    assert!(load("t: {k: .nan, k: 1}\n").is_err());
+}
+
+#[test]
+fn yaml11_refuses_what_pyyaml_scanner_and_composer_refuse() {
+    for (text, needle) in [
+        ("a: 2024-05-01\t10:20:30\n", "tab inside an unquoted value"),
+        ("a: x\ty\n", "tab inside an unquoted value"),
+        (
+            "a: &x 1\nb: &x 2\n",
+            "`&x` is defined a second time (first at line 1)",
+        ),
+        ("a: !!str &x 1\nb: &x {}\n", "defined a second time"),
+        (
+            "é中: &x 1\nb: &x 2\n",
+            "defined a second time (first at line 1)",
+        ),
+        (
+            "a: !!map # c\n  &x {a: 1}\nb: &x 2\n",
+            "defined a second time",
+        ),
+        ("a: &x.y 1\n", "anchor names of letters, digits"),
+        ("a: &中 1\n", "anchor names of letters, digits"),
+    ] {
+        let err = load_with(text, Schema::Yaml11).unwrap_err();
+        assert!(err.to_string().contains(needle), "{text:?}: {err}");
+    }
+    // Quoted, a tab is text; YAML 1.2 (the core schema) lets an anchor be redefined.
+    assert_eq!(yaml11("a: 'x\ty'\n").value, json!({"a": "x\ty"}));
+    assert_eq!(
+        load("a: &x 1\nb: &x 2\nc: *x\n").unwrap().value,
+        json!({"a": 1, "b": 2, "c": 2})
+    );
+    assert_eq!(
+        yaml11("a: &x-1_B 1\nb: *x-1_B\n").value,
+        json!({"a": 1, "b": 1})
+    );
+}

@@ -1,14 +1,20 @@
 //! YAML 1.1 scalar resolution as PyYAML's `SafeLoader` does it ([`Schema::Yaml11`]): its
 //! implicit resolvers (`resolver.py`, matched in its order) and constructors (`constructor.py`),
-//! written out without regular expressions. Checked against PyYAML 6 on 3,000 generated scalars
-//! (`crates/core/tests/yaml11_pyyaml.rs`, `xtask/python/gen_yaml11_cases.py`).
+//! written out without regular expressions (timestamps: [`super::timestamp`]). Checked against
+//! PyYAML 6.0.4 on 4,500 generated scalars (`crates/core/tests/yaml11_pyyaml.rs`,
+//! `xtask/python/gen_yaml11_cases.py`).
 //!
 //! [`Schema::Yaml11`]: super::Schema::Yaml11
 
 use saphyr_parser::ScalarStyle;
 use serde_json::{Number, Value};
 
-use super::{Location, YamlError, no_json_form};
+use super::compose::Refusal;
+use super::timestamp::{self, Reading};
+use super::{Location, TimestampKind, YamlError, no_json_form};
+
+/// A resolved scalar: its value, and whether PyYAML builds a `date` / `datetime` for it.
+type Resolved = (Value, Option<TimestampKind>);
 
 /// A scalar's value under YAML 1.1; `core_tag` is the suffix of a `!!` tag (others were
 /// handled by the caller).
@@ -17,38 +23,49 @@ pub(super) fn resolve(
     style: ScalarStyle,
     core_tag: Option<&str>,
     at: Location,
-) -> Result<Value, YamlError> {
-    let refuse = |reason: String| YamlError::Unrepresentable {
-        location: at,
-        reason,
+) -> Result<Resolved, Refusal> {
+    let refuse = |reason: String| {
+        Refusal::Construct(YamlError::Unrepresentable {
+            location: at,
+            reason,
+        })
     };
+    let plain = |v: Value| (v, None);
     if let Some(suffix) = core_tag {
         let not = |kind: &str| refuse(format!("`{text}` is not a !!{kind}"));
         return match suffix {
-            "str" => Ok(Value::String(text.to_owned())),
-            "null" => Ok(Value::Null),
-            "bool" => bool_of(text).map(Value::Bool).ok_or_else(|| not("bool")),
-            "int" => int_of(text, at)?.ok_or_else(|| not("int")),
-            "float" => float_of(text, at)?.ok_or_else(|| not("float")),
+            "str" => Ok(plain(Value::String(text.to_owned()))),
+            "null" => Ok(plain(Value::Null)),
+            "bool" => bool_of(text)
+                .map(|b| plain(Value::Bool(b)))
+                .ok_or_else(|| not("bool")),
+            "int" => int_of(text, at)?.map(plain).ok_or_else(|| not("int")),
+            "float" => float_of(text, at)?.map(plain).ok_or_else(|| not("float")),
+            // PyYAML fails (AttributeError) on a !!timestamp its pattern does not match.
+            "timestamp" => timestamp_of(text, timestamp::tagged(text), at)
+                .unwrap_or_else(|| Err(not("timestamp"))),
             other => Err(refuse(format!(
                 "`{text}` is tagged !!{other}, which a data file cannot hold"
             ))),
         };
     }
     if !matches!(style, ScalarStyle::Plain) {
-        return Ok(Value::String(text.to_owned()));
+        return Ok(plain(Value::String(text.to_owned())));
     }
     if matches!(text, "" | "~" | "null" | "Null" | "NULL") {
-        return Ok(Value::Null);
+        return Ok(plain(Value::Null));
     }
     if let Some(b) = bool_of(text) {
-        return Ok(Value::Bool(b));
+        return Ok(plain(Value::Bool(b)));
     }
     if let Some(v) = float_of(text, at)? {
-        return Ok(v);
+        return Ok(plain(v));
     }
     if let Some(v) = int_of(text, at)? {
-        return Ok(v);
+        return Ok(plain(v));
+    }
+    if let Some(resolved) = timestamp_of(text, timestamp::implicit(text), at) {
+        return resolved;
     }
     if text == "=" {
         return Err(refuse(
@@ -57,8 +74,28 @@ pub(super) fn resolve(
                 .into(),
         ));
     }
-    // Timestamps (PyYAML: dates and datetimes) stay their text: a deployment field takes text.
-    Ok(Value::String(text.to_owned()))
+    Ok(plain(Value::String(text.to_owned())))
+}
+
+/// A timestamp's JSON text (pydantic's), `None` when `reading` is not a timestamp.
+fn timestamp_of(text: &str, reading: Reading, at: Location) -> Option<Result<Resolved, Refusal>> {
+    match reading {
+        Reading::NotOne => None,
+        Reading::Valid(json, kind) => Some(Ok((Value::String(json), Some(kind)))),
+        Reading::Impossible(what, kind) => {
+            let (noun, write) = match kind {
+                TimestampKind::Date => ("date", "a date that exists"),
+                _ => ("date and time", "a date and time that exist"),
+            };
+            Some(Err(Refusal::Construct(YamlError::InvalidTimestamp {
+                location: at,
+                reason: format!(
+                    "`{text}` is a YAML 1.1 {noun}, which PyYAML builds (`prefect deploy` fails \
+                     on it): {what}; write {write}, or quote it ('{text}') to keep it as text"
+                ),
+            })))
+        }
+    }
 }
 
 fn bool_of(text: &str) -> Option<bool> {
@@ -92,7 +129,7 @@ fn sexagesimal_tail(parts: &[&str]) -> bool {
 }
 
 /// PyYAML's int resolver and `construct_yaml_int`; `None` when the text is not an int.
-fn int_of(text: &str, at: Location) -> Result<Option<Value>, YamlError> {
+fn int_of(text: &str, at: Location) -> Result<Option<Value>, Refusal> {
     let (sign, body) = split_sign(text);
     let digit_ = |b: u8| b.is_ascii_digit() || b == b'_';
     let matches = if let Some(rest) = body.strip_prefix("0b") {
@@ -134,21 +171,23 @@ fn int_of(text: &str, at: Location) -> Result<Option<Value>, YamlError> {
     };
     let Some(magnitude) = magnitude else {
         // `0b_` and the like: the resolver says int, the constructor has no digits.
-        return Err(YamlError::Unrepresentable {
+        return Err(Refusal::Construct(YamlError::Unrepresentable {
             location: at,
             reason: format!("`{text}` reads as a YAML 1.1 integer without digits; quote it"),
-        });
+        }));
     };
     let n = sign * magnitude;
     let value = i64::try_from(n)
         .map(Value::from)
         .or_else(|_| u64::try_from(n).map(Value::from))
-        .map_err(|_| YamlError::Unrepresentable {
-            location: at,
-            reason: format!(
-                "the integer `{text}` does not fit in 64 bits, the most a JSON number keeps \
-                 exactly; quote it to keep it as text"
-            ),
+        .map_err(|_| {
+            Refusal::NoJsonForm(YamlError::Unrepresentable {
+                location: at,
+                reason: format!(
+                    "the integer `{text}` does not fit in 64 bits, the most a JSON number keeps \
+                     exactly; quote it to keep it as text"
+                ),
+            })
         })?;
     Ok(Some(value))
 }
@@ -165,7 +204,7 @@ fn exponent_ok(s: &str) -> bool {
 }
 
 /// PyYAML's float resolver and `construct_yaml_float`; `None` when the text is not a float.
-fn float_of(text: &str, at: Location) -> Result<Option<Value>, YamlError> {
+fn float_of(text: &str, at: Location) -> Result<Option<Value>, Refusal> {
     let (sign, body) = split_sign(text);
     let signed = body.len() != text.len();
     let digit_ = |b: u8| b.is_ascii_digit() || b == b'_';
@@ -175,7 +214,7 @@ fn float_of(text: &str, at: Location) -> Result<Option<Value>, YamlError> {
         _ => None,
     };
     if let Some(what) = special {
-        return Err(no_json_form(text, what, at));
+        return Err(Refusal::NoJsonForm(no_json_form(text, what, at)));
     }
     let matches = if let Some((whole, fraction_exp)) = body.split_once('.') {
         let exp_at = fraction_exp.find(['e', 'E']).unwrap_or(fraction_exp.len());
@@ -229,12 +268,12 @@ fn float_of(text: &str, at: Location) -> Result<Option<Value>, YamlError> {
     let f = if sign < 0 { -magnitude } else { magnitude };
     match Number::from_f64(f) {
         Some(n) if f.is_finite() => Ok(Some(Value::Number(n))),
-        _ => Err(YamlError::Unrepresentable {
+        _ => Err(Refusal::NoJsonForm(YamlError::Unrepresentable {
             location: at,
             reason: format!(
                 "the number `{text}` is too large for a 64-bit float (it would become \
                  infinity); quote it to keep it as text"
             ),
-        }),
+        })),
     }
 }
