@@ -197,6 +197,24 @@ pub struct LoadedYaml {
     pub warnings: Vec<YamlWarning>,
     locations: HashMap<String, Location>,
     composed: Composed,
+    non_string_keys: Vec<NonStringKey>,
+}
+
+/// A mapping key that YAML 1.1 reads as something other than text (`on:`, `1:`, `~:`), kept
+/// under the text pydantic's JSON mode writes for it ([`LoadedYaml::non_string_keys`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NonStringKey {
+    /// The JSON pointer of the mapping that holds the key, where it was written.
+    pub mapping: String,
+    /// The key as it is in the value (`"true"`, `"1"`, `"None"`).
+    pub key: String,
+    /// What YAML 1.1 made of it (`a boolean`, `a number`, `null`, `a date`).
+    pub kind: &'static str,
+    /// The key as written.
+    pub text: String,
+    /// Where it is.
+    pub location: Location,
 }
 
 /// What PyYAML builds for a YAML 1.1 timestamp ([`LoadedYaml::timestamp`]).
@@ -247,6 +265,24 @@ impl LoadedYaml {
     /// ```
     pub fn timestamp(&self, pointer: &str) -> Option<TimestampKind> {
         compose::timestamp_at(self.composed.0.as_deref()?, pointer)
+    }
+
+    /// The mapping keys YAML 1.1 did not read as text ([`Schema::Yaml11`] only; the core schema
+    /// refuses them). PyYAML makes them booleans, numbers, `None` or dates, and pydantic's JSON
+    /// mode writes them as text (`on:` → `"true"`, `1:` → `"1"`, `~:` → `"None"`), which is
+    /// what the value holds; a field that Prefect types `Dict[str, …]` refuses them, as pydantic
+    /// does. Each names the mapping it was written in (before aliases and merge keys).
+    ///
+    /// ```
+    /// use prefab_core::yaml::{Schema, load_with};
+    ///
+    /// let doc = load_with("extra:\n  on: 1\n  2: b\n", Schema::Yaml11).unwrap();
+    /// assert_eq!(doc.value["extra"], serde_json::json!({"true": 1, "2": "b"}));
+    /// let keys = doc.non_string_keys();
+    /// assert_eq!((keys[0].mapping.as_str(), keys[0].key.as_str(), keys[0].kind), ("/extra", "true", "a boolean"));
+    /// ```
+    pub fn non_string_keys(&self) -> &[NonStringKey] {
+        &self.non_string_keys
     }
 
     /// The location of `pointer`, or of its nearest ancestor that has one.
@@ -417,6 +453,8 @@ struct Loader<'t> {
     anchor_names: HashMap<String, Location>,
     /// A character index of the text and its byte offset (events come in text order).
     cursor: (usize, usize),
+    /// YAML 1.1 keys that are not text, kept as pydantic writes them.
+    non_string_keys: Vec<NonStringKey>,
 }
 
 impl Loader<'_> {
@@ -537,6 +575,7 @@ impl Loader<'_> {
             warnings: self.warnings,
             locations: self.locations,
             composed: Composed(composed),
+            non_string_keys: self.non_string_keys,
         })
     }
 
@@ -691,6 +730,26 @@ impl Loader<'_> {
         };
         let key = match &scalar.value {
             Ok(Value::String(k)) if scalar.timestamp.is_none() => Ok(Arc::<str>::from(k.as_str())),
+            Ok(resolved) if self.schema == Schema::Yaml11 && pydantic_key(resolved).is_some() => {
+                let what = match scalar.timestamp {
+                    Some(TimestampKind::Date) => "a date",
+                    Some(TimestampKind::DateTime) => "a date and time",
+                    None => kind_of(resolved),
+                };
+                let key = pydantic_key(resolved).unwrap_or_default();
+                let mapping = match self.stack.last() {
+                    Some(Frame::Map { pointer, .. }) => pointer.clone(),
+                    _ => String::new(),
+                };
+                self.non_string_keys.push(NonStringKey {
+                    mapping,
+                    key: key.clone(),
+                    kind: what,
+                    text: text.to_owned(),
+                    location: at,
+                });
+                Ok(Arc::<str>::from(key.as_str()))
+            }
             Ok(resolved) => {
                 let what = match scalar.timestamp {
                     Some(TimestampKind::Date) => "a date",
@@ -961,6 +1020,30 @@ pub fn join_path(prefix: &str, sub: &str) -> String {
         format!("{prefix}{sub}")
     } else {
         format!("{prefix}.{sub}")
+    }
+}
+
+/// The text pydantic's JSON mode writes for a dictionary key PyYAML built from a scalar:
+/// `true`/`false`, the number as Python prints it, `None`, a date's ISO text.
+fn pydantic_key(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => Some("None".into()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64()?;
+            if !f.is_finite() {
+                return None;
+            }
+            let s = format!("{f:?}");
+            Some(if s.contains(['.', 'e']) {
+                s
+            } else {
+                format!("{s}.0")
+            })
+        }
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
     }
 }
 

@@ -129,11 +129,18 @@ fn anchors_aliases_and_merges_load_as_pyyaml_safe_load() {
         checked += 1;
         let ours = load_with(doc, Schema::Yaml11);
         let expected = case["error"].is_null().then_some(&case["value"]);
+        // A key PyYAML makes a number, boolean, `None` or date has no JSON form in the
+        // corpus; prefab keeps it as the text pydantic writes (`non_string_keys`), so either
+        // outcome is accepted for those documents (tests in src/yaml/tests.rs pin the text).
+        let key_only = case["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("is not a string"));
         let problem = match (expected, &ours) {
             (None, Err(_)) => {
                 errors += 1;
                 None
             }
+            (None, Ok(_)) if key_only => None,
             (None, Ok(loaded)) => Some(format!(
                 "PyYAML: {}, prefab: {}",
                 case["error"],

@@ -174,6 +174,19 @@ impl PrefectFile {
                 ),
             ),
         }
+        for key in loaded.non_string_keys() {
+            if str_keyed(&key.mapping) {
+                checker.problems.push(Problem {
+                    field: pointer_to_path(&format!("{}/{}", key.mapping, escape(&key.key))),
+                    location: Some(key.location),
+                    message: format!(
+                        "the key `{}` is {} in YAML 1.1, and this mapping's keys are text: quote \
+                         it (\"{}\")",
+                        key.text, key.kind, key.text
+                    ),
+                });
+            }
+        }
         if !checker.problems.is_empty() {
             return Err(ProjectError::Invalid {
                 path: path.to_path_buf(),
@@ -235,6 +248,27 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "work_pools",
 ];
 
+/// Whether the mapping at `pointer` is one Prefect's model types `Dict[str, …]` (or a model
+/// that forbids other keys), so that a key YAML 1.1 reads as a boolean, number or date fails
+/// its validation: parameters, job variables, triggers, schedules and their parameters, steps.
+fn str_keyed(pointer: &str) -> bool {
+    let segs: Vec<&str> = pointer.split('/').skip(1).collect();
+    let steps = |s: &str| matches!(s, "build" | "push" | "pull");
+    let index = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match segs.as_slice() {
+        [s] | [s, _] if steps(s) => true,
+        ["deployments", d, rest @ ..] if index(d) => match rest {
+            ["parameters"] | ["work_pool", "job_variables"] => true,
+            ["triggers", t] => index(t),
+            ["schedule"] | ["schedule", "parameters"] => true,
+            ["schedules", i] | ["schedules", i, "parameters"] => index(i),
+            [s] | [s, _] if steps(s) => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// `a string`, `a number`, … for messages.
 pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
@@ -281,8 +315,7 @@ impl Checker<'_> {
     }
 
     fn is_timestamp(&self, pointer: &str) -> bool {
-        let _ = pointer;
-        false // STUB-TIMESTAMP
+        self.positions.timestamp(pointer).is_some()
     }
 
     /// A `str | None` field (pydantic refuses numbers, booleans and dates for a `str`).

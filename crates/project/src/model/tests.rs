@@ -89,3 +89,24 @@ fn intervals_read_as_pydantic_timedelta() {
     assert_eq!(interval_seconds(&json!("PT")), None);
     assert_eq!(interval_seconds(&json!("soon")), None);
 }
+
+#[test]
+fn yaml11_keys_that_are_not_text_fail_where_pydantic_wants_text() {
+    // Inside a parameter's value (Any) they become text keys, as pydantic writes them.
+    let f = parse("deployments:\n- name: a\n  parameters:\n    extra: {Off: Off, 1: x}\n").unwrap();
+    assert_eq!(
+        f.deployments[0]["parameters"]["extra"],
+        json!({"false": false, "1": "x"})
+    );
+    // Directly in parameters, job variables, triggers or steps they fail, with the line.
+    let p = problems("deployments:\n- name: a\n  parameters:\n    on: true\n");
+    assert!(
+        p[0].starts_with("deployments[0].parameters.true (line 4, column 5)"),
+        "{p:?}"
+    );
+    assert!(p[0].contains("quote it (\"on\")"), "{p:?}");
+    assert!(!problems("build:\n- yes: {}\n").is_empty());
+    // Where Prefect ignores unknown keys, they are ignored (with the unknown-key warning).
+    let f = parse("on: 1\ndeployments: [{name: a, work_pool: {name: p, no: 1}}]\n").unwrap();
+    assert_eq!(f.warnings.len(), 2, "{:?}", f.warnings);
+}
