@@ -54,13 +54,13 @@ const BULK_RSS_FRACTION_TARGET: f64 = 5.0;
 
 /// What `measure-child` reports about one process.
 #[derive(Debug, Clone, Copy)]
-struct Measured {
-    wall: Duration,
-    max_rss_kib: u64,
+pub(crate) struct Measured {
+    pub(crate) wall: Duration,
+    pub(crate) max_rss_kib: u64,
 }
 
 impl Measured {
-    fn mib(&self) -> f64 {
+    pub(crate) fn mib(&self) -> f64 {
         self.max_rss_kib as f64 / 1024.0
     }
 }
@@ -97,7 +97,7 @@ pub(crate) fn measure_child(report: &Path, command: &[OsString]) -> ExitCode {
 
 /// Runs `cmd` under `measure-child`; returns its output and measurement. Fails on an exit code
 /// other than 0 or `also_ok`, with the output.
-fn run_measured(
+pub(crate) fn run_measured(
     cmd: &Command,
     what: &str,
     also_ok: Option<i32>,
@@ -145,7 +145,7 @@ fn run_measured(
     ))
 }
 
-fn tail(text: &str) -> String {
+pub(crate) fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let from = lines.len().saturating_sub(30);
     lines[from..].iter().map(|l| format!("{l}\n")).collect()
@@ -164,7 +164,7 @@ fn tempfile_path(stem: &str) -> Result<PathBuf, String> {
 
 /// A command without the caller's `PREFECT_*` variables (a developer's profile or API URL must
 /// not steer either side).
-fn clean_command(program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
+pub(crate) fn clean_command(program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
     let mut cmd = Command::new(program);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("PREFECT_") {
@@ -176,7 +176,7 @@ fn clean_command(program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
 }
 
 /// Pids of running `prefect server start` processes (Linux `/proc`; empty elsewhere).
-fn other_prefect_servers() -> Vec<u32> {
+pub(crate) fn other_prefect_servers() -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -210,7 +210,7 @@ fn median(mut v: Vec<Measured>) -> Measured {
 
 /// Requests seen by the proxy: `METHOD /path/template` → count, and connections opened.
 #[derive(Debug, Default)]
-struct Counts {
+pub(crate) struct Counts {
     requests: Mutex<BTreeMap<String, u64>>,
     /// Per endpoint: the summed time from forwarding a request to the end of its response.
     latency: Mutex<BTreeMap<String, Duration>>,
@@ -220,7 +220,7 @@ struct Counts {
 impl Counts {
     /// Takes the counts so far and resets them: (per endpoint, latency per endpoint,
     /// connections).
-    fn take(&self) -> (BTreeMap<String, u64>, BTreeMap<String, Duration>, u64) {
+    pub(crate) fn take(&self) -> (BTreeMap<String, u64>, BTreeMap<String, Duration>, u64) {
         let requests = std::mem::take(&mut *self.requests.lock().expect("counts lock"));
         let latency = std::mem::take(&mut *self.latency.lock().expect("latency lock"));
         (
@@ -301,13 +301,13 @@ fn forward_body(
 
 /// A plain HTTP/1.1 proxy on 127.0.0.1 in front of `upstream` that counts the requests it
 /// forwards (one thread per direction per connection; responses are copied untouched).
-struct CountingProxy {
-    url: String,
-    counts: Arc<Counts>,
+pub(crate) struct CountingProxy {
+    pub(crate) url: String,
+    pub(crate) counts: Arc<Counts>,
 }
 
 impl CountingProxy {
-    fn start(upstream: SocketAddr) -> Result<CountingProxy, String> {
+    pub(crate) fn start(upstream: SocketAddr) -> Result<CountingProxy, String> {
         let listener =
             TcpListener::bind("127.0.0.1:0").map_err(|e| format!("proxy listener: {e}"))?;
         let port = listener
@@ -438,7 +438,7 @@ fn options(dir: &Path) -> ServerOptions {
 
 /// Migrates a fresh database once (`servers/template`) and stops that server; each side then
 /// starts from a copy of it.
-fn template_database() -> Result<PathBuf, String> {
+pub(crate) fn template_database() -> Result<PathBuf, String> {
     let dir = servers_root().join("template");
     LocalServer::stop_in(&dir, Duration::from_secs(30)).map_err(|e| e.to_string())?;
     let _ = fs::remove_dir_all(&dir);
@@ -449,7 +449,7 @@ fn template_database() -> Result<PathBuf, String> {
 }
 
 /// A server on a copy of the template database, for one side.
-fn fresh_server(side: &str, template_home: &Path) -> Result<LocalServer, String> {
+pub(crate) fn fresh_server(side: &str, template_home: &Path) -> Result<LocalServer, String> {
     let dir = servers_root().join(side);
     LocalServer::stop_in(&dir, Duration::from_secs(30)).map_err(|e| e.to_string())?;
     let _ = fs::remove_dir_all(&dir);
@@ -471,12 +471,12 @@ fn copy_dir(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn upstream_addr(server: &LocalServer) -> SocketAddr {
+pub(crate) fn upstream_addr(server: &LocalServer) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], server.port()))
 }
 
 /// CPU seconds (user + system) used so far by the server process and its descendants.
-fn server_cpu_seconds(pid: u32) -> f64 {
+pub(crate) fn server_cpu_seconds(pid: u32) -> f64 {
     fn ticks(pid: u32) -> u64 {
         let own = fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
@@ -555,12 +555,8 @@ impl BulkRun {
     }
 }
 
-pub(crate) fn run(write_docs: bool) -> Result<(), String> {
-    let runs: usize = std::env::var("PREFAB_DEPLOY_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(7)
-        .max(1);
+/// Refuses to measure while other Prefect servers run (unless `PREFAB_BENCH_ALLOW_OTHERS`).
+pub(crate) fn refuse_other_servers() -> Result<(), String> {
     let others = other_prefect_servers();
     if !others.is_empty() && std::env::var_os("PREFAB_BENCH_ALLOW_OTHERS").is_none() {
         return Err(format!(
@@ -570,6 +566,11 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
              PREFAB_BENCH_ALLOW_OTHERS=1"
         ));
     }
+    Ok(())
+}
+
+/// Builds the `prefab` binary (release) and returns its path.
+pub(crate) fn build_prefab_release() -> Result<PathBuf, String> {
     eprintln!("xtask: building the prefab binary (release)…");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(workspace_root())
@@ -579,7 +580,31 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
     if !status.success() {
         return Err(format!("cargo build --release -p prefab-cli: {status}"));
     }
-    let prefab = target_dir().join("release").join("prefab");
+    Ok(target_dir().join("release").join("prefab"))
+}
+
+/// The date (UTC), the number of cores and the load average now, for a results header.
+pub(crate) fn machine_note() -> (String, usize, String) {
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    (date, cores, load)
+}
+
+pub(crate) fn run(write_docs: bool) -> Result<(), String> {
+    let runs: usize = std::env::var("PREFAB_DEPLOY_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7)
+        .max(1);
+    refuse_other_servers()?;
+    let prefab = build_prefab_release()?;
     let venv = venv::prefect()?;
     let python = venv.python();
     let scripts = workspace_root().join("benches/python");
@@ -715,15 +740,7 @@ fn render(
     bulk: &BTreeMap<&str, Vec<BulkRun>>,
 ) -> String {
     let mut out = String::new();
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let load = fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default();
+    let (date, cores, load) = machine_note();
     let _ = writeln!(
         out,
         "Measured {date}, {cores} cores (load average {load} at the end), prefab release build, \
@@ -914,11 +931,11 @@ fn render(
     out
 }
 
-fn met(ok: bool) -> &'static str {
+pub(crate) fn met(ok: bool) -> &'static str {
     if ok { "met" } else { "MISSED" }
 }
 
-fn secs(s: f64) -> String {
+pub(crate) fn secs(s: f64) -> String {
     if s >= 1.0 {
         format!("{s:.2} s")
     } else {

@@ -1,9 +1,10 @@
 //! `cargo xtask`: the project's automation, in Rust (no shell scripts in disguise).
 //!
 //! * `cargo xtask codegen [--check]` — API models from the vendored OpenAPI document.
-//! * `cargo xtask bench-compare [--quick] [--write-docs] [--throughput | --storage | --deploy]`
-//!   — Prefect 3.9.1 vs prefab on the same inputs (schedules; or create throughput; or storage
-//!   pulls; or flow loading and bulk apply), side by side, in one run.
+//! * `cargo xtask bench-compare [--quick] [--write-docs] [--throughput | --storage | --deploy |
+//!   --prefect-yaml]` — Prefect 3.9.1 vs prefab on the same inputs (schedules; or create
+//!   throughput; or storage pulls; or flow loading and bulk apply; or `deploy --all` of a
+//!   prefect.yaml project), side by side, in one run.
 //! * `cargo xtask gen-schedule-cases --kind K --count N --seed S --out FILE` — random schedule
 //!   cases answered by Prefect itself, for differential tests.
 //! * `cargo xtask release X.Y.Z --dry-run` — lockstep bump, changelog, package checks.
@@ -14,6 +15,7 @@
 
 mod bench_compare;
 mod bench_deploy;
+mod bench_prefect_yaml;
 mod codegen;
 mod gen_cases;
 mod hostile;
@@ -59,6 +61,12 @@ enum Command {
         /// against a Python loop of `RunnerDeployment.apply()`, each on a fresh real server.
         #[arg(long, conflicts_with_all = ["throughput", "storage"])]
         deploy: bool,
+        /// Measure `prefab deploy --all` against `prefect --no-prompt deploy --all` on a
+        /// generated prefect.yaml project (100 deployments over 20 flow files; 20 with
+        /// `--quick`), a plain and a one-second build step, deploy and re-deploy, each side on
+        /// its own fresh real server; both must leave the same normalised server state.
+        #[arg(long, conflicts_with_all = ["throughput", "storage", "deploy"])]
+        prefect_yaml: bool,
     },
     /// Run a command and report its wall time and peak RSS (`getrusage(RUSAGE_CHILDREN)`) to
     /// FILE as JSON; used by `bench-compare --deploy`.
@@ -125,6 +133,12 @@ fn main() -> ExitCode {
         Command::MeasureChild { report, command } => {
             return bench_deploy::measure_child(&report, &command);
         }
+        Command::BenchCompare {
+            prefect_yaml: true,
+            quick,
+            write_docs,
+            ..
+        } => bench_prefect_yaml::run(quick, write_docs),
         Command::BenchCompare {
             deploy: true,
             write_docs,
