@@ -300,3 +300,52 @@ fn skip_unchanged_and_prune_work_on_a_project() {
     assert!(deployment(api, &flow_name, &names[2]).is_none());
     assert!(deployment(api, &flow_name, &names[0]).is_some());
 }
+
+#[test]
+fn ctrl_c_while_a_build_step_runs_stops_it_and_applies_nothing() {
+    let server = prefect::server();
+    let api = server.api_url();
+    let pool = unique("pool");
+    let name = unique("interrupted");
+    let dir = project(&format!(
+        "work_pools:\n- {{name: {pool}, type: process}}\nbuild:\n- prefect.deployments.steps.run_shell_script:\n    script: echo started > started.txt && sleep 60 && echo finished > finished.txt\n    shell: true\ndeployments:\n- name: {name}\n  entrypoint: flows.py:greet\n  work_pool: {{name: {pool}}}\n"
+    ));
+    let mut child = prefab(dir.path(), api)
+        .args(["deploy", "--all"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !dir.path().join("started.txt").exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the build step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // A hang guard, not a timing claim: the step sleeps 60 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("prefab still running 30 s after SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(130), "{}", text(&out));
+    assert!(text(&out).contains("nothing was applied"), "{}", text(&out));
+    assert!(deployment(api, "greet", &name).is_none());
+    // The step's shell was killed with it: it never finishes.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(!dir.path().join("finished.txt").exists());
+}

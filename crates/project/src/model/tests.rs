@@ -113,11 +113,17 @@ fn yaml11_keys_that_are_not_text_fail_where_pydantic_wants_text() {
 
 #[test]
 fn dates_are_text_in_parameters_and_refused_in_text_fields() {
-    let f = parse("deployments:\n- name: a\n  parameters: {day: 2024-05-01, at: 2024-05-01 10:20:30}\n").unwrap();
+    let f = parse(
+        "deployments:\n- name: a\n  parameters: {day: 2024-05-01, at: 2024-05-01 10:20:30}\n",
+    )
+    .unwrap();
     assert_eq!(
         f.deployments[0]["parameters"],
         json!({"day": "2024-05-01", "at": "2024-05-01T10:20:30"})
     );
     let p = problems("deployments:\n- name: a\n  version: 2024-01-01\n");
-    assert!(p[0].contains("is a date in YAML 1.1") && p[0].contains("line 3"), "{p:?}");
+    assert!(
+        p[0].contains("is a date in YAML 1.1") && p[0].contains("line 3"),
+        "{p:?}"
+    );
 }
