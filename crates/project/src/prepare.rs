@@ -553,9 +553,9 @@ pub async fn prepare(
     if d.description.as_deref().is_none_or(str::is_empty) {
         d.description = flow.description;
     }
-    let mut options = ApplyOptions::default()
-        .inference_dir(cwd)
-        .env(cx.env.clone());
+    // Version inference reads the process's environment (the one `cx.env` was taken from),
+    // once per run for all the deployments of one directory.
+    let mut options = ApplyOptions::default().inference_dir(cwd);
     options.schedules = schedules.unwrap_or_default();
     Ok(Prepared {
         deployment: d,
