@@ -421,13 +421,16 @@ fn render(setup: &Setup, quick: bool, variants: &[Variant]) -> String {
     let (date, cores, load) = machine_note();
     let others = match other_prefect_servers().len() {
         0 => String::new(),
-        k => format!(", {k} other Prefect servers running"),
+        k => format!(
+            ", {k} other Prefect servers running: the machine was shared with other work, so \
+             the figures are noisy"
+        ),
     };
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Measured {date}, {cores} cores (load average {load} at the end{others}; the machine was \
-         shared with other work, so the figures are noisy){}, prefab release build with default \
+        "Measured {date}, {cores} cores (load average {load} at the end{others}){}, prefab \
+         release build with default \
          settings, Prefect 3.9.1 in its pinned venv. {n} deployments over {} flow files; each \
          side on its own server (a copy of the same freshly migrated SQLite database, API only, \
          work pools and the variable created first), through a counting proxy; wall time and \
