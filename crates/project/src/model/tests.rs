@@ -127,3 +127,29 @@ fn dates_are_text_in_parameters_and_refused_in_text_fields() {
         "{p:?}"
     );
 }
+
+#[test]
+fn hostile_files_are_refused_at_once_with_where() {
+    // 100k levels of flow nesting, and a billion-laughs alias bomb: refused, not parsed out.
+    let deep = format!(
+        "deployments: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let err = parse(&deep).unwrap_err().to_string();
+    assert!(err.contains("line 1"), "{err}");
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 0..9 {
+        let prev = if i == 0 {
+            "a".to_owned()
+        } else {
+            format!("b{}", i - 1)
+        };
+        bomb.push_str(&format!(
+            "b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
+    }
+    bomb.push_str("deployments: [*b8]\n");
+    let err = parse(&bomb).unwrap_err().to_string();
+    assert!(err.contains("alias"), "{err}");
+}
