@@ -64,6 +64,7 @@ mod depth;
 mod docstring;
 mod error;
 mod eval;
+mod model_config;
 mod python;
 mod rust_flow;
 mod schema;
