@@ -191,6 +191,22 @@ impl ModelConfig {
             .unwrap_or(true)
     }
 
+    /// What the configuration changes in validating constructor arguments.
+    pub(crate) fn validation(&self) -> Validation {
+        let (str_min_length, str_max_length) = self.str_lengths();
+        Validation {
+            strip: self.flag("str_strip_whitespace"),
+            lower: self.flag("str_to_lower"),
+            upper: self.flag("str_to_upper"),
+            numbers_to_str: self.flag("coerce_numbers_to_str"),
+            strict: self.flag("strict"),
+            allow_inf_nan: self.get("allow_inf_nan").and_then(truthy).unwrap_or(true),
+            validate_default: self.flag("validate_default"),
+            str_min_length,
+            str_max_length,
+        }
+    }
+
     /// How the model's serializer writes values (`ser_json_bytes`, `ser_json_timedelta`,
     /// `ser_json_temporal`): a dump of an instance, or a default in serialization mode.
     pub(crate) fn dump_settings(&self) -> DumpSettings {
@@ -321,6 +337,60 @@ impl ModelConfig {
             ));
         }
         notes
+    }
+}
+
+/// The validation settings of a model that the reader applies to constructor arguments.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Validation {
+    pub strip: bool,
+    pub lower: bool,
+    pub upper: bool,
+    pub numbers_to_str: bool,
+    pub strict: bool,
+    pub allow_inf_nan: bool,
+    pub validate_default: bool,
+    pub str_min_length: Option<i128>,
+    pub str_max_length: Option<i128>,
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Validation {
+            strip: false,
+            lower: false,
+            upper: false,
+            numbers_to_str: false,
+            strict: false,
+            allow_inf_nan: true,
+            validate_default: false,
+            str_min_length: None,
+            str_max_length: None,
+        }
+    }
+}
+
+impl Validation {
+    /// A string argument: stripped, then lower- (or else upper-) cased, then checked
+    /// against the length limits (`Value::Unknown` when it fails them).
+    pub(crate) fn string(&self, s: &str) -> Value {
+        let mut out = if self.strip {
+            s.trim().to_string()
+        } else {
+            s.to_string()
+        };
+        if self.lower {
+            out = out.to_lowercase();
+        } else if self.upper {
+            out = out.to_uppercase();
+        }
+        let len = out.chars().count() as i128;
+        if self.str_min_length.is_some_and(|m| len < m)
+            || self.str_max_length.is_some_and(|m| len > m)
+        {
+            return Value::Unknown;
+        }
+        Value::Str(out)
     }
 }
 
@@ -622,8 +692,15 @@ impl AliasKey {
 /// `pydantic.alias_generators`, called with evaluated arguments.
 pub(crate) fn call_pydantic(b: Builtin, args: &[Value], kwargs: &[(String, Value)]) -> Value {
     match b {
+        // On its own, even a one-step path leaves the schema with the field's name (pydantic
+        // flattens it to `["step"]`, which `_get_alias_name` skips); as a choice of
+        // `AliasChoices` a one-step path names the property.
         Builtin::AliasPath => match args {
-            [Value::Str(s)] => Value::AliasKey(AliasKey::plain(s.clone())),
+            [Value::Str(s)] => Value::AliasKey(AliasKey {
+                schema_key: None,
+                names: vec![s.clone()],
+                nested: false,
+            }),
             [Value::Str(_), rest @ ..]
                 if rest
                     .iter()
@@ -644,13 +721,14 @@ pub(crate) fn call_pydantic(b: Builtin, args: &[Value], kwargs: &[(String, Value
                 nested: false,
             };
             for choice in args {
-                let choice = match choice {
-                    Value::Str(s) => AliasKey::plain(s.clone()),
-                    Value::AliasKey(k) => k.clone(),
+                let (candidate, choice) = match choice {
+                    Value::Str(s) => (Some(s.clone()), AliasKey::plain(s.clone())),
+                    Value::AliasKey(k) if k.nested => (None, k.clone()),
+                    Value::AliasKey(k) => (k.names.first().cloned(), k.clone()),
                     _ => return Value::Unknown,
                 };
                 if key.schema_key.is_none() {
-                    key.schema_key = choice.schema_key.clone();
+                    key.schema_key = candidate;
                 }
                 key.names.extend(choice.names);
                 key.nested |= choice.nested;

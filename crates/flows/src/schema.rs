@@ -7,7 +7,7 @@ use std::rc::Rc;
 use serde_json::{Map, Value as Json};
 
 use super::eval::{py_float_repr, timedelta_from_micros, values_equal};
-use super::model_config::{BytesMode, DumpSettings, ModelConfig, Temporal};
+use super::model_config::{BytesMode, DumpSettings, ModelConfig, Temporal, Validation};
 use super::value::{Builtin, EnumDef, FieldInfo, ModelDef, Ty, Value};
 
 /// What a default turned into.
@@ -777,6 +777,12 @@ fn encode_inner(v: &Value, settings: &DumpSettings) -> Encoded {
             let mut out = Map::new();
             for (f, val) in fields.iter().zip(values) {
                 let key = f.info.serialization_key(&f.name);
+                // A float field's serializer writes an (unvalidated) integer default as a
+                // float.
+                let val = match (super::eval::split_annotated(f.ty.clone()).0, val) {
+                    (Ty::Float, Value::Int(i)) => &Value::Float(*i as f64),
+                    _ => val,
+                };
                 match encode_with(val, &own) {
                     Done(j) => {
                         out.insert(key, j);
@@ -970,6 +976,7 @@ pub(crate) fn instantiate_model(
             }
         }
     }
+    let rules = def.config.validation();
     let mut values = Vec::new();
     for f in &fields {
         let given = kwargs
@@ -977,13 +984,25 @@ pub(crate) fn instantiate_model(
             .find(|(k, _)| accepted(f, k))
             .map(|(_, v)| v.clone());
         let v = match given {
-            Some(v) => coerce(&v, &f.ty),
-            None => match (&f.default, &f.factory) {
-                (Some(d), _) => d.clone(),
-                (None, Some(factory)) => call_factory(factory),
-                (None, None) => return Value::Unknown,
-            },
+            Some(v) => coerce(&v, &f.ty, &rules),
+            None => {
+                let d = match (&f.default, &f.factory) {
+                    (Some(d), _) => d.clone(),
+                    (None, Some(factory)) => call_factory(factory),
+                    (None, None) => return Value::Unknown,
+                };
+                if rules.validate_default {
+                    coerce(&d, &f.ty, &rules)
+                } else {
+                    d
+                }
+            }
         };
+        // A value validation refuses (or the reader cannot evaluate): the instance is not
+        // known.
+        if v.is_unknown() {
+            return Value::Unknown;
+        }
         values.push(v);
     }
     Value::Model(def.clone(), values)
@@ -1003,14 +1022,26 @@ fn call_factory(f: &Value) -> Value {
     }
 }
 
-/// The conversions pydantic's validation applies to constructor arguments.
-pub(crate) fn coerce(v: &Value, ty: &Ty) -> Value {
-    super::depth::guarded(|| coerce_inner(v, ty))
+/// The conversions pydantic's validation applies to constructor arguments, under the
+/// model's configuration (`Value::Unknown` where validation would fail: the module raises
+/// when imported).
+pub(crate) fn coerce(v: &Value, ty: &Ty, rules: &Validation) -> Value {
+    super::depth::guarded(|| coerce_inner(v, ty, rules))
 }
 
-fn coerce_inner(v: &Value, ty: &Ty) -> Value {
+fn coerce_inner(v: &Value, ty: &Ty, rules: &Validation) -> Value {
+    let coerce = |v: &Value, ty: &Ty| coerce(v, ty, rules);
     match (ty, v) {
         (Ty::Annotated(inner, _), _) => coerce(v, inner),
+        (Ty::Str, Value::Str(s)) => rules.string(s),
+        (Ty::Str, Value::Int(_) | Value::Float(_)) if rules.numbers_to_str => match v {
+            Value::Int(i) => rules.string(&i.to_string()),
+            Value::Float(f) => rules.string(&py_float_repr(*f)),
+            _ => Value::Unknown,
+        },
+        // pydantic refuses numbers for `str` unless `coerce_numbers_to_str`.
+        (Ty::Str, Value::Int(_) | Value::Float(_) | Value::Bool(_)) => Value::Unknown,
+        (Ty::Float, Value::Float(f)) if !f.is_finite() && !rules.allow_inf_nan => Value::Unknown,
         (Ty::Float, Value::Int(i)) => Value::Float(*i as f64),
         (Ty::Model(def), Value::Dict(items)) => {
             let mut kwargs = Vec::new();
@@ -1022,6 +1053,9 @@ fn coerce_inner(v: &Value, ty: &Ty) -> Value {
             }
             instantiate_model(def, &[], &kwargs)
         }
+        // Strict mode takes only members and durations as they are.
+        (Ty::Enum(_), v) if rules.strict && !matches!(v, Value::EnumMember(..)) => Value::Unknown,
+        (Ty::TimeDelta, Value::Int(_) | Value::Float(_)) if rules.strict => Value::Unknown,
         (Ty::Enum(def), v) if !matches!(v, Value::EnumMember(..)) => {
             match def.members.iter().position(|(_, m)| values_equal(m, v)) {
                 Some(i) => Value::EnumMember(def.clone(), i),
