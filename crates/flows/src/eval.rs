@@ -681,9 +681,20 @@ impl Loader {
                 _ => {}
             }
         }
+        let arbitrary = c.decorators.is_empty()
+            && bases.iter().all(|b| match b {
+                Value::Builtin(Builtin::Object) => true,
+                Value::PlainClass(p) => p.arbitrary,
+                _ => false,
+            })
+            && !attrs
+                .iter()
+                .any(|(n, _)| n == "__get_pydantic_core_schema__");
         Value::PlainClass(Rc::new(PlainClassDef {
             name: c.name.clone(),
+            qualname: format!("{}.{}", self.module_name(ns), c.name),
             attrs,
+            arbitrary,
         }))
     }
 
@@ -794,6 +805,14 @@ impl Loader {
                 }
             }
         }
+        if let Some(err) = config.creation_error(&fields) {
+            // The class statement raises: the module fails to import, and the name stays
+            // unbound (Prefect's fallback loader leaves the annotation unresolved).
+            if ns.borrow().first_error.is_none() {
+                ns.borrow_mut().first_error = Some(err);
+            }
+            return Value::Unknown;
+        }
         self.configure_fields(c, &config, &mut fields, &mut notes);
         notes.extend(config.notes(&c.name));
         let def = Rc::new(ModelDef {
@@ -805,6 +824,21 @@ impl Loader {
         });
         ns.borrow_mut().models.push((def.clone(), sources));
         Value::Type(Ty::Model(def))
+    }
+
+    /// The dotted name Python gives the module of `ns` (its path under the import root).
+    fn module_name(&self, ns: &ModuleRef) -> String {
+        let file = ns.borrow().file.clone();
+        let rel = file.strip_prefix(&self.root).unwrap_or(&file);
+        let mut parts: Vec<String> = rel
+            .with_extension("")
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if parts.last().is_some_and(|p| p == "__init__") {
+            parts.pop();
+        }
+        parts.join(".")
     }
 
     /// Evaluates an annotation expression (string annotations are parsed and evaluated).
@@ -1272,6 +1306,7 @@ impl Loader {
                 Builtin::Timezone => Ty::Plain("timezone".into()),
                 _ => Ty::Invalid(format!("{b:?}")),
             },
+            Value::PlainClass(c) if c.arbitrary => Ty::Arbitrary(c.qualname.clone()),
             Value::PlainClass(c) => Ty::Plain(c.name.clone()),
             Value::External | Value::Unknown => Ty::Any,
             Value::Str(s) => {
@@ -2650,7 +2685,7 @@ pub(crate) fn ty_key(t: &Ty) -> String {
         ),
         Ty::Enum(d) => format!("enum:{}:{:p}", d.name, Rc::as_ptr(d)),
         Ty::Model(d) => format!("model:{}:{:p}", d.name, Rc::as_ptr(d)),
-        Ty::Plain(n) => format!("class:{n}"),
+        Ty::Plain(n) | Ty::Arbitrary(n) => format!("class:{n}"),
         Ty::Literal(v) => format!("literal{v:?}"),
         Ty::Annotated(i, infos) => format!("annotated[{},{infos:?}]", ty_key(i)),
         other => format!("{other:?}"),

@@ -11,7 +11,9 @@ use std::rc::Rc;
 
 use super::ast::{ClassDef, Expr, Stmt};
 use super::eval::{Loader, truthy};
-use super::value::{AliasGeneratorDef, AliasKey, Builtin, FieldInfo, ModelField, ModuleRef, Value};
+use super::value::{
+    AliasGeneratorDef, AliasKey, Builtin, FieldInfo, ModelField, ModuleRef, Ty, Value,
+};
 
 /// The keys of pydantic 2.14's `ConfigDict`: class keywords with these names are
 /// configuration, the others go to `__init_subclass__`.
@@ -70,6 +72,9 @@ const CONFIG_KEYS: &[&str] = &[
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ModelConfig {
     entries: Vec<(String, Value)>,
+    /// The class body has both a (non-empty) `model_config` and `class Config` (pydantic
+    /// refuses the class; not inherited).
+    config_both: bool,
     /// Models (this one or its bases) whose `model_config` the reader could not evaluate.
     unknown_from: Vec<String>,
     /// The class or a base defines computed fields or custom serializers (they change a
@@ -256,6 +261,29 @@ impl ModelConfig {
         }
     }
 
+    /// The error pydantic raises when it creates the class: `model_config` together with
+    /// `class Config`, or a field of a plain class without `arbitrary_types_allowed`.
+    pub(crate) fn creation_error(&self, fields: &[ModelField]) -> Option<(&'static str, String)> {
+        if self.config_both {
+            return Some((
+                "PydanticUserError",
+                format!(
+                    "\"Config\" and \"model_config\" cannot be used together\n\nFor further information visit {PYDANTIC_ERRORS}/config-both"
+                ),
+            ));
+        }
+        if self.flag("arbitrary_types_allowed") {
+            return None;
+        }
+        let class = fields.iter().find_map(|f| arbitrary_class(&f.ty))?;
+        Some((
+            "PydanticSchemaGenerationError",
+            format!(
+                "Unable to generate pydantic-core schema for <class '{class}'>. Set `arbitrary_types_allowed=True` in the model_config to ignore this error or implement `__get_pydantic_core_schema__` on your type to fully support it.\n\nIf you got this error by calling handler(<some type>) within `__get_pydantic_core_schema__` then you likely need to call `handler.generate_schema(<some type>)` since we do not call `__get_pydantic_core_schema__` on `<some type>` otherwise to avoid infinite recursion.\n\nFor further information visit {PYDANTIC_ERRORS}/schema-for-unknown-type"
+            ),
+        ))
+    }
+
     /// What the reader cannot reproduce of this configuration, one note each.
     pub(crate) fn notes(&self, model: &str) -> Vec<String> {
         let mut notes = Vec::new();
@@ -394,6 +422,22 @@ impl Validation {
     }
 }
 
+/// Where pydantic 2.14's error messages point.
+const PYDANTIC_ERRORS: &str = "https://errors.pydantic.dev/2.14/u";
+
+/// The first plain class in a type (what pydantic needs `arbitrary_types_allowed` for).
+fn arbitrary_class(ty: &Ty) -> Option<String> {
+    super::depth::guarded(|| match ty {
+        Ty::Arbitrary(name) => Some(name.clone()),
+        Ty::List(t) | Ty::Set(t) | Ty::FrozenSet(t) | Ty::TupleVar(t) | Ty::Annotated(t, _) => {
+            arbitrary_class(t)
+        }
+        Ty::Dict(k, v) => arbitrary_class(k).or_else(|| arbitrary_class(v)),
+        Ty::Tuple(items) | Ty::Union(items) => items.iter().find_map(arbitrary_class),
+        _ => None,
+    })
+}
+
 /// How bytes are written (`ser_json_bytes`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum BytesMode {
@@ -462,6 +506,7 @@ impl Loader {
         match &from_namespace {
             Some(Value::Dict(items)) if !items.is_empty() => {
                 config.update(&ModelConfig::from_dict(items));
+                config.config_both = config_class.is_some();
             }
             // An empty (falsy) `model_config` lets `class Config` through.
             None | Some(Value::Dict(_)) => {
@@ -920,10 +965,12 @@ fn attribute_docstrings(body: &[Stmt]) -> Vec<(String, String)> {
 pub(crate) fn extra_enum() -> Value {
     Value::PlainClass(Rc::new(super::value::PlainClassDef {
         name: "Extra".into(),
+        qualname: "pydantic.Extra".into(),
         attrs: ["allow", "ignore", "forbid"]
             .iter()
             .map(|s| (s.to_string(), Value::Str(s.to_string())))
             .collect(),
+        arbitrary: false,
     }))
 }
 

@@ -221,7 +221,7 @@ impl Gen {
 
     fn schema_inner(&mut self, ty: &Ty) -> Result<Map<String, Json>, String> {
         Ok(match ty {
-            Ty::Any | Ty::Plain(_) => Map::new(),
+            Ty::Any | Ty::Plain(_) | Ty::Arbitrary(_) => Map::new(),
             Ty::Int => obj(&[("type", s("integer"))]),
             Ty::Float => obj(&[("type", s("number"))]),
             Ty::Str => self.settings.string(obj(&[("type", s("string"))])),

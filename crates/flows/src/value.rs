@@ -205,6 +205,10 @@ pub(crate) enum Ty {
     Model(Rc<ModelDef>),
     /// A class pydantic checks with `isinstance`: its schema is empty.
     Plain(String),
+    /// A plain Python class ([`PlainClassDef::arbitrary`]): checked with `isinstance` where
+    /// `arbitrary_types_allowed` (Prefect's `Parameters` model), refused in a model without
+    /// it.
+    Arbitrary(String),
     Date,
     DateTime,
     Time,
@@ -345,7 +349,13 @@ pub(crate) struct AliasGeneratorDef {
 #[derive(Debug)]
 pub(crate) struct PlainClassDef {
     pub name: String,
+    /// `module.Name`, as pydantic's messages name the class.
+    pub qualname: String,
     pub attrs: Vec<(String, Value)>,
+    /// pydantic has no schema for it: no decorator (a dataclass is supported), no base but
+    /// `object` or such classes, no `__get_pydantic_core_schema__`. A model field of this
+    /// type needs `arbitrary_types_allowed`.
+    pub arbitrary: bool,
 }
 
 /// A module-level function.
