@@ -95,6 +95,7 @@ pub(crate) struct Param {
 #[derive(Debug, Clone)]
 pub(crate) struct ClassDef {
     pub name: String,
+    pub decorators: Vec<Expr>,
     pub bases: Vec<Expr>,
     pub keywords: Vec<Keyword>,
     pub body: Vec<Stmt>,

@@ -23,8 +23,8 @@ use super::ast::{
 use super::depth;
 use super::python;
 use super::value::{
-    Builtin, Date, EnumDef, FieldInfo, FlowInfo, FunctionInfo, ModelDef, ModelField, ModuleRef,
-    PlainClassDef, Time, Ty, Value,
+    AliasKey, Builtin, Date, EnumDef, FieldInfo, FlowInfo, FunctionInfo, ModelDef, ModelField,
+    ModuleRef, PlainClassDef, Time, Ty, Value,
 };
 
 /// A module's names after its top-level statements ran.
@@ -140,11 +140,28 @@ fn known_member(module: &str, attr: &str) -> Option<Value> {
             "auto" => b(B::AutoFn),
             _ => Some(Value::Opaque),
         },
-        "pydantic" => match attr {
+        // The submodules re-export what the reader knows of the package.
+        "pydantic" | "pydantic.config" | "pydantic.main" | "pydantic.fields"
+        | "pydantic.aliases" | "pydantic.types" => match attr {
             "BaseModel" => b(B::BaseModel),
             "Field" => b(B::Field),
             "SecretStr" => b(B::SecretStr),
             "ConfigDict" => b(B::ConfigDict),
+            "AliasChoices" => b(B::AliasChoices),
+            "AliasPath" => b(B::AliasPath),
+            "AliasGenerator" => b(B::AliasGenerator),
+            "Extra" => Some(super::model_config::extra_enum()),
+            "alias_generators" | "config" | "main" | "fields" | "aliases" | "types"
+                if module == "pydantic" =>
+            {
+                Some(Value::Module(format!("pydantic.{attr}")))
+            }
+            _ => Some(Value::External),
+        },
+        "pydantic.alias_generators" => match attr {
+            "to_camel" => b(B::ToCamel),
+            "to_pascal" => b(B::ToPascal),
+            "to_snake" => b(B::ToSnake),
             _ => Some(Value::External),
         },
         "prefect" | "prefect.flows" => match attr {
@@ -664,9 +681,20 @@ impl Loader {
                 _ => {}
             }
         }
+        let arbitrary = c.decorators.is_empty()
+            && bases.iter().all(|b| match b {
+                Value::Builtin(Builtin::Object) => true,
+                Value::PlainClass(p) => p.arbitrary,
+                _ => false,
+            })
+            && !attrs
+                .iter()
+                .any(|(n, _)| n == "__get_pydantic_core_schema__");
         Value::PlainClass(Rc::new(PlainClassDef {
             name: c.name.clone(),
+            qualname: format!("{}.{}", self.module_name(ns), c.name),
             attrs,
+            arbitrary,
         }))
     }
 
@@ -677,115 +705,140 @@ impl Loader {
         bases: &[Value],
         doc: Option<String>,
     ) -> Value {
+        let parents: Vec<Rc<ModelDef>> = bases
+            .iter()
+            .filter_map(|b| match b {
+                Value::Type(Ty::Model(parent)) => Some(parent.clone()),
+                _ => None,
+            })
+            .collect();
+        // Inherited fields in pydantic's order (annotations along the reversed MRO: the last
+        // base's first); each field as the first base that has it defines it.
         let mut fields: Vec<ModelField> = Vec::new();
         let mut sources: Vec<ModelFieldSource> = Vec::new();
-        let mut title = None;
-        let mut extra = None;
-        for b in bases {
-            if let Value::Type(Ty::Model(parent)) = b {
-                fields.extend(parent.fields.borrow().iter().cloned());
-                title = parent.title.borrow().clone();
-                extra = parent.extra.borrow().clone();
-                if let Some((_, srcs)) = ns
-                    .borrow()
-                    .models
-                    .iter()
-                    .find(|(m, _)| Rc::ptr_eq(m, parent))
-                {
-                    sources.extend(srcs.iter().cloned());
-                } else {
-                    sources.extend(parent.fields.borrow().iter().map(|_| ModelFieldSource {
+        for parent in parents.iter().rev() {
+            for f in parent.fields.borrow().iter() {
+                if !fields.iter().any(|g| g.name == f.name) {
+                    fields.push(f.clone());
+                    sources.push(ModelFieldSource {
                         annotation: Expr::Other,
-                    }));
+                    });
                 }
             }
         }
-        for kw in &c.keywords {
-            if kw.arg.as_deref() == Some("extra")
-                && let Value::Str(s) = self.eval(ns, &kw.value)
-            {
-                extra = Some(s);
+        for (slot, field) in fields.iter_mut().enumerate() {
+            for parent in &parents {
+                let found = parent
+                    .fields
+                    .borrow()
+                    .iter()
+                    .position(|g| g.name == field.name);
+                if let Some(i) = found {
+                    *field = parent.fields.borrow()[i].clone();
+                    if let Some((_, srcs)) = ns
+                        .borrow()
+                        .models
+                        .iter()
+                        .find(|(m, _)| Rc::ptr_eq(m, parent))
+                        && let Some(src) = srcs.get(i)
+                    {
+                        sources[slot] = src.clone();
+                    }
+                    break;
+                }
             }
         }
+        let mut notes = Vec::new();
+        let config = self.model_config_of(ns, c, &parents);
         for stmt in &c.body {
-            match stmt {
-                Stmt::AnnAssign {
-                    target: Expr::Name(name),
-                    annotation,
-                    value,
-                } => {
-                    if name.starts_with('_') {
-                        continue;
-                    }
-                    let ann = self.eval_annotation(ns, annotation);
-                    if is_classvar(&ann) {
-                        continue;
-                    }
-                    let (ty, annotated_info) = split_annotated(self.type_of(ns, &ann));
-                    let mut info = annotated_info.unwrap_or_default();
-                    let mut default = info.default.take();
-                    let mut factory = info.default_factory.take();
-                    if let Some(value) = value {
-                        match self.eval(ns, value) {
-                            Value::Field(fi) => {
-                                let fi = *fi;
-                                merge_field_info(&mut info, &fi);
-                                default = fi.default.clone();
-                                factory = fi.default_factory.clone();
-                                if default.is_some() {
-                                    factory = None;
-                                }
-                            }
-                            v => {
-                                default = Some(v);
+            if let Stmt::AnnAssign {
+                target: Expr::Name(name),
+                annotation,
+                value,
+            } = stmt
+            {
+                // `model_config` is configuration, never a field.
+                if name.starts_with('_') || name == "model_config" {
+                    continue;
+                }
+                let ann = self.eval_annotation(ns, annotation);
+                if is_classvar(&ann) {
+                    continue;
+                }
+                let (ty, annotated_info) = split_annotated(self.type_of(ns, &ann));
+                let mut info = annotated_info.unwrap_or_default();
+                let mut default = info.default.take();
+                let mut factory = info.default_factory.take();
+                if let Some(value) = value {
+                    match self.eval(ns, value) {
+                        Value::Field(fi) => {
+                            let fi = *fi;
+                            merge_field_info(&mut info, &fi);
+                            default = fi.default.clone();
+                            factory = fi.default_factory.clone();
+                            if default.is_some() {
                                 factory = None;
                             }
                         }
-                    }
-                    let field = ModelField {
-                        name: name.clone(),
-                        ty,
-                        default,
-                        factory,
-                        info,
-                    };
-                    let src = ModelFieldSource {
-                        annotation: annotation.clone(),
-                    };
-                    if let Some(pos) = fields.iter().position(|f| &f.name == name) {
-                        fields[pos] = field;
-                        sources[pos] = src;
-                    } else {
-                        fields.push(field);
-                        sources.push(src);
-                    }
-                }
-                Stmt::Assign { targets, value } => {
-                    if let [Expr::Name(name)] = targets.as_slice()
-                        && name == "model_config"
-                        && let Value::Dict(items) = self.eval(ns, value)
-                    {
-                        for (k, v) in items {
-                            match (k, v) {
-                                (Value::Str(k), Value::Str(v)) if k == "title" => title = Some(v),
-                                (Value::Str(k), Value::Str(v)) if k == "extra" => extra = Some(v),
-                                _ => {}
-                            }
+                        v => {
+                            default = Some(v);
+                            factory = None;
                         }
                     }
                 }
-                _ => {}
+                let field = ModelField {
+                    name: name.clone(),
+                    ty,
+                    default,
+                    factory,
+                    info,
+                };
+                let src = ModelFieldSource {
+                    annotation: annotation.clone(),
+                };
+                if let Some(pos) = fields.iter().position(|f| &f.name == name) {
+                    fields[pos] = field;
+                    sources[pos] = src;
+                } else {
+                    fields.push(field);
+                    sources.push(src);
+                }
             }
         }
+        if let Some(err) = config.creation_error(&fields) {
+            // The class statement raises: the module fails to import, and the name stays
+            // unbound (Prefect's fallback loader leaves the annotation unresolved).
+            if ns.borrow().first_error.is_none() {
+                ns.borrow_mut().first_error = Some(err);
+            }
+            return Value::Unknown;
+        }
+        self.configure_fields(c, &config, &mut fields, &mut notes);
+        notes.extend(config.notes(&c.name));
         let def = Rc::new(ModelDef {
             name: c.name.clone(),
             doc,
             fields: RefCell::new(fields),
-            title: RefCell::new(title),
-            extra: RefCell::new(extra),
+            config,
+            notes,
         });
         ns.borrow_mut().models.push((def.clone(), sources));
         Value::Type(Ty::Model(def))
+    }
+
+    /// The dotted name Python gives the module of `ns` (its path under the import root).
+    fn module_name(&self, ns: &ModuleRef) -> String {
+        let file = ns.borrow().file.clone();
+        let rel = file.strip_prefix(&self.root).unwrap_or(&file);
+        let mut parts: Vec<String> = rel
+            .with_extension("")
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if parts.last().is_some_and(|p| p == "__init__") {
+            parts.pop();
+        }
+        parts.join(".")
     }
 
     /// Evaluates an annotation expression (string annotations are parsed and evaluated).
@@ -848,7 +901,18 @@ impl Loader {
             Expr::Dict(items) => {
                 let mut out: Vec<(Value, Value)> = Vec::new();
                 for (k, v) in items {
-                    let Some(k) = k else { return Value::Unknown };
+                    let Some(k) = k else {
+                        // `{**other}`.
+                        match self.eval(ns, v) {
+                            Value::Dict(more) => {
+                                for (k, v) in more {
+                                    dict_insert(&mut out, k, v);
+                                }
+                                continue;
+                            }
+                            _ => return Value::Unknown,
+                        }
+                    };
                     let k = self.eval(ns, k);
                     let v = self.eval(ns, v);
                     if k.is_unknown() {
@@ -1001,6 +1065,7 @@ impl Loader {
                 Some(i) => Value::EnumMember(def.clone(), i),
                 None => Value::Unknown,
             },
+            Value::Type(Ty::Model(def)) if attr == "model_config" => def.config.to_value(),
             Value::EnumMember(def, i) => match attr {
                 "value" => def.members[*i].1.clone(),
                 "name" => Value::Str(def.members[*i].0.clone()),
@@ -1241,6 +1306,7 @@ impl Loader {
                 Builtin::Timezone => Ty::Plain("timezone".into()),
                 _ => Ty::Invalid(format!("{b:?}")),
             },
+            Value::PlainClass(c) if c.arbitrary => Ty::Arbitrary(c.qualname.clone()),
             Value::PlainClass(c) => Ty::Plain(c.name.clone()),
             Value::External | Value::Unknown => Ty::Any,
             Value::Str(s) => {
@@ -1368,6 +1434,12 @@ impl Loader {
                         .collect(),
                 ),
                 Builtin::AutoFn => Value::Auto,
+                Builtin::AliasChoices
+                | Builtin::AliasPath
+                | Builtin::AliasGenerator
+                | Builtin::ToCamel
+                | Builtin::ToPascal
+                | Builtin::ToSnake => super::model_config::call_pydantic(*b, &args_v, &kwargs),
                 Builtin::Int => match args_v.first() {
                     None => Value::Int(0),
                     Some(Value::Int(i)) => Value::Int(*i),
@@ -1534,7 +1606,7 @@ impl Loader {
     /// evaluate: assignments, `if` on known values, `return`. Anything else (loops, other
     /// statements, decorators, `async`, recursion deeper than
     /// [`MAX_CALL_DEPTH`](depth::MAX_CALL_DEPTH)) gives [`Value::Opaque`], as before.
-    fn call_function(
+    pub(crate) fn call_function(
         &mut self,
         func: &Rc<FunctionInfo>,
         args: Vec<Value>,
@@ -2176,6 +2248,15 @@ pub(crate) fn merge_field_info(into: &mut FieldInfo, from: &FieldInfo) {
     if from.alias.is_some() {
         into.alias = from.alias.clone();
     }
+    if from.validation_alias.is_some() {
+        into.validation_alias = from.validation_alias.clone();
+    }
+    if from.serialization_alias.is_some() {
+        into.serialization_alias = from.serialization_alias.clone();
+    }
+    if from.alias_priority.is_some() {
+        into.alias_priority = from.alias_priority;
+    }
     if from.title.is_some() {
         into.title = from.title.clone();
     }
@@ -2208,9 +2289,24 @@ fn field_info(args: &[Value], kwargs: &[(String, Value)]) -> FieldInfo {
         match k.as_str() {
             "default" => fi.default = Some(v.clone()),
             "default_factory" => fi.default_factory = Some(v.clone()),
-            "alias" | "validation_alias" if matches!(v, Value::Str(_)) => {
+            "alias" => {
                 if let Value::Str(s) = v {
                     fi.alias = Some(s.clone());
+                }
+            }
+            "validation_alias" => match v {
+                Value::Str(s) => fi.validation_alias = Some(AliasKey::plain(s.clone())),
+                Value::AliasKey(k) => fi.validation_alias = Some(k.clone()),
+                _ => {}
+            },
+            "serialization_alias" => {
+                if let Value::Str(s) = v {
+                    fi.serialization_alias = Some(s.clone());
+                }
+            }
+            "alias_priority" => {
+                if let Value::Int(i) = v {
+                    fi.alias_priority = Some(*i);
                 }
             }
             "title" => {
@@ -2233,6 +2329,23 @@ fn field_info(args: &[Value], kwargs: &[(String, Value)]) -> FieldInfo {
             _ => {}
         }
     }
+    // pydantic's `Field()`: `alias` is also the validation and serialization alias unless
+    // those are given, and any alias makes the priority 2 unless one is given.
+    if let Some(a) = &fi.alias {
+        if fi.serialization_alias.is_none() {
+            fi.serialization_alias = Some(a.clone());
+        }
+        if fi.validation_alias.is_none() {
+            fi.validation_alias = Some(AliasKey::plain(a.clone()));
+        }
+    }
+    let alias_set =
+        fi.alias.is_some() || fi.validation_alias.is_some() || fi.serialization_alias.is_some();
+    fi.alias_priority = if alias_set {
+        Some(fi.alias_priority.filter(|p| *p != 0).unwrap_or(2))
+    } else {
+        None
+    };
     fi
 }
 
@@ -2572,7 +2685,7 @@ pub(crate) fn ty_key(t: &Ty) -> String {
         ),
         Ty::Enum(d) => format!("enum:{}:{:p}", d.name, Rc::as_ptr(d)),
         Ty::Model(d) => format!("model:{}:{:p}", d.name, Rc::as_ptr(d)),
-        Ty::Plain(n) => format!("class:{n}"),
+        Ty::Plain(n) | Ty::Arbitrary(n) => format!("class:{n}"),
         Ty::Literal(v) => format!("literal{v:?}"),
         Ty::Annotated(i, infos) => format!("annotated[{},{infos:?}]", ty_key(i)),
         other => format!("{other:?}"),

@@ -13,7 +13,8 @@
 //!
 //! The parameter schema is the one pydantic v2 generates for Prefect (`parameter_schema`):
 //! builtins, `typing` constructs, `datetime`/`uuid`/`decimal`/`pathlib` types, enums and
-//! pydantic models defined in the flow's module (or modules under the import root),
+//! pydantic models defined in the flow's module (or modules under the import root) with
+//! their configuration (`model_config`, `class Config`, class keywords),
 //! `Annotated[..., Field(...)]` constraints, JSON-encoded defaults, Google-style docstring
 //! descriptions, `*args`/`**kwargs`. What only running Python could reveal degrades the way
 //! Prefect's own static loader degrades (no type; a `null` default), and is reported in
@@ -64,6 +65,7 @@ mod depth;
 mod docstring;
 mod error;
 mod eval;
+mod model_config;
 mod python;
 mod rust_flow;
 mod schema;

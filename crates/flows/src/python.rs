@@ -539,6 +539,11 @@ impl Conv {
                 };
                 Stmt::ClassDef(Box::new(ClassDef {
                     name: c.name.as_str().to_string(),
+                    decorators: c
+                        .decorator_list
+                        .iter()
+                        .map(|d| self.expr(&d.expression))
+                        .collect(),
                     bases,
                     keywords,
                     body: self.body(&c.body),

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use serde_json::{Map, Value as Json};
 
 use super::eval::{py_float_repr, timedelta_from_micros, values_equal};
+use super::model_config::{BytesMode, DumpSettings, ModelConfig, Temporal, Validation};
 use super::value::{Builtin, EnumDef, FieldInfo, ModelDef, Ty, Value};
 
 /// What a default turned into.
@@ -92,6 +93,7 @@ pub(crate) fn parameters_schema(params: &[ParamSpec], notes: &mut Vec<String>) -
     }
     model.insert("title".into(), Json::String("Parameters".into()));
     model.insert("type".into(), Json::String("object".into()));
+    notes.append(&mut g.notes);
     if !g.defs.is_empty() {
         let defs: Map<String, Json> = std::mem::take(&mut g.defs).into_iter().collect();
         model.insert("$defs".into(), Json::Object(defs));
@@ -146,6 +148,59 @@ fn pydantic_sort_inner(value: &Json, parent_key: Option<&str>) -> Json {
 #[derive(Default)]
 struct Gen {
     defs: BTreeMap<String, Json>,
+    /// The configuration of the model whose fields are being described (pydantic's config
+    /// stack; the `Parameters` model Prefect builds sets nothing that matters here).
+    settings: TypeSettings,
+    /// What the models described could not reproduce of their configuration.
+    notes: Vec<String>,
+}
+
+/// What a model's configuration changes in the schemas of its fields' types.
+#[derive(Debug, Clone, Copy, Default)]
+struct TypeSettings {
+    str_min_length: Option<i128>,
+    str_max_length: Option<i128>,
+    bytes: BytesMode,
+    /// `json_schema_mode_override="serialization"`.
+    serialization: bool,
+    timedelta: Temporal,
+    temporal: Temporal,
+}
+
+impl TypeSettings {
+    fn of(config: &ModelConfig) -> TypeSettings {
+        let (str_min_length, str_max_length) = config.str_lengths();
+        let dump = config.dump_settings();
+        TypeSettings {
+            str_min_length,
+            str_max_length,
+            bytes: dump.bytes,
+            serialization: config.serialization_mode(),
+            timedelta: dump.timedelta,
+            temporal: dump.temporal,
+        }
+    }
+
+    /// `str_schema`: the configured lengths where the type has none of its own.
+    fn string(&self, mut schema: Map<String, Json>) -> Map<String, Json> {
+        if let Some(n) = self.str_min_length {
+            schema.insert("minLength".into(), Json::from(n as i64));
+        }
+        if let Some(n) = self.str_max_length {
+            schema.insert("maxLength".into(), Json::from(n as i64));
+        }
+        schema
+    }
+
+    /// Dates, times and durations: a number in serialization mode when the model writes
+    /// them as seconds or milliseconds.
+    fn temporal(&self, format: &str, mode: Temporal) -> Map<String, Json> {
+        if self.serialization && mode != Temporal::Iso {
+            obj(&[("type", s("number"))])
+        } else {
+            obj(&[("format", s(format)), ("type", s("string"))])
+        }
+    }
 }
 
 fn obj(pairs: &[(&str, Json)]) -> Map<String, Json> {
@@ -166,12 +221,18 @@ impl Gen {
 
     fn schema_inner(&mut self, ty: &Ty) -> Result<Map<String, Json>, String> {
         Ok(match ty {
-            Ty::Any | Ty::Plain(_) => Map::new(),
+            Ty::Any | Ty::Plain(_) | Ty::Arbitrary(_) => Map::new(),
             Ty::Int => obj(&[("type", s("integer"))]),
             Ty::Float => obj(&[("type", s("number"))]),
-            Ty::Str => obj(&[("type", s("string"))]),
+            Ty::Str => self.settings.string(obj(&[("type", s("string"))])),
             Ty::Bool => obj(&[("type", s("boolean"))]),
-            Ty::Bytes => obj(&[("format", s("binary")), ("type", s("string"))]),
+            Ty::Bytes => {
+                let format = match self.settings.bytes {
+                    BytesMode::Base64 => "base64url",
+                    _ => "binary",
+                };
+                obj(&[("format", s(format)), ("type", s("string"))])
+            }
             Ty::NoneType => obj(&[("type", s("null"))]),
             Ty::List(t) => obj(&[
                 ("items", Json::Object(self.schema(t)?)),
@@ -207,15 +268,7 @@ impl Gen {
                     ])
                 }
             }
-            Ty::Dict(_, v) => {
-                let vs = self.schema(v)?;
-                let add = if vs.is_empty() {
-                    Json::Bool(true)
-                } else {
-                    Json::Object(vs)
-                };
-                obj(&[("additionalProperties", add), ("type", s("object"))])
-            }
+            Ty::Dict(k, v) => self.dict_schema(k, v)?,
             Ty::Union(members) => {
                 let has_none = members.iter().any(|m| matches!(m, Ty::NoneType));
                 let mut any_of = Vec::new();
@@ -257,11 +310,12 @@ impl Gen {
                 }
                 obj(&[("$ref", Json::String(format!("#/definitions/{}", def.name)))])
             }
-            Ty::Date => obj(&[("format", s("date")), ("type", s("string"))]),
-            Ty::DateTime => obj(&[("format", s("date-time")), ("type", s("string"))]),
-            Ty::Time => obj(&[("format", s("time")), ("type", s("string"))]),
-            Ty::TimeDelta => obj(&[("format", s("duration")), ("type", s("string"))]),
+            Ty::Date => self.settings.temporal("date", self.settings.temporal),
+            Ty::DateTime => self.settings.temporal("date-time", self.settings.temporal),
+            Ty::Time => self.settings.temporal("time", self.settings.temporal),
+            Ty::TimeDelta => self.settings.temporal("duration", self.settings.timedelta),
             Ty::Uuid => obj(&[("format", s("uuid")), ("type", s("string"))]),
+            Ty::Decimal if self.settings.serialization => obj(&[("type", s("string"))]),
             Ty::Decimal => obj(&[(
                 "anyOf",
                 Json::Array(vec![
@@ -269,12 +323,14 @@ impl Gen {
                     Json::Object(obj(&[("type", s("string"))])),
                 ]),
             )]),
-            Ty::Path => obj(&[("format", s("path")), ("type", s("string"))]),
-            Ty::SecretStr => obj(&[
+            Ty::Path => self
+                .settings
+                .string(obj(&[("format", s("path")), ("type", s("string"))])),
+            Ty::SecretStr => self.settings.string(obj(&[
                 ("format", s("password")),
                 ("type", s("string")),
                 ("writeOnly", Json::Bool(true)),
-            ]),
+            ])),
             Ty::Annotated(inner, infos) => {
                 let mut base = self.schema(inner)?;
                 let mut merged = FieldInfo::default();
@@ -289,7 +345,71 @@ impl Gen {
         })
     }
 
+    /// pydantic's `_common_dict_schema`: the values' schema under `additionalProperties`
+    /// (or `patternProperties` for keys with a pattern), the keys' own constraints under
+    /// `propertyNames`.
+    fn dict_schema(&mut self, k: &Ty, v: &Ty) -> Result<Map<String, Json>, String> {
+        let mut keys = self.schema(k)?;
+        let keys_ref = keys.contains_key("$ref");
+        let keys_pattern = if keys_ref {
+            None
+        } else {
+            keys.remove("title");
+            keys.remove("pattern")
+        };
+        let mut values = self.schema(v)?;
+        values.remove("title");
+        let mut out = obj(&[("type", s("object"))]);
+        match keys_pattern {
+            Some(Json::String(p)) => {
+                let mut pp = Map::new();
+                pp.insert(p, Json::Object(values));
+                out.insert("patternProperties".into(), Json::Object(pp));
+            }
+            _ if values.is_empty() => {
+                out.insert("additionalProperties".into(), Json::Bool(true));
+            }
+            _ => {
+                out.insert("additionalProperties".into(), Json::Object(values));
+            }
+        }
+        if (keys.get("type") == Some(&s("string")) && keys.len() > 1) || keys_ref {
+            keys.remove("type");
+            out.insert("propertyNames".into(), Json::Object(keys));
+        }
+        Ok(out)
+    }
+
     fn model_schema(&mut self, def: &Rc<ModelDef>) -> Result<Map<String, Json>, String> {
+        self.notes.extend(def.notes.iter().cloned());
+        let outer = std::mem::replace(&mut self.settings, TypeSettings::of(&def.config));
+        let schema = self.model_fields_schema(def);
+        self.settings = outer;
+        let mut out = schema;
+        // pydantic's `_update_class_schema`: title, description, additionalProperties, then
+        // `json_schema_extra` over all of them.
+        let title = def.config.title().unwrap_or(&def.name);
+        out.insert("title".into(), s(title));
+        if let Some(doc) = &def.doc {
+            out.insert("description".into(), s(doc));
+        }
+        if let Some(add) = def.config.additional_properties() {
+            out.insert("additionalProperties".into(), Json::Bool(add));
+        }
+        if let Some(items) = def.config.json_schema_extra() {
+            for (k, v) in items {
+                if let (Value::Str(k), Encoded::Done(j)) = (k, encode(v)) {
+                    out.insert(k.clone(), j);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn model_fields_schema(&mut self, def: &Rc<ModelDef>) -> Map<String, Json> {
+        let serialization = def.config.serialization_mode();
+        let all_required = serialization && def.config.serialization_defaults_required();
+        let defaults = def.config.default_settings();
         let fields = def.fields.borrow().clone();
         let mut props = Map::new();
         let mut required = Vec::new();
@@ -299,7 +419,11 @@ impl Gen {
             super::eval::merge_field_info(&mut info, &f.info);
             let mut schema = self.schema(&ty).unwrap_or_default();
             apply_constraints(&mut schema, &ty, &info.constraints);
-            let key = info.alias.clone().unwrap_or_else(|| f.name.clone());
+            let key = if serialization {
+                info.serialization_key(&f.name)
+            } else {
+                info.validation_key(&f.name)
+            };
             if let Some(t) = &info.title {
                 schema.insert("title".into(), s(t));
             } else if field_title_should_be_set(&ty) {
@@ -314,7 +438,7 @@ impl Gen {
                 schema.insert("examples".into(), j);
             }
             match (&f.default, &f.factory) {
-                (Some(d), _) => match encode_default(d) {
+                (Some(d), _) => match encode_default_with(d, &defaults) {
                     Encoded::Done(j) => {
                         schema.insert("default".into(), j);
                     }
@@ -326,6 +450,9 @@ impl Gen {
                 (None, Some(_)) => {}
                 (None, None) => required.push(Json::String(key.clone())),
             }
+            if all_required && !required.contains(&Json::String(key.clone())) {
+                required.push(Json::String(key.clone()));
+            }
             if let Some(Value::Dict(items)) = &info.json_schema_extra {
                 for (k, v) in items {
                     if let (Value::Str(k), Encoded::Done(j)) = (k, encode(v)) {
@@ -336,30 +463,12 @@ impl Gen {
             props.insert(key, Json::Object(schema));
         }
         let mut out = Map::new();
-        match def.extra.borrow().as_deref() {
-            Some("forbid") => {
-                out.insert("additionalProperties".into(), Json::Bool(false));
-            }
-            Some("allow") => {
-                out.insert("additionalProperties".into(), Json::Bool(true));
-            }
-            _ => {}
-        }
-        if let Some(doc) = &def.doc {
-            out.insert("description".into(), s(doc));
-        }
         out.insert("properties".into(), Json::Object(props));
         if !required.is_empty() {
             out.insert("required".into(), Json::Array(required));
         }
-        let title = def
-            .title
-            .borrow()
-            .clone()
-            .unwrap_or_else(|| def.name.clone());
-        out.insert("title".into(), s(&title));
         out.insert("type".into(), s("object"));
-        Ok(out)
+        out
     }
 }
 
@@ -447,6 +556,12 @@ fn field_title_should_be_set(ty: &Ty) -> bool {
 
 /// Pydantic's `name.title().replace('_', ' ').strip()`.
 pub(crate) fn title_from_name(name: &str) -> String {
+    py_title(name).replace('_', " ").trim().to_string()
+}
+
+/// Python's `str.title()`: a cased character after an uncased one is upper-cased, the
+/// others lower-cased.
+pub(crate) fn py_title(name: &str) -> String {
     let mut out = String::new();
     let mut prev_cased = false;
     for c in name.chars() {
@@ -462,7 +577,7 @@ pub(crate) fn title_from_name(name: &str) -> String {
         }
         prev_cased = cased;
     }
-    out.replace('_', " ").trim().to_string()
+    out
 }
 
 /// Applies `Field` constraints (`ge`, `min_length`, …) where pydantic puts them.
@@ -516,17 +631,25 @@ fn apply_constraints(schema: &mut Map<String, Json>, ty: &Ty, constraints: &[(St
 
 /// A default as pydantic's `encode_default` writes it (top-level sets are sorted).
 fn encode_default(v: &Value) -> Encoded {
+    encode_default_with(v, &DumpSettings::default())
+}
+
+/// A default written with a model's settings (`ser_json_bytes`, …).
+fn encode_default_with(v: &Value, settings: &DumpSettings) -> Encoded {
+    if settings.custom_encoders && !matches!(v, Value::None) {
+        return Encoded::Unknown;
+    }
     match v {
         Value::Set(items) | Value::FrozenSet(items) => {
             let mut sorted = items.clone();
             sort_values(&mut sorted);
-            encode(&Value::List(sorted))
+            encode_with(&Value::List(sorted), settings)
         }
         Value::Field(fi) => match &fi.default {
-            Some(d) => encode_default(d),
+            Some(d) => encode_default_with(d, settings),
             None => Encoded::NotSerializable,
         },
-        other => encode(other),
+        other => encode_with(other, settings),
     }
 }
 
@@ -554,11 +677,17 @@ fn sort_values(items: &mut [Value]) {
 
 /// Pydantic's JSON-mode serialisation of a value.
 fn encode(v: &Value) -> Encoded {
-    super::depth::guarded(|| encode_inner(v))
+    encode_with(v, &DumpSettings::default())
 }
 
-fn encode_inner(v: &Value) -> Encoded {
+/// The same, with the serializer settings of the model whose value it is.
+fn encode_with(v: &Value, settings: &DumpSettings) -> Encoded {
+    super::depth::guarded(|| encode_inner(v, settings))
+}
+
+fn encode_inner(v: &Value, settings: &DumpSettings) -> Encoded {
     use Encoded::*;
+    let encode = |v: &Value| encode_with(v, settings);
     let seq = |items: &[Value]| -> Encoded {
         let mut out = Vec::new();
         for i in items {
@@ -583,9 +712,13 @@ fn encode_inner(v: &Value) -> Encoded {
         }
         Value::Float(f) => Done(serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number)),
         Value::Str(x) => Done(s(x)),
-        Value::Bytes(b) => match String::from_utf8(b.clone()) {
-            Ok(x) => Done(s(&x)),
-            Err(_) => NotSerializable,
+        Value::Bytes(b) => match settings.bytes {
+            BytesMode::Utf8 => match String::from_utf8(b.clone()) {
+                Ok(x) => Done(s(&x)),
+                Err(_) => NotSerializable,
+            },
+            BytesMode::Base64 => Done(s(&base64_url(b))),
+            BytesMode::Hex => Done(s(&b.iter().map(|x| format!("{x:02x}")).collect::<String>())),
         },
         Value::List(items) | Value::Tuple(items) => seq(items),
         Value::Set(items) | Value::FrozenSet(items) => {
@@ -610,21 +743,47 @@ fn encode_inner(v: &Value) -> Encoded {
             }
             Done(Json::Object(out))
         }
-        Value::Date(d) => Done(s(&format_date(d))),
-        Value::Time(t) => Done(s(&format_time(t))),
-        Value::DateTime(d, t) => Done(s(&format!("{}T{}", format_date(d), format_time(t)))),
-        Value::TimeDelta(d, sec, us) => Done(s(&format_duration(*d, *sec, *us))),
+        Value::Date(d) => match epoch_seconds(Some(d), None, settings.temporal) {
+            Some(n) => Done(n),
+            None => Done(s(&format_date(d))),
+        },
+        Value::Time(t) => match epoch_seconds(None, Some(t), settings.temporal) {
+            Some(n) => Done(n),
+            None => Done(s(&format_time(t))),
+        },
+        Value::DateTime(d, t) => match epoch_seconds(Some(d), Some(t), settings.temporal) {
+            Some(n) => Done(n),
+            None => Done(s(&format!("{}T{}", format_date(d), format_time(t)))),
+        },
+        Value::TimeDelta(d, sec, us) => match settings.timedelta {
+            Temporal::Iso => Done(s(&format_duration(*d, *sec, *us))),
+            unit => {
+                let secs = *d as f64 * 86_400.0 + *sec as f64 + *us as f64 / 1_000_000.0;
+                Done(float_json(scale(secs, unit)))
+            }
+        },
         Value::Uuid(u) => Done(s(u)),
         Value::Decimal(d) => Done(s(d)),
         Value::Path(p) => Done(s(p)),
         Value::Secret => Done(s("**********")),
         Value::EnumMember(def, i) => encode(&def.members[*i].1),
         Value::Model(def, values) => {
+            // The model's own serializer, with its own settings; keys by alias.
+            let own = def.config.dump_settings();
+            if own.custom_encoders {
+                return Unknown;
+            }
             let fields = def.fields.borrow();
             let mut out = Map::new();
             for (f, val) in fields.iter().zip(values) {
-                let key = f.info.alias.clone().unwrap_or_else(|| f.name.clone());
-                match encode(val) {
+                let key = f.info.serialization_key(&f.name);
+                // A float field's serializer writes an (unvalidated) integer default as a
+                // float.
+                let val = match (super::eval::split_annotated(f.ty.clone()).0, val) {
+                    (Ty::Float, Value::Int(i)) => &Value::Float(*i as f64),
+                    _ => val,
+                };
+                match encode_with(val, &own) {
                     Done(j) => {
                         out.insert(key, j);
                     }
@@ -636,6 +795,75 @@ fn encode_inner(v: &Value) -> Encoded {
         Value::External | Value::Unknown => Unknown,
         _ => NotSerializable,
     }
+}
+
+/// URL-safe base64 with padding (pydantic's `ser_json_bytes="base64"`).
+fn base64_url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn scale(seconds: f64, unit: Temporal) -> f64 {
+    match unit {
+        Temporal::Milliseconds => seconds * 1000.0,
+        _ => seconds,
+    }
+}
+
+fn float_json(f: f64) -> Json {
+    serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
+}
+
+/// A date, time or datetime as a number (`ser_json_temporal="seconds"` /
+/// `"milliseconds"`): seconds since the Unix epoch (a naive datetime counts as UTC), since
+/// midnight for a time. `None` in ISO mode.
+fn epoch_seconds(
+    date: Option<&super::value::Date>,
+    time: Option<&super::value::Time>,
+    unit: Temporal,
+) -> Option<Json> {
+    if unit == Temporal::Iso {
+        return None;
+    }
+    let mut secs = 0.0;
+    if let Some(d) = date {
+        secs += days_from_civil(d.year, d.month, d.day) as f64 * 86_400.0;
+    }
+    if let Some(t) = time {
+        secs +=
+            f64::from(t.hour * 3600 + t.minute * 60 + t.second) + f64::from(t.micro) / 1_000_000.0;
+        if date.is_some() {
+            secs -= t.offset.unwrap_or(0) as f64;
+        }
+    }
+    Some(float_json(scale(secs, unit)))
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 fn dict_key(k: &Value) -> Option<String> {
@@ -729,20 +957,52 @@ pub(crate) fn instantiate_model(
         return Value::Unknown;
     }
     let fields = def.fields.borrow().clone();
+    let by_alias = def.config.validate_by_alias();
+    let by_name = def.config.validate_by_name();
+    // The argument names each field accepts (pydantic's validation by alias and by name).
+    let accepted = |f: &super::value::ModelField, k: &str| match &f.info.validation_alias {
+        None => k == f.name,
+        Some(a) => (by_alias && a.names.iter().any(|n| n == k)) || (by_name && k == f.name),
+    };
+    for (k, _) in kwargs {
+        if !fields.iter().any(|f| accepted(f, k)) {
+            let nested = fields
+                .iter()
+                .any(|f| f.info.validation_alias.as_ref().is_some_and(|a| a.nested));
+            // An extra argument: ignored by default, refused with `extra="forbid"`, kept
+            // (and dumped) with `extra="allow"`; a path alias may read it.
+            if nested || def.config.additional_properties().is_some() {
+                return Value::Unknown;
+            }
+        }
+    }
+    let rules = def.config.validation();
     let mut values = Vec::new();
     for f in &fields {
         let given = kwargs
             .iter()
-            .find(|(k, _)| Some(k) == f.info.alias.as_ref() || k == &f.name)
+            .find(|(k, _)| accepted(f, k))
             .map(|(_, v)| v.clone());
         let v = match given {
-            Some(v) => coerce(&v, &f.ty),
-            None => match (&f.default, &f.factory) {
-                (Some(d), _) => d.clone(),
-                (None, Some(factory)) => call_factory(factory),
-                (None, None) => return Value::Unknown,
-            },
+            Some(v) => coerce(&v, &f.ty, &rules),
+            None => {
+                let d = match (&f.default, &f.factory) {
+                    (Some(d), _) => d.clone(),
+                    (None, Some(factory)) => call_factory(factory),
+                    (None, None) => return Value::Unknown,
+                };
+                if rules.validate_default {
+                    coerce(&d, &f.ty, &rules)
+                } else {
+                    d
+                }
+            }
         };
+        // A value validation refuses (or the reader cannot evaluate): the instance is not
+        // known.
+        if v.is_unknown() {
+            return Value::Unknown;
+        }
         values.push(v);
     }
     Value::Model(def.clone(), values)
@@ -762,14 +1022,26 @@ fn call_factory(f: &Value) -> Value {
     }
 }
 
-/// The conversions pydantic's validation applies to constructor arguments.
-pub(crate) fn coerce(v: &Value, ty: &Ty) -> Value {
-    super::depth::guarded(|| coerce_inner(v, ty))
+/// The conversions pydantic's validation applies to constructor arguments, under the
+/// model's configuration (`Value::Unknown` where validation would fail: the module raises
+/// when imported).
+pub(crate) fn coerce(v: &Value, ty: &Ty, rules: &Validation) -> Value {
+    super::depth::guarded(|| coerce_inner(v, ty, rules))
 }
 
-fn coerce_inner(v: &Value, ty: &Ty) -> Value {
+fn coerce_inner(v: &Value, ty: &Ty, rules: &Validation) -> Value {
+    let coerce = |v: &Value, ty: &Ty| coerce(v, ty, rules);
     match (ty, v) {
         (Ty::Annotated(inner, _), _) => coerce(v, inner),
+        (Ty::Str, Value::Str(s)) => rules.string(s),
+        (Ty::Str, Value::Int(_) | Value::Float(_)) if rules.numbers_to_str => match v {
+            Value::Int(i) => rules.string(&i.to_string()),
+            Value::Float(f) => rules.string(&py_float_repr(*f)),
+            _ => Value::Unknown,
+        },
+        // pydantic refuses numbers for `str` unless `coerce_numbers_to_str`.
+        (Ty::Str, Value::Int(_) | Value::Float(_) | Value::Bool(_)) => Value::Unknown,
+        (Ty::Float, Value::Float(f)) if !f.is_finite() && !rules.allow_inf_nan => Value::Unknown,
         (Ty::Float, Value::Int(i)) => Value::Float(*i as f64),
         (Ty::Model(def), Value::Dict(items)) => {
             let mut kwargs = Vec::new();
@@ -781,6 +1053,9 @@ fn coerce_inner(v: &Value, ty: &Ty) -> Value {
             }
             instantiate_model(def, &[], &kwargs)
         }
+        // Strict mode takes only members and durations as they are.
+        (Ty::Enum(_), v) if rules.strict && !matches!(v, Value::EnumMember(..)) => Value::Unknown,
+        (Ty::TimeDelta, Value::Int(_) | Value::Float(_)) if rules.strict => Value::Unknown,
         (Ty::Enum(def), v) if !matches!(v, Value::EnumMember(..)) => {
             match def.members.iter().position(|(_, m)| values_equal(m, v)) {
                 Some(i) => Value::EnumMember(def.clone(), i),

@@ -60,6 +60,11 @@ pub(crate) enum Value {
     Unknown,
     /// A bound method of a string (`"a".upper`), by name.
     StrMethod(Box<str>, &'static str),
+    /// `pydantic.AliasChoices(...)` / `AliasPath(...)`: the key pydantic's JSON schema gives
+    /// the field.
+    AliasKey(AliasKey),
+    /// `pydantic.AliasGenerator(...)`.
+    AliasGenerator(Rc<AliasGeneratorDef>),
     /// A value nested deeper than the reader builds ([`super::depth::MAX_VALUE_DEPTH`]).
     TooDeep,
 }
@@ -156,6 +161,13 @@ pub(crate) enum Builtin {
     BaseModel,
     SecretStr,
     ConfigDict,
+    AliasChoices,
+    AliasPath,
+    AliasGenerator,
+    /// `pydantic.alias_generators.to_camel` / `to_pascal` / `to_snake`.
+    ToCamel,
+    ToPascal,
+    ToSnake,
     // enum
     Enum,
     StrEnum,
@@ -193,6 +205,10 @@ pub(crate) enum Ty {
     Model(Rc<ModelDef>),
     /// A class pydantic checks with `isinstance`: its schema is empty.
     Plain(String),
+    /// A plain Python class ([`PlainClassDef::arbitrary`]): checked with `isinstance` where
+    /// `arbitrary_types_allowed` (Prefect's `Parameters` model), refused in a model without
+    /// it.
+    Arbitrary(String),
     Date,
     DateTime,
     Time,
@@ -251,10 +267,12 @@ pub(crate) struct ModelDef {
     pub name: String,
     pub doc: Option<String>,
     pub fields: RefCell<Vec<ModelField>>,
-    /// `model_config` `title`.
-    pub title: RefCell<Option<String>>,
-    /// `model_config` `extra`.
-    pub extra: RefCell<Option<String>>,
+    /// Its configuration, merged as pydantic merges it (bases, then `model_config` or
+    /// `class Config`, then class keywords).
+    pub config: super::model_config::ModelConfig,
+    /// What the reader could not apply of the configuration (reported by the loader when
+    /// the model is part of a schema).
+    pub notes: Vec<String>,
 }
 
 /// One model field.
@@ -273,7 +291,13 @@ pub(crate) struct ModelField {
 pub(crate) struct FieldInfo {
     pub default: Option<Value>,
     pub default_factory: Option<Value>,
+    /// `alias=`: also the validation and serialization alias unless those are given.
     pub alias: Option<String>,
+    pub validation_alias: Option<AliasKey>,
+    pub serialization_alias: Option<String>,
+    /// pydantic's `alias_priority`: 2 when an alias was given, 1 when an alias generator
+    /// made it (a subclass's generator then replaces it).
+    pub alias_priority: Option<i128>,
     pub title: Option<String>,
     pub description: Option<String>,
     pub examples: Option<Value>,
@@ -282,11 +306,56 @@ pub(crate) struct FieldInfo {
     pub constraints: Vec<(String, Value)>,
 }
 
+impl FieldInfo {
+    /// The property name of the field in a validation-mode JSON schema (pydantic's
+    /// `_get_alias_name`).
+    pub(crate) fn validation_key(&self, name: &str) -> String {
+        self.validation_alias
+            .as_ref()
+            .and_then(|a| a.schema_key.clone())
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    /// The property name in a serialization-mode JSON schema and in a `by_alias` dump.
+    pub(crate) fn serialization_key(&self, name: &str) -> String {
+        self.serialization_alias
+            .clone()
+            .unwrap_or_else(|| name.to_string())
+    }
+}
+
+/// A validation alias (`alias=`, `validation_alias=`, `AliasChoices`, `AliasPath`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AliasKey {
+    /// The property name pydantic's JSON schema uses: a string alias, the first choice that
+    /// is a string or a one-step path. `None`: the field's own name.
+    pub schema_key: Option<String>,
+    /// The top-level names validation accepts.
+    pub names: Vec<String>,
+    /// Some choice is a path of several steps (it reads inside an argument's value).
+    pub nested: bool,
+}
+
+/// `pydantic.AliasGenerator(alias=…, validation_alias=…, serialization_alias=…)`: each a
+/// callable or absent.
+#[derive(Debug)]
+pub(crate) struct AliasGeneratorDef {
+    pub alias: Option<Value>,
+    pub validation_alias: Option<Value>,
+    pub serialization_alias: Option<Value>,
+}
+
 /// A plain class with the attributes the reader could see.
 #[derive(Debug)]
 pub(crate) struct PlainClassDef {
     pub name: String,
+    /// `module.Name`, as pydantic's messages name the class.
+    pub qualname: String,
     pub attrs: Vec<(String, Value)>,
+    /// pydantic has no schema for it: no decorator (a dataclass is supported), no base but
+    /// `object` or such classes, no `__get_pydantic_core_schema__`. A model field of this
+    /// type needs `arbitrary_types_allowed`.
+    pub arbitrary: bool,
 }
 
 /// A module-level function.
