@@ -35,12 +35,21 @@ pub(crate) enum Stmt {
     If {
         branches: Vec<(Option<Expr>, Vec<Stmt>)>,
     },
-    /// `try`: body, `else`, `finally` (an import runs these when nothing raises).
+    /// `try`: body, `except` clauses, `else`, `finally`.
     Try {
         body: Vec<Stmt>,
+        handlers: Vec<ExceptHandler>,
         orelse: Vec<Stmt>,
         finalbody: Vec<Stmt>,
     },
+    /// `target op= value`.
+    AugAssign {
+        target: Expr,
+        op: BinOp,
+        value: Expr,
+    },
+    /// `del a, b[k]`.
+    Delete(Vec<Expr>),
     /// A statement with nested blocks that a module-level reader does not interpret
     /// (`for`, `while`, `with`, `match`): kept so that a walk finds definitions inside.
     Block(Vec<Vec<Stmt>>),
@@ -52,6 +61,14 @@ pub(crate) enum Stmt {
     Pass,
     /// Anything else.
     Other,
+}
+
+/// `except Type as name:` (a bare `except:` has no type).
+#[derive(Debug, Clone)]
+pub(crate) struct ExceptHandler {
+    pub kind: Option<Expr>,
+    pub name: Option<String>,
+    pub body: Vec<Stmt>,
 }
 
 /// `import a.b as c` / `from m import a as c`.

@@ -167,6 +167,40 @@ pub(crate) enum Builtin {
     // functions with no schema meaning
     ClassMethod,
     StaticMethod,
+    // the environment (`os`, `dotenv`)
+    /// `os.environ`.
+    Environ,
+    /// `os.getenv`.
+    GetEnv,
+    /// `os.environ.get`.
+    EnvironGet,
+    /// `os.environ.setdefault`.
+    EnvironSetDefault,
+    /// `os.environ.pop`.
+    EnvironPop,
+    /// `os.environ.update`.
+    EnvironUpdate,
+    /// Another `os.environ` method that changes it (`clear`, `popitem`).
+    EnvironChange,
+    /// `dotenv.load_dotenv`: fills `os.environ` from a file the reader does not read.
+    LoadDotenv,
+}
+
+impl Builtin {
+    /// `os.environ`, its methods, `os.getenv` and `load_dotenv`.
+    pub(crate) fn is_environ(self) -> bool {
+        matches!(
+            self,
+            Builtin::Environ
+                | Builtin::GetEnv
+                | Builtin::EnvironGet
+                | Builtin::EnvironSetDefault
+                | Builtin::EnvironPop
+                | Builtin::EnvironUpdate
+                | Builtin::EnvironChange
+                | Builtin::LoadDotenv
+        )
+    }
 }
 
 /// A type as pydantic would see it.
