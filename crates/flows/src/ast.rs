@@ -50,8 +50,13 @@ pub(crate) enum Stmt {
     },
     /// `del a, b[k]`.
     Delete(Vec<Expr>),
+    /// `with a as x, b:`: each context expression with its target, then the body.
+    With {
+        items: Vec<(Expr, Option<Expr>)>,
+        body: Vec<Stmt>,
+    },
     /// A statement with nested blocks that a module-level reader does not interpret
-    /// (`for`, `while`, `with`, `match`): kept so that a walk finds definitions inside.
+    /// (`for`, `while`, `match`): kept so that a walk finds definitions inside.
     Block(Vec<Vec<Stmt>>),
     /// An expression statement (docstrings).
     Expr(Expr),

@@ -19,6 +19,7 @@
 
 mod fallback;
 mod os_environ;
+mod paths;
 
 pub(crate) use fallback::FallbackOutcome;
 
@@ -94,6 +95,7 @@ fn is_known_module(name: &str) -> bool {
             | "__future__"
             | "annotated_types"
             | "os"
+            | "sys"
             | "dotenv"
     )
 }
@@ -185,6 +187,20 @@ fn known_member(module: &str, attr: &str) -> Option<Value> {
         "os" => match attr {
             "environ" => b(B::Environ),
             "getenv" => b(B::GetEnv),
+            "path" => Some(Value::Module("os.path".into())),
+            _ => Some(Value::External),
+        },
+        "os.path" => match attr {
+            "dirname" => b(B::OsPathDirname),
+            "basename" => b(B::OsPathBasename),
+            "abspath" => b(B::OsPathAbspath),
+            "realpath" => b(B::OsPathRealpath),
+            "normpath" => b(B::OsPathNormpath),
+            "join" => b(B::OsPathJoin),
+            _ => Some(Value::External),
+        },
+        "sys" => match attr {
+            "path" => b(B::SysPath),
             _ => Some(Value::External),
         },
         "dotenv" => match attr {
@@ -366,6 +382,9 @@ impl Loader {
         ns.borrow_mut()
             .names
             .insert("__name__".into(), Value::Str("module".into()));
+        if let Some(file) = self.module_file(&full) {
+            ns.borrow_mut().names.insert("__file__".into(), file);
+        }
         self.cache.insert(full.clone(), ns.clone());
         self.loading.insert(full.clone());
         // An import runs the module in a frame of its own.
@@ -576,13 +595,59 @@ impl Loader {
                     self.raised = pending;
                 }
             }
+            Stmt::With { items, body } => self.exec_with(ns, items, body, top),
             Stmt::Block(blocks) => {
-                // Loops and `with`: definitions inside still bind module names.
+                // Loops: definitions inside still bind module names.
                 for b in blocks {
                     self.exec_block_uncertain(ns, b, top);
                 }
             }
             _ => {}
+        }
+    }
+
+    /// `with`: the body runs; an exception in it propagates unless `contextlib.suppress`
+    /// names its class (other context managers are taken not to swallow exceptions).
+    fn exec_with(
+        &mut self,
+        ns: &ModuleRef,
+        items: &[(Expr, Option<Expr>)],
+        body: &[Stmt],
+        top: bool,
+    ) {
+        for (context, target) in items {
+            self.eval(ns, context);
+            if self.raised.is_some() {
+                return;
+            }
+            if let Some(t) = target {
+                // What `__enter__` returns.
+                self.assign(ns, t, Value::Unknown);
+            }
+        }
+        self.exec_block(ns, body, top);
+        let Some(err) = self.raised.take() else {
+            return;
+        };
+        let mut unsure = false;
+        for (context, _) in items {
+            match os_environ::suppressed_classes(ns, context) {
+                Some(Some(classes)) => {
+                    for class in classes {
+                        match err.caught_by(class) {
+                            Some(true) => return,
+                            Some(false) => {}
+                            None => unsure = true,
+                        }
+                    }
+                }
+                Some(None) => unsure = true,
+                None => {}
+            }
+        }
+        // A `suppress` naming a class the reader cannot place may swallow it or not.
+        if !unsure {
+            self.raised = Some(err);
         }
     }
 
@@ -1497,6 +1562,17 @@ impl Loader {
                 .map_or(Value::Unknown, |(_, v)| v.clone()),
             Value::Builtin(Builtin::Timezone) if attr == "utc" => Value::Timezone(0),
             Value::Builtin(Builtin::Environ) => os_environ::environ_method(attr),
+            Value::Builtin(Builtin::SysPath) => match attr {
+                "append" => Value::Builtin(Builtin::SysPathAppend),
+                "insert" => Value::Builtin(Builtin::SysPathInsert),
+                "remove" => Value::Builtin(Builtin::SysPathRemove),
+                "extend" => Value::Builtin(Builtin::SysPathExtend),
+                _ => Value::Unknown,
+            },
+            Value::Path(p) => match paths::PATH_METHODS.iter().find(|m| **m == attr) {
+                Some(m) => paths::path_attribute(p, m),
+                None => Value::Unknown,
+            },
             Value::Str(s) => match STR_METHODS.iter().find(|m| **m == attr) {
                 Some(m) => Value::StrMethod(s.as_str().into(), m),
                 None => Value::Unknown,
@@ -1904,6 +1980,9 @@ impl Loader {
                 | Builtin::EnvironUpdate
                 | Builtin::EnvironChange
                 | Builtin::LoadDotenv => self.call_environ(*b, &args_v, &kwargs),
+                b if b.is_path_function() && kwargs.is_empty() => {
+                    self.call_path_function(*b, &args_v)
+                }
                 Builtin::Str => match args_v.first() {
                     None => Value::Str(String::new()),
                     Some(v) => py_str(v).map_or(Value::Unknown, Value::Str),
@@ -2043,6 +2122,9 @@ impl Loader {
             },
             Value::Function(func) => self.call_function(func, args_v, kwargs),
             Value::StrMethod(s, name) => str_method(s, name, &args_v, &kwargs),
+            Value::PathMethod(p, name) if kwargs.is_empty() => {
+                self.call_path_method(p, name, &args_v)
+            }
             Value::PlainClass(_) | Value::Opaque => Value::Opaque,
             Value::External => Value::External,
             _ => Value::Unknown,
@@ -3169,7 +3251,7 @@ fn arith(op: BinOp, a: Num, b: Num) -> Value {
 
 fn is_typeish(v: &Value) -> bool {
     matches!(v, Value::Type(_) | Value::None | Value::PlainClass(_))
-        || matches!(v, Value::Builtin(b) if !matches!(b, Builtin::Flow | Builtin::Task | Builtin::Field | Builtin::AutoFn | Builtin::ConfigDict) && !b.is_environ())
+        || matches!(v, Value::Builtin(b) if !matches!(b, Builtin::Flow | Builtin::Task | Builtin::Field | Builtin::AutoFn | Builtin::ConfigDict) && !b.is_environ() && !b.is_path_function())
 }
 
 /// `typing.Union[...]` semantics: flattened, duplicates removed, one member is itself.

@@ -599,7 +599,19 @@ impl Conv {
             py::Stmt::Delete(d) => Stmt::Delete(d.targets.iter().map(|e| self.expr(e)).collect()),
             py::Stmt::For(f) => Stmt::Block(vec![self.body(&f.body), self.body(&f.orelse)]),
             py::Stmt::While(w) => Stmt::Block(vec![self.body(&w.body), self.body(&w.orelse)]),
-            py::Stmt::With(w) => Stmt::Block(vec![self.body(&w.body)]),
+            py::Stmt::With(w) => Stmt::With {
+                items: w
+                    .items
+                    .iter()
+                    .map(|i| {
+                        (
+                            self.expr(&i.context_expr),
+                            i.optional_vars.as_deref().map(|e| self.expr(e)),
+                        )
+                    })
+                    .collect(),
+                body: self.body(&w.body),
+            },
             py::Stmt::Match(m) => Stmt::Block(m.cases.iter().map(|c| self.body(&c.body)).collect()),
             py::Stmt::Expr(e) => Stmt::Expr(self.expr(&e.value)),
             py::Stmt::Pass(_) => Stmt::Pass,

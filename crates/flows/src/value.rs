@@ -60,6 +60,8 @@ pub(crate) enum Value {
     Unknown,
     /// A bound method of a string (`"a".upper`), by name.
     StrMethod(Box<str>, &'static str),
+    /// A bound method of a path (`Path("a").resolve`), by name.
+    PathMethod(Box<str>, &'static str),
     /// A value nested deeper than the reader builds ([`super::depth::MAX_VALUE_DEPTH`]).
     TooDeep,
 }
@@ -184,6 +186,19 @@ pub(crate) enum Builtin {
     EnvironChange,
     /// `dotenv.load_dotenv`: fills `os.environ` from a file the reader does not read.
     LoadDotenv,
+    // `os.path` and `sys.path`
+    OsPathDirname,
+    OsPathBasename,
+    OsPathAbspath,
+    OsPathRealpath,
+    OsPathNormpath,
+    OsPathJoin,
+    /// `sys.path` (its entries are where imports look).
+    SysPath,
+    SysPathAppend,
+    SysPathInsert,
+    SysPathRemove,
+    SysPathExtend,
 }
 
 impl Builtin {
@@ -199,6 +214,24 @@ impl Builtin {
                 | Builtin::EnvironUpdate
                 | Builtin::EnvironChange
                 | Builtin::LoadDotenv
+        )
+    }
+
+    /// `os.path` functions and `sys.path` with its methods.
+    pub(crate) fn is_path_function(self) -> bool {
+        matches!(
+            self,
+            Builtin::OsPathDirname
+                | Builtin::OsPathBasename
+                | Builtin::OsPathAbspath
+                | Builtin::OsPathRealpath
+                | Builtin::OsPathNormpath
+                | Builtin::OsPathJoin
+                | Builtin::SysPath
+                | Builtin::SysPathAppend
+                | Builtin::SysPathInsert
+                | Builtin::SysPathRemove
+                | Builtin::SysPathExtend
         )
     }
 }

@@ -207,3 +207,57 @@ fn the_environment_debug_output_has_no_values() {
     assert!(shown.contains("PREFAB_SECRET"), "{shown}");
     assert!(!shown.contains("hunter2"), "{shown}");
 }
+
+#[test]
+fn changes_python_may_not_make_leave_the_variable_unknown() {
+    let (v, _) = default_of(
+        "import os\nif os.getcwd():\n    os.environ['PREFAB_V'] = 'maybe'",
+        "os.getenv('PREFAB_V', 'unset')",
+        &[],
+    );
+    assert_eq!(v, Value::Null);
+    // A test on a variable is known: the change is certain.
+    let (v, _) = default_of(
+        "import os\nif 'PREFAB_V' not in os.environ:\n    os.environ['PREFAB_V'] = 'default'",
+        "os.environ['PREFAB_V']",
+        &[],
+    );
+    assert_eq!(v, "default");
+}
+
+#[test]
+fn with_blocks_run_and_only_suppress_swallows() {
+    let (v, _) = default_of(
+        "import os\nfrom contextlib import suppress\nV = 'before'\nwith suppress(KeyError):\n    V = os.environ['PREFAB_MISSING']\n    V = 'not reached'",
+        "V",
+        &[],
+    );
+    assert_eq!(v, "before");
+    // Any other context manager lets the exception through: the module raises, and the
+    // fallback loader (which runs no `with`) gives the flow no version.
+    let source = "import os\nfrom prefect import flow\nwith open('/dev/null') as f:\n    V = os.environ['PREFAB_MISSING']\n\n@flow\ndef f(x: int = 1):\n    pass\n";
+    let loaded = load_with(&[("flow.py", source)], &[]).unwrap();
+    assert_eq!(loaded.flow.version, None);
+}
+
+#[cfg(unix)]
+#[test]
+fn file_paths_are_absolute_like_pythons() {
+    let source = "from pathlib import Path\nimport os\nfrom prefect import flow\n\n@flow\ndef f(\n    here=__file__,\n    name=Path(__file__).name,\n    parent=Path(__file__).resolve().parent.name,\n    data=str(Path(__file__).parent / 'data' / 'in.csv'),\n    up=os.path.basename(os.path.dirname(os.path.abspath(__file__))),\n):\n    pass\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("flows")).unwrap();
+    std::fs::write(dir.path().join("flows/flow.py"), source).unwrap();
+    let options =
+        LoadOptions::default().with_environment(Environment::from_vars(Vec::<(&str, &str)>::new()));
+    let loaded = load_flow_from_entrypoint_with("flows/flow.py:f", dir.path(), &options).unwrap();
+    let props = &loaded.flow.parameter_schema.to_json()["properties"];
+    let file = dir.path().join("flows/flow.py");
+    assert_eq!(props["here"]["default"], file.to_str().unwrap());
+    assert_eq!(props["name"]["default"], "flow.py");
+    assert_eq!(props["parent"]["default"], "flows");
+    assert_eq!(
+        props["data"]["default"],
+        dir.path().join("flows/data/in.csv").to_str().unwrap()
+    );
+    assert_eq!(props["up"]["default"], "flows");
+}

@@ -115,6 +115,37 @@ pub(super) fn parse_py_float(s: &str) -> Parsed<f64> {
     }
 }
 
+/// The classes a `with` item suppresses when it is `contextlib.suppress(...)`: `None` when
+/// it is not one, `Some(None)` when its arguments are not plain class names.
+pub(super) fn suppressed_classes<'e>(
+    ns: &ModuleRef,
+    context: &'e Expr,
+) -> Option<Option<Vec<&'e str>>> {
+    let Expr::Call { func, args, .. } = context else {
+        return None;
+    };
+    if callee_name(func) != Some("suppress") {
+        return None;
+    }
+    let root = root_name(func)?;
+    let from_contextlib = ns
+        .borrow()
+        .origins
+        .get(root)
+        .is_some_and(|m| m == "contextlib");
+    if !from_contextlib {
+        return None;
+    }
+    let names: Option<Vec<&str>> = args
+        .iter()
+        .map(|a| match a {
+            Expr::Name(n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect();
+    Some(names)
+}
+
 /// A positional-or-keyword argument.
 fn arg<'a>(
     args: &'a [Value],
@@ -190,7 +221,7 @@ impl Loader {
                     Value::Str(v) => Some(v.clone()),
                     _ => None,
                 };
-                self.env.set(k, v);
+                self.environ_set(k, v);
             }
             k if k.is_unknown() || matches!(k, Value::Opaque) => {
                 self.forget_environ("os.environ[…] = … with a name the reader cannot evaluate")
@@ -207,7 +238,7 @@ impl Loader {
                 Lookup::Unset => {
                     self.raise(Raised::key_error(k));
                 }
-                _ => self.env.remove(k),
+                _ => self.environ_remove(k),
             },
             _ => self.forget_environ("del os.environ[…] with a name the reader cannot evaluate"),
         }
@@ -247,17 +278,17 @@ impl Loader {
                     Lookup::Unset => match arg(args, kwargs, 1, "default") {
                         Some(Value::Str(d)) => {
                             let d = d.clone();
-                            self.env.set(&k, Some(d.clone()));
+                            self.environ_set(&k, Some(d.clone()));
                             Value::Str(d)
                         }
                         // A value that is not a string: Python raises `TypeError`.
                         _ => {
-                            self.env.set(&k, None);
+                            self.environ_set(&k, None);
                             Value::Unknown
                         }
                     },
                     Lookup::Unknown => {
-                        self.env.set(&k, None);
+                        self.environ_set(&k, None);
                         self.environ_unknown(&k)
                     }
                 }
@@ -270,7 +301,7 @@ impl Loader {
                 let k = k.clone();
                 let default = arg(args, kwargs, 1, "default").cloned();
                 let found = self.env.get(&k);
-                self.env.remove(&k);
+                self.environ_remove(&k);
                 match (found, default) {
                     (Lookup::Set(v), _) => Value::Str(v),
                     (Lookup::Unset, Some(d)) => d,
@@ -308,6 +339,21 @@ impl Loader {
                 Value::Unknown
             }
             _ => Value::Unknown,
+        }
+    }
+
+    /// Sets a variable; where Python may not run the statement, its value is not known.
+    fn environ_set(&mut self, name: &str, value: Option<String>) {
+        let value = if self.uncertain > 0 { None } else { value };
+        self.env.set(name, value);
+    }
+
+    /// Removes a variable; where Python may not run the statement, its value is not known.
+    fn environ_remove(&mut self, name: &str) {
+        if self.uncertain > 0 {
+            self.env.set(name, None);
+        } else {
+            self.env.remove(name);
         }
     }
 
