@@ -130,6 +130,15 @@ impl EnvState {
         if self.unknown_since.is_some() {
             return Lookup::Unknown;
         }
+        // No environment holds such a name (`std::env::var_os` would panic on them); Windows
+        // keeps per-drive directories in names starting with `=`.
+        if name.is_empty() || name.contains('\0') || name.contains('=') {
+            return if cfg!(windows) && name.starts_with('=') {
+                Lookup::Unknown
+            } else {
+                Lookup::Unset
+            };
+        }
         match self.base.get(name) {
             None => Lookup::Unset,
             Some(v) => v.into_string().map_or(Lookup::Unknown, Lookup::Set),
@@ -183,6 +192,14 @@ mod tests {
         env.set("E", Some("5".into()));
         assert_eq!(env.get("E"), Lookup::Set("5".into()));
         assert_eq!(env.unknown_since(), Some("load_dotenv()"));
+    }
+
+    #[test]
+    fn names_no_environment_holds_are_unset() {
+        let env = EnvState::new(Environment::process());
+        for name in ["", "A=B", "A\0B"] {
+            assert_eq!(env.get(name), Lookup::Unset, "{name:?}");
+        }
     }
 
     #[cfg(unix)]
