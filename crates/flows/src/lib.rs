@@ -737,6 +737,10 @@ fn build_flow(
         let mut default = match (&p.default, &module) {
             // The fallback loader's sanitised `def` gives these `None`.
             (None, _) if sanitized && def.params.kwonly.iter().any(|k| k.name == p.name) => {
+                notes.push(format!(
+                    "parameter {:?}: keyword-only without a default; Prefect's fallback loader gives it None",
+                    p.name
+                ));
                 Some(Value::None)
             }
             (None, _) => None,
