@@ -4,10 +4,13 @@
 //! `required` (a list); errors map to Prefect's exception class with the same message.
 //! The static-loader keys (`parameter_schema_static`, `flow_arguments_static`) are not
 //! compared: prefab implements the import-based loader only.
+//!
+//! Each case is read with exactly the environment variables its `env` field lists (none
+//! when it has none), as the recorder ran Prefect, whatever this process's environment.
 
 use std::path::{Path, PathBuf};
 
-use prefab_flows::{load_flow_from_entrypoint, md5_hex};
+use prefab_flows::{Environment, LoadOptions, load_flow_from_entrypoint_with, md5_hex};
 use serde_json::Value;
 
 /// Cases whose expected output only executing Python reveals. Each entry must really
@@ -75,7 +78,22 @@ fn property_orders(v: &Value, path: &str, out: &mut Vec<(String, Vec<String>)>) 
 pub fn check_case(case: &Value, root: &Path) -> Vec<String> {
     let ep = case["entrypoint"].as_str().expect("entrypoint");
     let mut diffs = Vec::new();
-    let result = load_flow_from_entrypoint(ep, root);
+    let vars: Vec<(String, String)> = case
+        .get("env")
+        .and_then(Value::as_object)
+        .map(|env| {
+            env.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().expect("env values are strings").into(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let options = LoadOptions::default().with_environment(Environment::from_vars(vars));
+    let result = load_flow_from_entrypoint_with(ep, root, &options);
     if let Some(class) = case.get("error").and_then(Value::as_str) {
         match result {
             Ok(_) => diffs.push(format!("expected {class}, loaded a flow")),
@@ -220,5 +238,17 @@ fn edge_cases_match_prefect() {
 #[test]
 fn pydantic_config_cases_match_prefect() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flows-pydantic");
+    run_corpus(&root.join("flows.jsonl"), &root);
+}
+
+/// Defaults read from the environment and constants imported from the project's own
+/// modules (`tests/fixtures/flows-env/cases.txt`, recorded with `gen_flow_cases.py --record`
+/// with each case's variables set and unset): `os.environ`/`os.getenv` and what is applied to
+/// them, the module's own changes to `os.environ`, `try`/`except`, a missing variable
+/// (`KeyError`, and Prefect's fallback loader after it), settings packages, relative and
+/// sibling imports, an import cycle, a `flow` chosen by an environment variable.
+#[test]
+fn environment_cases_match_prefect() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flows-env");
     run_corpus(&root.join("flows.jsonl"), &root);
 }

@@ -9,7 +9,13 @@ Usage (the Prefect venv's python):
 
 Writes OUT_DIR/flows/gen_diff_NNN.py and OUT_DIR/flows.jsonl; OUT_DIR is the working
 directory and import root, as in the corpus. With --record, CASES lists `id entrypoint`
-per line and only flows.jsonl is written.
+per line, optionally followed by `NAME=value` environment variables (shell quoting), and
+only flows.jsonl is written.
+
+Each case runs with exactly its own variables among those any case names (the others are
+unset; a line with variables keeps them in an `env` field), and with the project's modules
+imported afresh: what one case imported (and the `sys.path` entries Prefect's loader leaves
+behind) does not leak into the next.
 """
 
 import argparse
@@ -18,6 +24,7 @@ import json
 import logging
 import os
 import random
+import shlex
 import sys
 import warnings
 
@@ -277,8 +284,14 @@ def main():
     out = os.path.abspath(args.out)
     if args.record:
         with open(args.record) as f:
-            cases = [tuple(line.split(None, 1)) for line in f if line.strip()]
-        record(out, [(i, ep.strip()) for i, ep in cases])
+            cases = []
+            for line in f:
+                if not line.strip():
+                    continue
+                case_id, ep, *assignments = shlex.split(line)
+                env = dict(a.split("=", 1) for a in assignments)
+                cases.append((case_id, ep, env))
+        record(out, cases)
         return
     os.makedirs(os.path.join(out, "flows"), exist_ok=True)
     entrypoints = []
@@ -288,28 +301,49 @@ def main():
         for k in range(rng.randint(1, 4)):
             fname, src = gen_flow(rng, k, fi)
             chunks.append("\n\n" + src)
-            entrypoints.append((f"diff-{fi:03d}-{fname}", f"{rel}:{fname}"))
+            entrypoints.append((f"diff-{fi:03d}-{fname}", f"{rel}:{fname}", {}))
         if fi % 5 == 0:
-            entrypoints.append((f"diff-{fi:03d}-task", f"{rel}:helper_task"))
-            entrypoints.append((f"diff-{fi:03d}-helper", f"{rel}:helper"))
-            entrypoints.append((f"diff-{fi:03d}-missing", f"{rel}:nope"))
+            entrypoints.append((f"diff-{fi:03d}-task", f"{rel}:helper_task", {}))
+            entrypoints.append((f"diff-{fi:03d}-helper", f"{rel}:helper", {}))
+            entrypoints.append((f"diff-{fi:03d}-missing", f"{rel}:nope", {}))
         with open(os.path.join(out, rel), "w") as f:
             f.write("".join(chunks))
     record(out, entrypoints)
 
 
+def forget_project_modules(out):
+    """Drops the modules imported from OUT (a later case imports them afresh)."""
+    root = os.path.realpath(out) + os.sep
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and os.path.realpath(path).startswith(root):
+            del sys.modules[name]
+
+
 def record(out, entrypoints):
-    """Runs `RunnerDeployment.from_entrypoint` on each entrypoint and writes flows.jsonl."""
+    """Runs `RunnerDeployment.from_entrypoint` on each `(id, entrypoint, env)` and writes
+    flows.jsonl."""
+    import importlib
+
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
     os.chdir(out)
     sys.path.insert(0, out)
     from prefect.deployments.runner import RunnerDeployment
 
+    named = {name for _, _, env in entrypoints for name in env}
     with open(os.path.join(out, "flows.jsonl"), "w") as f:
-        for case_id, ep in entrypoints:
+        for case_id, ep, env in entrypoints:
             kind = "file" if ".py:" in ep else "module"
             line = {"id": case_id, "entrypoint": ep, "entrypoint_kind": kind}
+            if env:
+                line["env"] = env
+            for name in named:
+                os.environ.pop(name, None)
+            os.environ.update(env)
+            saved_path = list(sys.path)
+            forget_project_modules(out)
+            importlib.invalidate_caches()
             try:
                 d = RunnerDeployment.from_entrypoint(ep, name="x")
                 from prefect.flows import load_flow_from_entrypoint
@@ -333,6 +367,8 @@ def record(out, entrypoints):
             except Exception as e:  # noqa: BLE001
                 line["error"] = type(e).__name__
                 line["error_message"] = str(e)
+            finally:
+                sys.path[:] = saved_path
             f.write(json.dumps(line) + "\n")
 
 

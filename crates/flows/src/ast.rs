@@ -35,14 +35,28 @@ pub(crate) enum Stmt {
     If {
         branches: Vec<(Option<Expr>, Vec<Stmt>)>,
     },
-    /// `try`: body, `else`, `finally` (an import runs these when nothing raises).
+    /// `try`: body, `except` clauses, `else`, `finally`.
     Try {
         body: Vec<Stmt>,
+        handlers: Vec<ExceptHandler>,
         orelse: Vec<Stmt>,
         finalbody: Vec<Stmt>,
     },
+    /// `target op= value`.
+    AugAssign {
+        target: Expr,
+        op: BinOp,
+        value: Expr,
+    },
+    /// `del a, b[k]`.
+    Delete(Vec<Expr>),
+    /// `with a as x, b:`: each context expression with its target, then the body.
+    With {
+        items: Vec<(Expr, Option<Expr>)>,
+        body: Vec<Stmt>,
+    },
     /// A statement with nested blocks that a module-level reader does not interpret
-    /// (`for`, `while`, `with`, `match`): kept so that a walk finds definitions inside.
+    /// (`for`, `while`, `match`): kept so that a walk finds definitions inside.
     Block(Vec<Vec<Stmt>>),
     /// An expression statement (docstrings).
     Expr(Expr),
@@ -52,6 +66,14 @@ pub(crate) enum Stmt {
     Pass,
     /// Anything else.
     Other,
+}
+
+/// `except Type as name:` (a bare `except:` has no type).
+#[derive(Debug, Clone)]
+pub(crate) struct ExceptHandler {
+    pub kind: Option<Expr>,
+    pub name: Option<String>,
+    pub body: Vec<Stmt>,
 }
 
 /// `import a.b as c` / `from m import a as c`.

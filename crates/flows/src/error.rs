@@ -80,16 +80,20 @@ pub enum FlowLoadError {
         /// What it is instead.
         what: String,
     },
-    /// Creating the flow fails when Prefect imports the module (an invalid flow name, a
-    /// reserved parameter name).
-    #[error("{path:?}: {message}")]
+    /// The module raises when Prefect imports it — creating a flow fails (an invalid flow
+    /// name, a reserved parameter name) or module-level code raises (`os.environ["X"]` with
+    /// `X` unset: `KeyError`; `int()` of a value that is not a number: `ValueError`) — and
+    /// Prefect's fallback loader cannot load the flow either.
+    #[error("{path:?} raises {class} when Python imports it: {message}")]
     InvalidFlow {
         /// The file or module path.
         path: String,
-        /// Prefect's exception class for the underlying problem.
+        /// Python's exception class for the underlying problem.
         class: &'static str,
-        /// Prefect's message for the underlying problem.
+        /// Python's message for the underlying problem (`str(exception)`).
         message: String,
+        /// Python's `repr(exception)`, as a `ScriptError` shows it.
+        repr: String,
         /// Whether Prefect loaded the entrypoint as a script (it then wraps the problem in a
         /// `ScriptError`).
         script: bool,
@@ -226,15 +230,15 @@ impl FlowLoadError {
             ),
             FlowLoadError::InvalidFlow {
                 path,
-                class,
                 message,
+                repr,
                 script,
+                ..
             } => {
                 if *script {
                     format!(
-                        "Script at {} encountered an exception: {class}({})",
-                        py_repr(path),
-                        py_repr(message)
+                        "Script at {} encountered an exception: {repr}",
+                        py_repr(path)
                     )
                 } else {
                     message.clone()

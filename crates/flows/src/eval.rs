@@ -11,6 +11,17 @@
 //! Python binds them; conditional and boolean expressions evaluate only the operands Python
 //! would. Everything else stays unknown — never guessed. Recursion is bounded (module
 //! functions calling each other, values and types nesting, imports): see [`super::depth`].
+//!
+//! The environment is read as Python reads it at import time (`os.environ`, `os.getenv`,
+//! see `os_environ.rs`). Exceptions Python certainly raises (a missing variable, `int("x")`,
+//! an invalid flow) stop the module there, as an import does; a file entrypoint whose module
+//! raises is then read again the way Prefect's fallback loader reads it (`fallback.rs`).
+
+mod fallback;
+mod os_environ;
+mod paths;
+
+pub(crate) use fallback::FallbackOutcome;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -18,9 +29,11 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::ast::{
-    BinOp, ClassDef, CmpOp, Expr, FPart, FunctionDef, Keyword, Module, Stmt, UnaryOp,
+    BinOp, ClassDef, CmpOp, ExceptHandler, Expr, FPart, FunctionDef, Keyword, Module, Stmt, UnaryOp,
 };
 use super::depth;
+use super::environment::{EnvState, Environment};
+use super::exception::{Raised, is_python_builtin};
 use super::python;
 use super::value::{
     AliasKey, Builtin, Date, EnumDef, FieldInfo, FlowInfo, FunctionInfo, ModelDef, ModelField,
@@ -36,9 +49,17 @@ pub(crate) struct Namespace {
     /// Models defined here, with their field annotations (resolved again once the module is
     /// complete, like pydantic's forward references).
     pub models: Vec<(Rc<ModelDef>, Vec<ModelFieldSource>)>,
-    /// The first exception the module would raise when imported (creating a flow with an
-    /// invalid name, a reserved parameter, …): Prefect then falls back to its safe loader.
-    pub first_error: Option<(&'static str, String)>,
+    /// The exception the module raises when imported (creating a flow with an invalid name,
+    /// a missing environment variable, …): its statements stop there, and Prefect falls back
+    /// to its safe loader for a script.
+    pub first_error: Option<Raised>,
+    /// The namespace Prefect's fallback loader builds (`safe_load_namespace`): a name it did
+    /// not bind raises `NameError`.
+    pub fallback: bool,
+    /// A `from <third-party> import *` bound names the reader cannot list.
+    pub star_unknown: bool,
+    /// The module each third-party name was imported from (`load_dotenv` → `dotenv`).
+    pub origins: HashMap<String, String>,
 }
 
 /// A model field as written, kept to resolve forward references later.
@@ -73,6 +94,9 @@ fn is_known_module(name: &str) -> bool {
             | "builtins"
             | "__future__"
             | "annotated_types"
+            | "os"
+            | "sys"
+            | "dotenv"
     )
 }
 
@@ -177,6 +201,29 @@ fn known_member(module: &str, attr: &str) -> Option<Value> {
         },
         "builtins" => builtin_name(attr),
         "__future__" => Some(Value::Opaque),
+        "os" => match attr {
+            "environ" => b(B::Environ),
+            "getenv" => b(B::GetEnv),
+            "path" => Some(Value::Module("os.path".into())),
+            _ => Some(Value::External),
+        },
+        "os.path" => match attr {
+            "dirname" => b(B::OsPathDirname),
+            "basename" => b(B::OsPathBasename),
+            "abspath" => b(B::OsPathAbspath),
+            "realpath" => b(B::OsPathRealpath),
+            "normpath" => b(B::OsPathNormpath),
+            "join" => b(B::OsPathJoin),
+            _ => Some(Value::External),
+        },
+        "sys" => match attr {
+            "path" => b(B::SysPath),
+            _ => Some(Value::External),
+        },
+        "dotenv" => match attr {
+            "load_dotenv" => b(B::LoadDotenv),
+            _ => Some(Value::External),
+        },
         _ if is_known_module(module) => Some(Value::External),
         _ => None,
     }
@@ -211,15 +258,29 @@ fn builtin_name(name: &str) -> Option<Value> {
 /// Reads modules under an import root and evaluates their top-level statements.
 pub(crate) struct Loader {
     root: PathBuf,
-    /// The file Prefect runs as a script (file entrypoints): it has no parent package, so
-    /// its relative imports fail when imported.
+    /// The file Prefect runs as a script (file entrypoints).
     script: Option<PathBuf>,
+    /// Where absolute imports look, in order (Python's `sys.path` as Prefect sets it: the
+    /// script's directory and the working directory; the fallback loader adds two more).
+    sys_path: Vec<PathBuf>,
     cache: HashMap<PathBuf, ModuleRef>,
     loading: HashSet<PathBuf>,
+    /// Namespaces kept alive that are not in the cache (the fallback loader's).
+    kept: Vec<ModuleRef>,
     /// The local scopes of the module functions being called, innermost last.
     frames: Vec<Frame>,
     /// Module-function calls evaluated so far (bounded by [`depth::MAX_CALLS`]).
     calls: usize,
+    /// `os.environ` as the modules read so far left it.
+    env: EnvState,
+    /// The exception being raised, until a statement boundary takes it (or an `except`
+    /// clause catches it).
+    raised: Option<Raised>,
+    /// How many enclosing statements run without Python certainly running them (an `if` on
+    /// an unknown test, a loop body): an exception there is not certain either.
+    uncertain: usize,
+    /// What the loader could not evaluate beyond single values (reported by the loader).
+    notes: Vec<String>,
 }
 
 /// A called function's local scope.
@@ -236,6 +297,8 @@ enum Flow {
     Return(Value),
     /// A statement the reader does not evaluate: the call's result is not known.
     Unknown,
+    /// A statement raised ([`Loader::raised`] holds the exception).
+    Raised,
 }
 
 /// A failure while reading the module that defines the flow (imported modules that fail are
@@ -247,38 +310,85 @@ pub(crate) enum ReadProblem {
 }
 
 impl Loader {
-    /// A loader whose import root (Prefect's working directory) is `root`.
-    pub(crate) fn new(root: &Path) -> Self {
+    /// A loader whose import root (Prefect's working directory) is `root`, reading
+    /// `os.environ` from `environment`.
+    pub(crate) fn new(root: &Path, environment: Environment) -> Self {
         Loader {
             root: root.to_path_buf(),
             script: None,
+            sys_path: vec![root.to_path_buf()],
             cache: HashMap::new(),
             loading: HashSet::new(),
+            kept: Vec::new(),
             frames: Vec::new(),
             calls: 0,
+            env: EnvState::new(environment),
+            raised: None,
+            uncertain: 0,
+            notes: Vec::new(),
         }
     }
 
-    /// Reads and evaluates `file` as the script of a file entrypoint.
+    /// Reads and evaluates `file` as the script of a file entrypoint: Prefect puts the
+    /// script's directory and then the working directory in front of `sys.path`.
     pub(crate) fn load_script(&mut self, file: &Path) -> Result<ModuleRef, ReadProblem> {
-        self.script = Some(self.root.join(file));
+        let full = self.root.join(file);
+        if let Some(dir) = full.parent() {
+            self.sys_path.insert(0, dir.to_path_buf());
+        }
+        self.script = Some(full);
         self.load_file(file)
+    }
+
+    /// Imports a module entrypoint's packages (`a`, `a.b` for `a.b.c`) as Python does before
+    /// the module itself; the first exception one raises, if any.
+    pub(crate) fn import_parents(&mut self, dotted: &str) -> Option<Raised> {
+        let parts: Vec<&str> = dotted.split('.').collect();
+        for i in 1..parts.len() {
+            let name = parts[..i].join(".");
+            if let Some(init) = resolve_module_in(&self.root, &name)
+                && let Ok(ns) = self.load_file(&init)
+                && let Some(err) = ns.borrow().first_error.clone()
+            {
+                return Some(err);
+            }
+        }
+        None
+    }
+
+    /// What the loader noted beyond single values (an environment it stopped knowing).
+    pub(crate) fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// Forgets an exception raised while evaluating outside a module's statements (a
+    /// parameter's annotation read again for the schema).
+    pub(crate) fn clear_raised(&mut self) {
+        self.raised = None;
+    }
+
+    /// Takes the exception raised while evaluating outside a module's statements (a
+    /// parameter's default read again for the schema), if any.
+    pub(crate) fn take_raised(&mut self) -> Option<Raised> {
+        self.raised.take()
     }
 
     /// Reads and evaluates the module in `file` (a path relative to the root or absolute).
     pub(crate) fn load_file(&mut self, file: &Path) -> Result<ModuleRef, ReadProblem> {
-        let full = if file.is_absolute() {
-            file.to_path_buf()
-        } else {
-            self.root.join(file)
-        };
+        let full = self.full_path(file);
         if let Some(ns) = self.cache.get(&full) {
             return Ok(ns.clone());
         }
-        let bytes = std::fs::read(&full).map_err(ReadProblem::Io)?;
-        let source = String::from_utf8_lossy(&bytes).into_owned();
-        let module = python::parse_module(&source).map_err(ReadProblem::Syntax)?;
+        let module = read_module(&full)?;
         Ok(self.exec_module(full, &module))
+    }
+
+    fn full_path(&self, file: &Path) -> PathBuf {
+        if file.is_absolute() {
+            file.to_path_buf()
+        } else {
+            self.root.join(file)
+        }
     }
 
     fn exec_module(&mut self, full: PathBuf, module: &Module) -> ModuleRef {
@@ -289,9 +399,22 @@ impl Loader {
         ns.borrow_mut()
             .names
             .insert("__name__".into(), Value::Str("module".into()));
+        if let Some(file) = self.module_file(&full) {
+            ns.borrow_mut().names.insert("__file__".into(), file);
+        }
         self.cache.insert(full.clone(), ns.clone());
         self.loading.insert(full.clone());
+        // An import runs the module in a frame of its own.
+        let outer_raised = self.raised.take();
+        let outer_uncertain = std::mem::take(&mut self.uncertain);
+        let outer_frames = std::mem::take(&mut self.frames);
         self.exec_block(&ns, &module.body, true);
+        if let Some(err) = self.raised.take() {
+            ns.borrow_mut().first_error = Some(err);
+        }
+        self.frames = outer_frames;
+        self.uncertain = outer_uncertain;
+        self.raised = outer_raised;
         self.finalize_models(&ns);
         self.loading.remove(&full);
         ns
@@ -320,38 +443,52 @@ impl Loader {
         }
     }
 
-    fn note_import_error(&self, ns: &ModuleRef, value: &Value) {
+    /// Creating a flow object raises where `Flow.__init__` would.
+    fn check_flow_creation(&mut self, value: &Value) {
         if let Value::Flow(info) = value
-            && ns.borrow().first_error.is_none()
             && let Some(err) = flow_creation_error(info)
         {
-            ns.borrow_mut().first_error = Some(err);
+            self.raise(err);
         }
+    }
+
+    /// Raises `err` here: certain unless an enclosing statement may not run at all.
+    pub(crate) fn raise(&mut self, err: Raised) -> Value {
+        if self.uncertain == 0 && self.raised.is_none() {
+            self.raised = Some(err);
+        }
+        Value::Unknown
     }
 
     fn set(&self, ns: &ModuleRef, name: &str, value: Value) {
         ns.borrow_mut().names.insert(name.to_string(), value);
     }
 
+    /// Runs statements until one raises.
     fn exec_block(&mut self, ns: &ModuleRef, stmts: &[Stmt], top: bool) {
         for stmt in stmts {
             self.exec_stmt(ns, stmt, top);
+            if self.raised.is_some() {
+                return;
+            }
         }
+    }
+
+    /// Runs statements Python may not run (a branch whose test is unknown, a loop body):
+    /// definitions inside still bind names, exceptions inside are not certain.
+    fn exec_block_uncertain(&mut self, ns: &ModuleRef, stmts: &[Stmt], top: bool) {
+        self.uncertain += 1;
+        self.exec_block(ns, stmts, top);
+        self.uncertain -= 1;
     }
 
     fn exec_stmt(&mut self, ns: &ModuleRef, stmt: &Stmt, top: bool) {
         match stmt {
             Stmt::Import(aliases) => {
                 for a in aliases {
-                    if let Some(asname) = &a.asname {
-                        let v = self.import_module_value(ns, &a.name);
-                        self.set(ns, asname, v);
-                    } else {
-                        let first = a.name.split('.').next().unwrap_or(&a.name).to_string();
-                        // Load it so that `a.b.c` resolves later.
-                        let _ = self.import_module_value(ns, &a.name);
-                        let v = self.import_module_value(ns, &first);
-                        self.set(ns, &first, v);
+                    self.exec_import(ns, &a.name, a.asname.as_deref());
+                    if self.raised.is_some() {
+                        return;
                     }
                 }
             }
@@ -359,64 +496,27 @@ impl Loader {
                 module,
                 names,
                 level,
-            } => {
-                let module = module.clone().unwrap_or_default();
-                if *level == 0 && module == "__future__" {
-                    if names.iter().any(|a| a.name == "annotations") {
-                        ns.borrow_mut().future_annotations = true;
-                    }
-                    return;
-                }
-                let in_script =
-                    *level > 0 && self.script.as_deref() == Some(ns.borrow().file.as_path());
-                if in_script && ns.borrow().first_error.is_none() {
-                    ns.borrow_mut().first_error = Some((
-                        "ImportError",
-                        "attempted relative import with no known parent package".into(),
-                    ));
-                }
-                for a in names {
-                    let bind = a.asname.clone().unwrap_or_else(|| a.name.clone());
-                    if in_script && *level > 1 {
-                        // Prefect's fallback loader treats the script's directory as a
-                        // top-level package: going further up fails, the names stay unbound.
-                        continue;
-                    }
-                    if a.name == "*" {
-                        if let Some(other) = self.local_module(ns, &module, *level) {
-                            let items: Vec<(String, Value)> = other
-                                .borrow()
-                                .names
-                                .iter()
-                                .filter(|(k, _)| !k.starts_with('_'))
-                                .map(|(k, v)| (k.clone(), v.clone()))
-                                .collect();
-                            for (k, v) in items {
-                                self.set(ns, &k, v);
-                            }
-                        }
-                        continue;
-                    }
-                    let v = self.import_from(ns, &module, *level, &a.name);
-                    self.set(ns, &bind, v);
-                }
-            }
+            } => self.exec_import_from(ns, module.as_deref().unwrap_or_default(), names, *level),
             Stmt::FunctionDef(f) => {
-                let mut value = Value::Function(self.function(ns, f));
-                for dec in f.decorators.iter().rev() {
-                    let d = self.eval(ns, dec);
-                    value = apply_decorator(&d, value);
+                if let Some(value) = self.define_function(ns, f) {
+                    self.set(ns, &f.name, value);
                 }
-                self.note_import_error(ns, &value);
-                self.set(ns, &f.name, value);
             }
             Stmt::ClassDef(c) => {
                 let v = self.class_def(ns, c);
-                self.set(ns, &c.name, v);
+                if self.raised.is_none() {
+                    self.set(ns, &c.name, v);
+                }
             }
             Stmt::Assign { targets, value } => {
                 let v = self.eval(ns, value);
-                self.note_import_error(ns, &v);
+                self.check_flow_creation(&v);
+                if self.raised.is_some() {
+                    return;
+                }
+                if matches!(v, Value::External) {
+                    self.inherit_origin(ns, targets, value);
+                }
                 for t in targets {
                     self.assign(ns, t, v.clone());
                 }
@@ -427,8 +527,20 @@ impl Loader {
                 ..
             } => {
                 let v = self.eval(ns, value);
-                self.assign(ns, target, v);
+                if self.raised.is_none() {
+                    self.assign(ns, target, v);
+                }
             }
+            Stmt::AugAssign { target, op, value } => self.aug_assign(ns, target, *op, value),
+            Stmt::Delete(targets) => {
+                for t in targets {
+                    self.delete(ns, t);
+                    if self.raised.is_some() {
+                        return;
+                    }
+                }
+            }
+            Stmt::Expr(e) => self.exec_expression_statement(ns, e),
             Stmt::If { branches } => {
                 for (test, body) in branches {
                     match test {
@@ -440,14 +552,18 @@ impl Loader {
                             if is_main_check(test) {
                                 continue;
                             }
-                            match truthy(&self.eval(ns, test)) {
+                            let t = self.eval(ns, test);
+                            if self.raised.is_some() {
+                                return;
+                            }
+                            match truthy(&t) {
                                 Some(true) => {
                                     self.exec_block(ns, body, top);
                                     return;
                                 }
                                 Some(false) => continue,
                                 None => {
-                                    self.exec_block(ns, body, top);
+                                    self.exec_block_uncertain(ns, body, top);
                                     return;
                                 }
                             }
@@ -457,21 +573,169 @@ impl Loader {
             }
             Stmt::Try {
                 body,
+                handlers,
                 orelse,
                 finalbody,
             } => {
                 self.exec_block(ns, body, top);
-                self.exec_block(ns, orelse, top);
+                match self.raised.take() {
+                    None => self.exec_block(ns, orelse, top),
+                    Some(err) => match self.catching_handler(ns, handlers, &err) {
+                        Some(Some(h)) => {
+                            if let Some(n) = &h.name {
+                                self.set(ns, n, Value::Opaque);
+                            }
+                            self.exec_block(ns, &h.body, top);
+                            // Python unbinds the exception's name when the clause ends.
+                            if let Some(n) = &h.name {
+                                ns.borrow_mut().names.remove(n);
+                            }
+                        }
+                        Some(None) => self.raised = Some(err),
+                        None => {
+                            // Whether a clause catches it is not known: neither is what
+                            // the clauses bind.
+                            let mut names = HashSet::new();
+                            for h in handlers {
+                                assigned_names(&h.body, &mut names);
+                            }
+                            for n in names {
+                                self.set(ns, &n, Value::Unknown);
+                            }
+                        }
+                    },
+                }
+                // `finally` runs either way; an exception it raises replaces the pending one.
+                let pending = self.raised.take();
                 self.exec_block(ns, finalbody, top);
+                if self.raised.is_none() {
+                    self.raised = pending;
+                }
             }
+            Stmt::With { items, body } => self.exec_with(ns, items, body, top),
             Stmt::Block(blocks) => {
-                // Loops and `with`: definitions inside still bind module names.
+                // Loops: definitions inside still bind module names.
                 for b in blocks {
-                    self.exec_block(ns, b, top);
+                    self.exec_block_uncertain(ns, b, top);
                 }
             }
             _ => {}
         }
+    }
+
+    /// `with`: the body runs; an exception in it propagates unless `contextlib.suppress`
+    /// names its class (other context managers are taken not to swallow exceptions).
+    fn exec_with(
+        &mut self,
+        ns: &ModuleRef,
+        items: &[(Expr, Option<Expr>)],
+        body: &[Stmt],
+        top: bool,
+    ) {
+        for (context, target) in items {
+            self.eval(ns, context);
+            if self.raised.is_some() {
+                return;
+            }
+            if let Some(t) = target {
+                // What `__enter__` returns.
+                self.assign(ns, t, Value::Unknown);
+            }
+        }
+        self.exec_block(ns, body, top);
+        let Some(err) = self.raised.take() else {
+            return;
+        };
+        let mut unsure = false;
+        for (context, _) in items {
+            match os_environ::suppressed_classes(ns, context) {
+                Some(Some(classes)) => {
+                    for class in classes {
+                        match err.caught_by(class) {
+                            Some(true) => return,
+                            Some(false) => {}
+                            None => unsure = true,
+                        }
+                    }
+                }
+                Some(None) => unsure = true,
+                None => {}
+            }
+        }
+        // A `suppress` naming a class the reader cannot place may swallow it or not.
+        if !unsure {
+            self.raised = Some(err);
+        }
+    }
+
+    /// Runs a `def` statement: decorators are evaluated first, then the defaults; the
+    /// decorators apply bottom-up. `None` when it raises.
+    fn define_function(&mut self, ns: &ModuleRef, f: &FunctionDef) -> Option<Value> {
+        let decorators: Vec<Value> = f.decorators.iter().map(|d| self.eval(ns, d)).collect();
+        if self.raised.is_some() {
+            return None;
+        }
+        let mut value = Value::Function(self.function(ns, f));
+        for d in decorators.iter().rev() {
+            if self.raised.is_some() {
+                return None;
+            }
+            value = self.apply_decorator(d, value);
+            self.check_flow_creation(&value);
+        }
+        self.raised.is_none().then_some(value)
+    }
+
+    /// Applies a decorator; a module function used as one is called when the reader can
+    /// evaluate it (a shim such as `def flow(*a, **k): return lambda f: f`).
+    fn apply_decorator(&mut self, dec: &Value, target: Value) -> Value {
+        if let Value::Function(func) = dec {
+            let result = self.call_function(func, vec![target.clone()], Vec::new());
+            if matches!(
+                result,
+                Value::Function(_) | Value::Flow(_) | Value::NotAFlow(_)
+            ) {
+                return result;
+            }
+        }
+        apply_decorator(dec, target)
+    }
+
+    /// Which `except` clause catches `err`: `Some(None)` when none does, `None` when that is
+    /// not known (a clause names a class the reader cannot place).
+    fn catching_handler<'h>(
+        &mut self,
+        ns: &ModuleRef,
+        handlers: &'h [ExceptHandler],
+        err: &Raised,
+    ) -> Option<Option<&'h ExceptHandler>> {
+        for h in handlers {
+            let Some(kind) = &h.kind else {
+                return Some(Some(h));
+            };
+            let classes: Vec<&Expr> = match kind {
+                Expr::Tuple(items) => items.iter().collect(),
+                one => vec![one],
+            };
+            let mut caught = false;
+            for class in classes {
+                let Expr::Name(name) = class else {
+                    return None;
+                };
+                // A builtin class, unless the module rebinds its name.
+                if ns.borrow().names.contains_key(name) {
+                    return None;
+                }
+                match err.caught_by(name) {
+                    Some(c) => caught |= c,
+                    None => return None,
+                }
+            }
+            if caught {
+                return Some(Some(h));
+            }
+        }
+        Some(None)
     }
 
     /// A `def` as Python runs it: the defaults are evaluated now.
@@ -503,42 +767,241 @@ impl Loader {
                     self.assign(ns, t, v);
                 }
             }
+            Expr::Starred(inner) => self.assign(ns, inner, Value::Unknown),
+            Expr::Subscript(base, key) => {
+                let base = self.eval(ns, base);
+                if matches!(base, Value::Builtin(Builtin::Environ)) {
+                    let key = self.eval(ns, key);
+                    self.environ_assign(&key, &value);
+                }
+            }
             _ => {}
         }
     }
 
-    /// The value bound by `import name` (a module object).
+    /// `target op= value` on a module name or an `os.environ` item.
+    fn aug_assign(&mut self, ns: &ModuleRef, target: &Expr, op: BinOp, value: &Expr) {
+        match target {
+            Expr::Name(n) => {
+                let current = self.eval(ns, target);
+                let v = self.eval(ns, value);
+                if self.raised.is_some() {
+                    return;
+                }
+                let result = self.binop(ns, current, op, v);
+                self.set(ns, n, result);
+            }
+            Expr::Subscript(base, key) => {
+                let base = self.eval(ns, base);
+                if !matches!(base, Value::Builtin(Builtin::Environ)) {
+                    return;
+                }
+                let key = self.eval(ns, key);
+                let current = self.environ_item(&key);
+                let v = self.eval(ns, value);
+                if self.raised.is_some() {
+                    return;
+                }
+                let result = self.binop(ns, current, op, v);
+                self.environ_assign(&key, &result);
+            }
+            _ => {}
+        }
+    }
+
+    /// `del name` / `del os.environ[key]`.
+    fn delete(&mut self, ns: &ModuleRef, target: &Expr) {
+        match target {
+            Expr::Name(n) => {
+                ns.borrow_mut().names.remove(n);
+            }
+            Expr::Tuple(items) | Expr::List(items) => {
+                for t in items {
+                    self.delete(ns, t);
+                }
+            }
+            Expr::Subscript(base, key) => {
+                let base = self.eval(ns, base);
+                if matches!(base, Value::Builtin(Builtin::Environ)) {
+                    let key = self.eval(ns, key);
+                    self.environ_delete(&key);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `import a.b` / `import a.b as c`.
+    fn exec_import(&mut self, ns: &ModuleRef, name: &str, asname: Option<&str>) {
+        // Prefect's fallback loader binds the dotted name itself (`import a.b` binds `a.b`).
+        let fallback = ns.borrow().fallback;
+        let (bind, value) = match asname {
+            Some(asname) => (asname.to_string(), self.import_module_value(ns, name)),
+            None if fallback => (name.to_string(), self.import_module_value(ns, name)),
+            None => {
+                let first = name.split('.').next().unwrap_or(name).to_string();
+                // Python imports `a`, then `a.b`; the name bound is `a`.
+                let _ = self.import_module_value(ns, name);
+                if self.raised.is_some() {
+                    return;
+                }
+                let v = self.import_module_value(ns, &first);
+                (first, v)
+            }
+        };
+        if self.raised.is_some() {
+            if fallback && self.raised.as_ref().is_some_and(Raised::is_import_error) {
+                self.raised = None;
+            }
+            return;
+        }
+        if matches!(value, Value::External) {
+            ns.borrow_mut()
+                .origins
+                .insert(bind.clone(), name.to_string());
+        }
+        self.set(ns, &bind, value);
+    }
+
+    /// `from module import names` (`level` leading dots).
+    fn exec_import_from(
+        &mut self,
+        ns: &ModuleRef,
+        module: &str,
+        names: &[super::ast::Alias],
+        level: u32,
+    ) {
+        let fallback = ns.borrow().fallback;
+        if level == 0 && module == "__future__" {
+            // The fallback loader compiles each statement on its own: no future import
+            // applies to the others.
+            if !fallback && names.iter().any(|a| a.name == "annotations") {
+                ns.borrow_mut().future_annotations = true;
+            }
+            if !fallback {
+                return;
+            }
+        }
+        if level > 0
+            && let Err(err) = self.check_relative_import(ns, module, level)
+        {
+            self.raise(err);
+        }
+        if self.raised.is_some() {
+            if fallback && self.raised.as_ref().is_some_and(Raised::is_import_error) {
+                self.raised = None;
+            }
+            return;
+        }
+        for a in names {
+            let bind = a.asname.clone().unwrap_or_else(|| a.name.clone());
+            if a.name == "*" {
+                match self.local_module(ns, module, level) {
+                    Some(other) => {
+                        let items: Vec<(String, Value)> = other
+                            .borrow()
+                            .names
+                            .iter()
+                            .filter(|(k, _)| !k.starts_with('_'))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        for (k, v) in items {
+                            self.set(ns, &k, v);
+                        }
+                    }
+                    None if self.raised.is_none() && !is_known_module(module) => {
+                        ns.borrow_mut().star_unknown = true;
+                    }
+                    None => {}
+                }
+            } else {
+                let v = self.import_from(ns, module, level, &a.name);
+                if self.raised.is_some() {
+                    break;
+                }
+                match v {
+                    // The fallback loader skips a name the module does not have.
+                    None => {}
+                    Some(v) => {
+                        if matches!(v, Value::External) {
+                            ns.borrow_mut()
+                                .origins
+                                .insert(bind.clone(), module.to_string());
+                        }
+                        self.set(ns, &bind, v);
+                    }
+                }
+            }
+        }
+        if fallback && self.raised.as_ref().is_some_and(Raised::is_import_error) {
+            self.raised = None;
+        }
+    }
+
+    /// The exception a relative import raises before anything is looked up, if any: a
+    /// script is a package of its own (Prefect gives it `submodule_search_locations`), so
+    /// one level up is itself and two are beyond it; the fallback loader makes the script's
+    /// directory a top-level package, where `from . import x` asks for an empty name.
+    fn check_relative_import(
+        &self,
+        ns: &ModuleRef,
+        module: &str,
+        level: u32,
+    ) -> Result<(), Raised> {
+        let n = ns.borrow();
+        let is_script = self.script.as_deref() == Some(n.file.as_path());
+        if !is_script {
+            return Ok(());
+        }
+        if level > 1 {
+            let message = if n.fallback {
+                "Attempted relative import beyond top-level package"
+            } else {
+                "attempted relative import beyond top-level package"
+            };
+            return Err(Raised::new("ImportError", message));
+        }
+        if n.fallback && module.is_empty() {
+            return Err(Raised::new("ValueError", "Empty module name"));
+        }
+        Ok(())
+    }
+
+    /// The value bound by `import name` (a module object); the module runs now.
     fn import_module_value(&mut self, ns: &ModuleRef, name: &str) -> Value {
         if is_known_module(name) {
             return Value::Module(name.to_string());
         }
-        if self.find_module_file(ns, name, 0).is_some() {
+        if self.local_module(ns, name, 0).is_some() {
             return Value::Module(name.to_string());
+        }
+        if self.raised.is_some() {
+            return Value::Unknown;
         }
         Value::External
     }
 
-    /// Search path for an absolute import: the importing file's directory (a script's
-    /// directory is on `sys.path` when Prefect runs it), then the root.
-    fn search_path(&self, ns: &ModuleRef) -> Vec<PathBuf> {
-        let mut dirs = Vec::new();
-        if let Some(parent) = ns.borrow().file.parent() {
-            dirs.push(parent.to_path_buf());
+    /// Where a relative import looks (`level` ≥ 1), or `None` beyond the file system root.
+    fn relative_bases(&self, ns: &ModuleRef, level: u32) -> Option<Vec<PathBuf>> {
+        let n = ns.borrow();
+        let dir = n.file.parent()?.to_path_buf();
+        if self.script.as_deref() == Some(n.file.as_path()) && !n.fallback {
+            // The script's `__path__`: its directory, then the working directory.
+            return Some(vec![dir, self.root.clone()]);
         }
-        dirs.push(self.root.clone());
-        dirs
+        let mut dir = dir;
+        for _ in 1..level {
+            dir = dir.parent()?.to_path_buf();
+        }
+        Some(vec![dir])
     }
 
-    /// The file of a module under the search path (`level` > 0: relative import).
+    /// The file of a module on `sys.path` (`level` > 0: a relative import).
     fn find_module_file(&self, ns: &ModuleRef, name: &str, level: u32) -> Option<PathBuf> {
-        let bases: Vec<PathBuf> = if level > 0 {
-            let mut dir = ns.borrow().file.parent()?.to_path_buf();
-            for _ in 1..level {
-                dir = dir.parent()?.to_path_buf();
-            }
-            vec![dir]
+        let bases = if level > 0 {
+            self.relative_bases(ns, level)?
         } else {
-            self.search_path(ns)
+            self.sys_path.clone()
         };
         for base in bases {
             if name.is_empty() {
@@ -555,44 +1018,108 @@ impl Loader {
         None
     }
 
+    /// Imports a local module as Python does (its packages first); `None` when it is not
+    /// local (a third-party or missing module) or when importing it raises (then
+    /// [`Loader::raised`] is set).
     fn local_module(&mut self, ns: &ModuleRef, name: &str, level: u32) -> Option<ModuleRef> {
         if level == 0 && is_known_module(name) {
             return None;
         }
+        if level == 0 {
+            let parts: Vec<&str> = name.split('.').collect();
+            for i in 1..parts.len() {
+                if let Some(init) = self.find_module_file(ns, &parts[..i].join("."), 0) {
+                    self.import_file(&init)?;
+                }
+            }
+        } else if ns.borrow().fallback {
+            // The fallback loader imports the script's directory as a package first.
+            let init = ns.borrow().file.parent()?.join("__init__.py");
+            if init.is_file() {
+                self.import_file(&init)?;
+            }
+        }
         let file = self.find_module_file(ns, name, level)?;
-        if self.loading.contains(&file) {
-            return self.cache.get(&file).cloned();
+        self.import_file(&file)
+    }
+
+    /// Runs a local module file (once); `None` when it raises (the exception is raised here)
+    /// or cannot be read.
+    fn import_file(&mut self, file: &Path) -> Option<ModuleRef> {
+        if self.loading.contains(file) {
+            // Partly initialised, as Python finds it in `sys.modules`.
+            return self.cache.get(file).cloned();
         }
         if self.loading.len() >= depth::MAX_IMPORT_DEPTH {
             // Python gives up on its recursion limit first; the reader treats the module
             // like one that fails to import.
             return None;
         }
-        depth::guarded(|| self.load_file(&file)).ok()
+        let module = depth::guarded(|| self.load_file(file)).ok()?;
+        let err = module.borrow().first_error.clone();
+        match err {
+            Some(err) => {
+                self.raise(err);
+                None
+            }
+            None => Some(module),
+        }
     }
 
-    fn import_from(&mut self, ns: &ModuleRef, module: &str, level: u32, name: &str) -> Value {
+    /// `from module import name`: `None` when the fallback loader would skip the name.
+    fn import_from(
+        &mut self,
+        ns: &ModuleRef,
+        module: &str,
+        level: u32,
+        name: &str,
+    ) -> Option<Value> {
         if level == 0
             && let Some(v) = known_member(module, name)
         {
-            return v;
+            return Some(v);
         }
-        if let Some(other) = self.local_module(ns, module, level) {
-            if let Some(v) = other.borrow().names.get(name) {
-                return v.clone();
+        let fallback = ns.borrow().fallback;
+        let is_script = self.script.as_deref() == Some(ns.borrow().file.as_path());
+        if level == 1 && module.is_empty() && is_script && !fallback {
+            // `from . import x` in the script: the package is the script itself, then its
+            // submodules.
+            if let Some(v) = ns.borrow().names.get(name) {
+                return Some(v.clone());
             }
-            // A submodule: `from pkg import mod`.
-            let sub = if module.is_empty() {
-                name.to_string()
+            return Some(match self.local_module(ns, name, 1) {
+                Some(_) => Value::Module(name.to_string()),
+                None if self.raised.is_some() => Value::Unknown,
+                None => Value::External,
+            });
+        }
+        let Some(other) = self.local_module(ns, module, level) else {
+            return Some(if self.raised.is_some() {
+                Value::Unknown
             } else {
-                format!("{module}.{name}")
-            };
-            if level == 0 && self.find_module_file(ns, &sub, 0).is_some() {
-                return Value::Module(sub);
-            }
-            return Value::Unknown;
+                Value::External
+            });
+        };
+        if let Some(v) = other.borrow().names.get(name) {
+            return Some(v.clone());
         }
-        Value::External
+        // A submodule: `from pkg import mod` imports it (the fallback loader only finds one
+        // imported before).
+        let sub = if module.is_empty() {
+            name.to_string()
+        } else {
+            format!("{module}.{name}")
+        };
+        if level == 0
+            && let Some(file) = self.find_module_file(ns, &sub, 0)
+        {
+            if fallback {
+                return self.cache.contains_key(&file).then(|| Value::Module(sub));
+            }
+            self.local_module(ns, &sub, 0);
+            return Some(Value::Module(sub));
+        }
+        if fallback { None } else { Some(Value::Unknown) }
     }
 
     fn module_attr(&mut self, ns: &ModuleRef, module: &str, attr: &str) -> Value {
@@ -665,11 +1192,9 @@ impl Loader {
         for stmt in &c.body {
             match stmt {
                 Stmt::FunctionDef(f) => {
-                    let mut value = Value::Function(self.function(ns, f));
-                    for dec in f.decorators.iter().rev() {
-                        let d = self.eval(ns, dec);
-                        value = apply_decorator(&d, value);
-                    }
+                    let Some(value) = self.define_function(ns, f) else {
+                        return Value::Unknown;
+                    };
                     attrs.push((f.name.clone(), value));
                 }
                 Stmt::Assign { targets, value } => {
@@ -809,7 +1334,7 @@ impl Loader {
             // The class statement raises: the module fails to import, and the name stays
             // unbound (Prefect's fallback loader leaves the annotation unresolved).
             if ns.borrow().first_error.is_none() {
-                ns.borrow_mut().first_error = Some(err);
+                ns.borrow_mut().first_error = Some(super::exception::Raised::new(err.0, err.1));
             }
             return Value::Unknown;
         }
@@ -854,6 +1379,10 @@ impl Loader {
 
     /// Evaluates an expression.
     pub(crate) fn eval(&mut self, ns: &ModuleRef, e: &Expr) -> Value {
+        // Python evaluates nothing more once something raised.
+        if self.raised.is_some() {
+            return Value::Unknown;
+        }
         let v = depth::guarded(|| self.eval_inner(ns, e));
         // Values nest deeper only where containers are built (a name refers to a value
         // already checked).
@@ -932,7 +1461,18 @@ impl Loader {
                 if let Some(v) = ns.borrow().names.get(n) {
                     return v.clone();
                 }
-                builtin_name(n).unwrap_or(Value::Unknown)
+                if let Some(v) = builtin_name(n) {
+                    return v;
+                }
+                // In the fallback loader's namespace every binding is known.
+                let strict = {
+                    let n = ns.borrow();
+                    n.fallback && !n.star_unknown
+                };
+                if strict && !is_python_builtin(n) {
+                    return self.raise(Raised::name_error(n));
+                }
+                Value::Unknown
             }
             Expr::IfExp(test, body, orelse) => match truthy(&self.eval(ns, test)) {
                 // Python evaluates only the branch taken.
@@ -970,7 +1510,9 @@ impl Loader {
                 keywords,
             } => {
                 let f = self.eval(ns, func);
-                self.call(ns, &f, args, keywords)
+                let v = self.call(ns, &f, args, keywords);
+                self.note_environ_loader(func, &f);
+                v
             }
             Expr::UnaryOp(op, operand) => {
                 let v = self.eval(ns, operand);
@@ -1025,7 +1567,13 @@ impl Loader {
                 let mut left = self.eval(ns, first);
                 for (op, right) in rest {
                     let right = self.eval(ns, right);
-                    match compare(*op, &left, &right) {
+                    let result = match (op, &right) {
+                        (CmpOp::In | CmpOp::NotIn, Value::Builtin(Builtin::Environ)) => self
+                            .environ_contains(&left)
+                            .map(|c| c == (*op == CmpOp::In)),
+                        _ => compare(*op, &left, &right),
+                    };
+                    match result {
                         // A chain stops at the first false comparison.
                         Some(false) => return Value::Bool(false),
                         Some(true) => left = right,
@@ -1078,6 +1626,18 @@ impl Loader {
                 .find(|(n, _)| n == attr)
                 .map_or(Value::Unknown, |(_, v)| v.clone()),
             Value::Builtin(Builtin::Timezone) if attr == "utc" => Value::Timezone(0),
+            Value::Builtin(Builtin::Environ) => os_environ::environ_method(attr),
+            Value::Builtin(Builtin::SysPath) => match attr {
+                "append" => Value::Builtin(Builtin::SysPathAppend),
+                "insert" => Value::Builtin(Builtin::SysPathInsert),
+                "remove" => Value::Builtin(Builtin::SysPathRemove),
+                "extend" => Value::Builtin(Builtin::SysPathExtend),
+                _ => Value::Unknown,
+            },
+            Value::Path(p) => match paths::PATH_METHODS.iter().find(|m| **m == attr) {
+                Some(m) => paths::path_attribute(p, m),
+                None => Value::Unknown,
+            },
             Value::Str(s) => match STR_METHODS.iter().find(|m| **m == attr) {
                 Some(m) => Value::StrMethod(s.as_str().into(), m),
                 None => Value::Unknown,
@@ -1094,6 +1654,10 @@ impl Loader {
             other => vec![other.clone()],
         };
         let b = match base {
+            Value::Builtin(Builtin::Environ) => {
+                let key = self.eval(ns, slice);
+                return self.environ_item(&key);
+            }
             Value::Builtin(b) => *b,
             Value::External => return Value::External,
             Value::List(_) | Value::Tuple(_) | Value::Str(_) | Value::Dict(_) => {
@@ -1340,6 +1904,9 @@ impl Loader {
                 V::Str(format!("{a}{b}"))
             }
             (BinOp::Add, V::List(a), V::List(b)) => V::List(a.iter().chain(b).cloned().collect()),
+            (BinOp::Div, V::Path(a), V::Str(b) | V::Path(b)) => {
+                V::Path(join_path(&[a.clone(), b.clone()]))
+            }
             (BinOp::Add, V::Tuple(a), V::Tuple(b)) => {
                 V::Tuple(a.iter().chain(b).cloned().collect())
             }
@@ -1440,23 +2007,54 @@ impl Loader {
                 | Builtin::ToCamel
                 | Builtin::ToPascal
                 | Builtin::ToSnake => super::model_config::call_pydantic(*b, &args_v, &kwargs),
+                Builtin::Int if args_v.len() > 1 || !kwargs.is_empty() => Value::Unknown,
                 Builtin::Int => match args_v.first() {
                     None => Value::Int(0),
                     Some(Value::Int(i)) => Value::Int(*i),
                     Some(Value::Bool(b)) => Value::Int(*b as i128),
                     Some(Value::Float(f)) if f.is_finite() => Value::Int(f.trunc() as i128),
-                    Some(Value::Str(s)) => {
-                        s.trim().parse::<i128>().map_or(Value::Unknown, Value::Int)
-                    }
+                    Some(Value::Str(s)) => match os_environ::parse_py_int(s) {
+                        os_environ::Parsed::Value(i) => Value::Int(i),
+                        os_environ::Parsed::Invalid => self.raise(Raised::new(
+                            "ValueError",
+                            format!(
+                                "invalid literal for int() with base 10: {}",
+                                super::error::py_repr(s)
+                            ),
+                        )),
+                        os_environ::Parsed::NotKnown => Value::Unknown,
+                    },
                     _ => Value::Unknown,
                 },
+                Builtin::Float if args_v.len() > 1 || !kwargs.is_empty() => Value::Unknown,
                 Builtin::Float => match args_v.first() {
                     None => Value::Float(0.0),
                     Some(Value::Int(i)) => Value::Float(*i as f64),
+                    Some(Value::Bool(b)) => Value::Float(*b as i128 as f64),
                     Some(Value::Float(f)) => Value::Float(*f),
-                    Some(Value::Str(s)) => parse_py_float(s).map_or(Value::Unknown, Value::Float),
+                    Some(Value::Str(s)) => match os_environ::parse_py_float(s) {
+                        os_environ::Parsed::Value(f) => Value::Float(f),
+                        os_environ::Parsed::Invalid => self.raise(Raised::new(
+                            "ValueError",
+                            format!(
+                                "could not convert string to float: {}",
+                                super::error::py_repr(s)
+                            ),
+                        )),
+                        os_environ::Parsed::NotKnown => Value::Unknown,
+                    },
                     _ => Value::Unknown,
                 },
+                Builtin::GetEnv
+                | Builtin::EnvironGet
+                | Builtin::EnvironSetDefault
+                | Builtin::EnvironPop
+                | Builtin::EnvironUpdate
+                | Builtin::EnvironChange
+                | Builtin::LoadDotenv => self.call_environ(*b, &args_v, &kwargs),
+                b if b.is_path_function() && kwargs.is_empty() => {
+                    self.call_path_function(*b, &args_v)
+                }
                 Builtin::Str => match args_v.first() {
                     None => Value::Str(String::new()),
                     Some(v) => py_str(v).map_or(Value::Unknown, Value::Str),
@@ -1596,6 +2194,9 @@ impl Loader {
             },
             Value::Function(func) => self.call_function(func, args_v, kwargs),
             Value::StrMethod(s, name) => str_method(s, name, &args_v, &kwargs),
+            Value::PathMethod(p, name) if kwargs.is_empty() => {
+                self.call_path_method(p, name, &args_v)
+            }
             Value::PlainClass(_) | Value::Opaque => Value::Opaque,
             Value::External => Value::External,
             _ => Value::Unknown,
@@ -1634,6 +2235,7 @@ impl Loader {
         let flow = depth::guarded(|| self.exec_function_block(&ns, &def.body));
         self.frames.pop();
         match flow {
+            Flow::Raised => Value::Unknown,
             Flow::Next => Value::None,
             // What the reader cannot evaluate stays what a call always was to it: a value
             // that exists but is not known (a too-deep value stays too deep).
@@ -1644,50 +2246,59 @@ impl Loader {
 
     fn exec_function_block(&mut self, ns: &ModuleRef, stmts: &[Stmt]) -> Flow {
         for stmt in stmts {
-            match stmt {
-                // A docstring or another bare string, `pass`.
-                Stmt::Expr(Expr::Str(_)) | Stmt::Pass => {}
-                Stmt::Assign { targets, value } => {
-                    let v = self.eval(ns, value);
-                    for t in targets {
-                        if !self.assign_local(t, v.clone()) {
-                            return Flow::Unknown;
-                        }
-                    }
-                }
-                Stmt::AnnAssign { target, value, .. } => {
-                    if let Some(value) = value {
-                        let v = self.eval(ns, value);
-                        if !self.assign_local(target, v) {
-                            return Flow::Unknown;
-                        }
-                    }
-                }
-                Stmt::If { branches } => {
-                    for (test, body) in branches {
-                        let taken = match test {
-                            None => true,
-                            Some(test) => match truthy(&self.eval(ns, test)) {
-                                Some(t) => t,
-                                None => return Flow::Unknown,
-                            },
-                        };
-                        if taken {
-                            match self.exec_function_block(ns, body) {
-                                Flow::Next => break,
-                                other => return other,
-                            }
-                        }
-                    }
-                }
-                Stmt::Return(value) => {
-                    return Flow::Return(match value {
-                        Some(e) => self.eval(ns, e),
-                        None => Value::None,
-                    });
-                }
-                _ => return Flow::Unknown,
+            let flow = self.exec_function_stmt(ns, stmt);
+            if self.raised.is_some() {
+                return Flow::Raised;
             }
+            match flow {
+                Flow::Next => {}
+                other => return other,
+            }
+        }
+        Flow::Next
+    }
+
+    fn exec_function_stmt(&mut self, ns: &ModuleRef, stmt: &Stmt) -> Flow {
+        match stmt {
+            // A docstring or another bare string, `pass`.
+            Stmt::Expr(Expr::Str(_)) | Stmt::Pass => {}
+            Stmt::Assign { targets, value } => {
+                let v = self.eval(ns, value);
+                for t in targets {
+                    if !self.assign_local(t, v.clone()) {
+                        return Flow::Unknown;
+                    }
+                }
+            }
+            Stmt::AnnAssign { target, value, .. } => {
+                if let Some(value) = value {
+                    let v = self.eval(ns, value);
+                    if !self.assign_local(target, v) {
+                        return Flow::Unknown;
+                    }
+                }
+            }
+            Stmt::If { branches } => {
+                for (test, body) in branches {
+                    let taken = match test {
+                        None => true,
+                        Some(test) => match truthy(&self.eval(ns, test)) {
+                            Some(t) => t,
+                            None => return Flow::Unknown,
+                        },
+                    };
+                    if taken {
+                        return self.exec_function_block(ns, body);
+                    }
+                }
+            }
+            Stmt::Return(value) => {
+                return Flow::Return(match value {
+                    Some(e) => self.eval(ns, e),
+                    None => Value::None,
+                });
+            }
+            _ => return Flow::Unknown,
         }
         Flow::Next
     }
@@ -1789,7 +2400,7 @@ fn assigned_names(stmts: &[Stmt], out: &mut HashSet<String>) {
     for stmt in stmts {
         match stmt {
             Stmt::Assign { targets: ts, .. } => ts.iter().for_each(|t| targets(t, out)),
-            Stmt::AnnAssign { target, .. } => targets(target, out),
+            Stmt::AnnAssign { target, .. } | Stmt::AugAssign { target, .. } => targets(target, out),
             Stmt::FunctionDef(f) => {
                 out.insert(f.name.clone());
             }
@@ -1803,10 +2414,17 @@ fn assigned_names(stmts: &[Stmt], out: &mut HashSet<String>) {
             }
             Stmt::Try {
                 body,
+                handlers,
                 orelse,
                 finalbody,
             } => {
                 assigned_names(body, out);
+                for h in handlers {
+                    if let Some(n) = &h.name {
+                        out.insert(n.clone());
+                    }
+                    assigned_names(&h.body, out);
+                }
                 assigned_names(orelse, out);
                 assigned_names(finalbody, out);
             }
@@ -1936,6 +2554,8 @@ fn hashable_kind(v: &Value) -> u8 {
 
 /// The `str` methods the reader evaluates.
 const STR_METHODS: &[&str] = &[
+    "split",
+    "rsplit",
     "upper",
     "lower",
     "strip",
@@ -1957,7 +2577,7 @@ fn str_method(s: &str, name: &str, args: &[Value], kwargs: &[(String, Value)]) -
             _ => None,
         })
         .collect();
-    if name != "format" && !kwargs.is_empty() {
+    if !matches!(name, "format" | "split" | "rsplit") && !kwargs.is_empty() {
         return Value::Unknown;
     }
     let strip_chars = |chars: Option<&str>| -> Box<dyn Fn(char) -> bool> {
@@ -1996,6 +2616,7 @@ fn str_method(s: &str, name: &str, args: &[Value], kwargs: &[(String, Value)]) -
         {
             Value::Str(s.replace(old, new))
         }
+        ("split" | "rsplit", _) => str_split(s, name == "rsplit", args, kwargs),
         ("startswith", Some([p])) => Value::Bool(s.starts_with(p)),
         ("endswith", Some([p])) => Value::Bool(s.ends_with(p)),
         ("join", _) => match args {
@@ -2024,6 +2645,100 @@ fn str_method(s: &str, name: &str, args: &[Value], kwargs: &[(String, Value)]) -
         ("format", _) => str_format(s, args, kwargs).map_or(Value::Unknown, Value::Str),
         _ => Value::Unknown,
     }
+}
+
+/// `str.split(sep=None, maxsplit=-1)` and `str.rsplit`, as Python splits.
+fn str_split(s: &str, from_right: bool, args: &[Value], kwargs: &[(String, Value)]) -> Value {
+    let arg = |i: usize, name: &str| {
+        args.get(i)
+            .or_else(|| kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v))
+    };
+    if args.len() > 2 || kwargs.iter().any(|(k, _)| k != "sep" && k != "maxsplit") {
+        return Value::Unknown;
+    }
+    let max = match arg(1, "maxsplit") {
+        None => None,
+        Some(Value::Int(n)) if *n < 0 => None,
+        Some(Value::Int(n)) => Some(usize::try_from(*n).unwrap_or(usize::MAX)),
+        Some(_) => return Value::Unknown,
+    };
+    let parts: Vec<String> = match arg(0, "sep") {
+        None | Some(Value::None) => {
+            // Python's whitespace also has U+001C..U+001F, Rust's does not.
+            if s.contains(|c| ('\u{1c}'..='\u{1f}').contains(&c)) {
+                return Value::Unknown;
+            }
+            split_whitespace(s, from_right, max)
+        }
+        Some(Value::Str(sep)) if !sep.is_empty() => {
+            let limit = max.map_or(usize::MAX, |m| m.saturating_add(1));
+            let mut parts: Vec<String> = if from_right {
+                s.rsplitn(limit, sep.as_str()).map(str::to_string).collect()
+            } else {
+                s.splitn(limit, sep.as_str()).map(str::to_string).collect()
+            };
+            if from_right {
+                parts.reverse();
+            }
+            parts
+        }
+        // An empty separator raises `ValueError`; others are not strings.
+        Some(_) => return Value::Unknown,
+    };
+    Value::List(parts.into_iter().map(Value::Str).collect())
+}
+
+/// `str.split()` without a separator: runs of whitespace, none at the ends (the remainder
+/// after `max` splits keeps its inner whitespace).
+fn split_whitespace(s: &str, from_right: bool, max: Option<usize>) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut rest: &str = if from_right {
+        s.trim_end()
+    } else {
+        s.trim_start()
+    };
+    loop {
+        if rest.is_empty() {
+            break;
+        }
+        if max.is_some_and(|m| parts.len() >= m) {
+            let last = if from_right {
+                rest.trim_end()
+            } else {
+                rest.trim_start()
+            };
+            parts.push(last.to_string());
+            break;
+        }
+        if from_right {
+            match rest.rfind(char::is_whitespace) {
+                Some(i) => {
+                    let ws_len = rest[i..].chars().next().map_or(1, char::len_utf8);
+                    parts.push(rest[i + ws_len..].to_string());
+                    rest = rest[..i].trim_end();
+                }
+                None => {
+                    parts.push(rest.to_string());
+                    break;
+                }
+            }
+        } else {
+            match rest.find(char::is_whitespace) {
+                Some(i) => {
+                    parts.push(rest[..i].to_string());
+                    rest = rest[i..].trim_start();
+                }
+                None => {
+                    parts.push(rest.to_string());
+                    break;
+                }
+            }
+        }
+    }
+    if from_right {
+        parts.reverse();
+    }
+    parts
 }
 
 /// `str.format` with plain fields (`{}`, `{0}`, `{name}`); `None` for conversions, format
@@ -2105,10 +2820,10 @@ pub(crate) fn flow_name(info: &FlowInfo) -> (String, bool) {
 }
 
 /// The exception `Flow.__init__` raises for this flow, if any: class and message.
-pub(crate) fn flow_creation_error(info: &FlowInfo) -> Option<(&'static str, String)> {
+pub(crate) fn flow_creation_error(info: &FlowInfo) -> Option<Raised> {
     let (name, _) = flow_name(info);
     if name.contains(['/', '%', '&', '>', '<']) {
-        return Some((
+        return Some(Raised::new(
             "InvalidNameError",
             format!(
                 "Name {} contains an invalid character. Must not contain any of: ['/', '%', '&', '>', '<'].",
@@ -2128,7 +2843,7 @@ pub(crate) fn flow_creation_error(info: &FlowInfo) -> Option<(&'static str, Stri
         .collect();
     for reserved in ["return_state", "wait_for"] {
         if names.contains(&reserved) {
-            return Some((
+            return Some(Raised::new(
                 "ReservedArgumentError",
                 format!("'{reserved}' is a reserved argument name and cannot be used."),
             ));
@@ -2142,13 +2857,19 @@ pub(crate) fn flow_creation_error(info: &FlowInfo) -> Option<(&'static str, Stri
         Some(Value::Bool(false))
     );
     if validate && names.contains(&"model_config") {
-        return Some((
+        return Some(Raised::new(
             "ValueError",
-            "Flow function is not compatible with `validate_parameters`. Disable validation or change the argument names."
-                .into(),
+            "Flow function is not compatible with `validate_parameters`. Disable validation or change the argument names.",
         ));
     }
     None
+}
+
+/// Reads and parses a module file.
+fn read_module(full: &Path) -> Result<Module, ReadProblem> {
+    let bytes = std::fs::read(full).map_err(ReadProblem::Io)?;
+    let source = String::from_utf8_lossy(&bytes).into_owned();
+    python::parse_module(&source).map_err(ReadProblem::Syntax)
 }
 
 /// Finds `a.b.c` under `base`: packages (`a/__init__.py`), modules (`a.py`) and namespace
@@ -2643,7 +3364,7 @@ fn arith(op: BinOp, a: Num, b: Num) -> Value {
 
 fn is_typeish(v: &Value) -> bool {
     matches!(v, Value::Type(_) | Value::None | Value::PlainClass(_))
-        || matches!(v, Value::Builtin(b) if !matches!(b, Builtin::Flow | Builtin::Task | Builtin::Field | Builtin::AutoFn | Builtin::ConfigDict))
+        || matches!(v, Value::Builtin(b) if !matches!(b, Builtin::Flow | Builtin::Task | Builtin::Field | Builtin::AutoFn | Builtin::ConfigDict) && !b.is_environ() && !b.is_path_function())
 }
 
 /// `typing.Union[...]` semantics: flattened, duplicates removed, one member is itself.
@@ -2707,6 +3428,8 @@ pub(crate) fn truthy(v: &Value) -> Option<bool> {
         // `Opaque` is also what the reader makes of a call it cannot evaluate (`len(x)`, a
         // module function with a loop): its truth is not known.
         Value::Unknown | Value::External | Value::TooDeep | Value::Opaque => None,
+        // Empty or not depending on the environment: not evaluated.
+        Value::Builtin(Builtin::Environ) => None,
         _ => Some(true),
     }
 }
@@ -2753,15 +3476,5 @@ pub(crate) fn py_float_repr(f: f64) -> String {
         let e: i32 = e.parse().unwrap_or(0);
         let sign = if e < 0 { '-' } else { '+' };
         format!("{mant}e{sign}{:02}", e.abs())
-    }
-}
-
-fn parse_py_float(s: &str) -> Option<f64> {
-    let t = s.trim().to_lowercase();
-    match t.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => Some(f64::INFINITY),
-        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
-        "nan" | "+nan" | "-nan" => Some(f64::NAN),
-        _ => t.replace('_', "").parse().ok(),
     }
 }

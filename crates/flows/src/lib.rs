@@ -16,9 +16,13 @@
 //! pydantic models defined in the flow's module (or modules under the import root) with
 //! their configuration (`model_config`, `class Config`, class keywords),
 //! `Annotated[..., Field(...)]` constraints, JSON-encoded defaults, Google-style docstring
-//! descriptions, `*args`/`**kwargs`. What only running Python could reveal degrades the way
-//! Prefect's own static loader degrades (no type; a `null` default), and is reported in
-//! [`LoadedFlow::notes`].
+//! descriptions, `*args`/`**kwargs`. Module-level code is evaluated where Python's result is
+//! certain from the source, including what it reads from the environment (`os.environ`,
+//! `os.getenv`: the process's own by default, see [`LoadOptions`]) and constants imported from
+//! the project's own modules; a module that raises when imported (a missing variable) is read
+//! the way Prefect's fallback loader reads it. What only running Python could reveal degrades
+//! the way Prefect's own static loader degrades (no type; a `null` default), and is reported
+//! in [`LoadedFlow::notes`].
 //!
 //! ```
 //! use prefab_flows::{load_flow_from_entrypoint, FlowLoadError};
@@ -63,8 +67,10 @@
 mod ast;
 mod depth;
 mod docstring;
+mod environment;
 mod error;
 mod eval;
+mod exception;
 mod model_config;
 mod python;
 mod rust_flow;
@@ -78,10 +84,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 pub use docstring::{cleandoc, parameter_docstrings};
+pub use environment::Environment;
 pub use error::{FlowLoadError, SyntaxDetails};
 pub use rust_flow::parameter_schema_for;
 
-use eval::{Loader, ReadProblem};
+use eval::{FallbackOutcome, Loader, ReadProblem};
+use exception::Raised;
 use schema::ParamSpec;
 use value::{FlowInfo, Ty, Value};
 
@@ -187,6 +195,32 @@ pub struct LoadedFlow {
     pub notes: Vec<String>,
 }
 
+/// How [`load_flow_from_entrypoint_with`] reads a flow.
+///
+/// ```
+/// use prefab_flows::{Environment, LoadOptions};
+///
+/// // The variables the flow's module reads, as if they were the process environment.
+/// let options = LoadOptions::default()
+///     .with_environment(Environment::from_vars([("RETENTION_DAYS", "7")]));
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// What `os.environ` holds while the flow's modules are read (the process's own by
+    /// default, as when Prefect imports them in the deploying process).
+    pub environment: Environment,
+}
+
+impl LoadOptions {
+    /// Reads `os.environ` from `environment` instead of the process environment.
+    pub fn with_environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+}
+
 /// The two entrypoint grammars, split on the last separator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Entrypoint {
@@ -259,8 +293,36 @@ pub fn load_flow_from_entrypoint(
     entrypoint: &str,
     root: &Path,
 ) -> Result<LoadedFlow, FlowLoadError> {
+    load_flow_from_entrypoint_with(entrypoint, root, &LoadOptions::default())
+}
+
+/// [`load_flow_from_entrypoint`] with options: the environment the flow's modules read.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("prefab-flows-env-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// use prefab_flows::{Environment, LoadOptions, load_flow_from_entrypoint_with};
+///
+/// std::fs::write(
+///     dir.join("retention.py"),
+///     "import os\nfrom prefect import flow\n\nDAYS = int(os.environ.get('RETENTION_DAYS', '30'))\n\n@flow\ndef purge(days: int = DAYS):\n    pass\n",
+/// )
+/// .unwrap();
+/// let default_of = |env: Environment| {
+///     let options = LoadOptions::default().with_environment(env);
+///     let loaded = load_flow_from_entrypoint_with("retention.py:purge", &dir, &options).unwrap();
+///     loaded.flow.parameter_schema.to_json()["properties"]["days"]["default"].clone()
+/// };
+/// assert_eq!(default_of(Environment::from_vars([("RETENTION_DAYS", "7")])), 7);
+/// assert_eq!(default_of(Environment::from_vars(Vec::<(String, String)>::new())), 30);
+/// ```
+pub fn load_flow_from_entrypoint_with(
+    entrypoint: &str,
+    root: &Path,
+    options: &LoadOptions,
+) -> Result<LoadedFlow, FlowLoadError> {
     let (ep, err_path, err_name) = parse_entrypoint(entrypoint)?;
-    let mut loader = Loader::new(root);
+    let mut loader = Loader::new(root, options.environment.clone());
     let (ns, object, is_script, display_path) = match &ep {
         Entrypoint::File { path, object } => {
             if !path.ends_with(".py") {
@@ -290,6 +352,9 @@ pub fn load_flow_from_entrypoint(
         }
         Entrypoint::Module { module, object } => {
             let Some(file) = find_module(root, module)? else {
+                if let Some(err) = loader.import_parents(module) {
+                    return Err(module_raised(module, err, false));
+                }
                 // A namespace package imports but defines nothing.
                 return Err(FlowLoadError::MissingFlow {
                     name: err_name,
@@ -319,20 +384,58 @@ pub fn load_flow_from_entrypoint(
         }
     };
 
+    let import_error = ns.borrow().first_error.clone();
+    if let Some(err) = &import_error {
+        if !is_script {
+            // `importlib.import_module` raises the module's exception as it is.
+            return Err(module_raised(&display_path, err.clone(), false));
+        }
+        // Prefect's fallback loader reads the script again.
+        let outcome = loader
+            .load_script_fallback(Path::new(&display_path), &object)
+            .map_err(|e| match e {
+                ReadProblem::Io(source) => FlowLoadError::Io {
+                    path: display_path.clone(),
+                    source,
+                },
+                // The file parsed a moment ago.
+                ReadProblem::Syntax(_) => module_raised(&display_path, err.clone(), true),
+            })?;
+        let (value, sanitized) = match outcome {
+            FallbackOutcome::Found { value, sanitized } => (value, sanitized),
+            FallbackOutcome::NotInSource => {
+                let first = object.split('.').next().unwrap_or_default();
+                return Err(FlowLoadError::ObjectNotInSource {
+                    name: first.to_string(),
+                    path: display_path,
+                });
+            }
+            FallbackOutcome::GaveUp => return Err(module_raised(&display_path, err.clone(), true)),
+            FallbackOutcome::Raised(other) => {
+                return Err(module_raised(&display_path, other, false));
+            }
+        };
+        let info = flow_or_error(value, &err_name, &display_path)?;
+        return build_flow(
+            &mut loader,
+            &info,
+            FlowContext {
+                entrypoint,
+                root,
+                is_script,
+                display_path: &display_path,
+                import_error: import_error.as_ref(),
+                sanitized,
+            },
+        );
+    }
+
     // Walk `Class.method`.
     let mut parts = object.split('.');
     let first = parts.next().unwrap_or_default();
     let found = ns.borrow().names.get(first).cloned();
-    let import_failed = is_script && ns.borrow().first_error.is_some();
     let mut value = match found {
         Some(v) => v,
-        None if import_failed => {
-            // Prefect's fallback loader looks the object up in the source.
-            return Err(FlowLoadError::ObjectNotInSource {
-                name: first.to_string(),
-                path: display_path,
-            });
-        }
         None => {
             return Err(FlowLoadError::MissingFlow {
                 name: err_name,
@@ -359,8 +462,25 @@ pub fn load_flow_from_entrypoint(
             }
         };
     }
-    let info = match value {
-        Value::Flow(info) => info,
+    let info = flow_or_error(value, &err_name, &display_path)?;
+    build_flow(
+        &mut loader,
+        &info,
+        FlowContext {
+            entrypoint,
+            root,
+            is_script,
+            display_path: &display_path,
+            import_error: None,
+            sanitized: false,
+        },
+    )
+}
+
+/// The flow an entrypoint names, or Prefect's error for something else.
+fn flow_or_error(value: Value, name: &str, path: &str) -> Result<Rc<FlowInfo>, FlowLoadError> {
+    match value {
+        Value::Flow(info) => Ok(info),
         other => {
             let what = match other {
                 Value::NotAFlow(w) => w.to_string(),
@@ -371,21 +491,38 @@ pub fn load_flow_from_entrypoint(
                 }
                 _ => "a value".to_string(),
             };
-            return Err(FlowLoadError::NotAFlow {
-                name: err_name,
-                path: display_path,
+            Err(FlowLoadError::NotAFlow {
+                name: name.to_string(),
+                path: path.to_string(),
                 what,
-            });
+            })
         }
-    };
-    build_flow(
-        &mut loader,
-        &info,
-        entrypoint,
-        root,
-        is_script,
-        &display_path,
-    )
+    }
+}
+
+/// The error for a module that raises when imported (`script`: Prefect wraps it in a
+/// `ScriptError`).
+fn module_raised(path: &str, err: Raised, script: bool) -> FlowLoadError {
+    FlowLoadError::InvalidFlow {
+        path: path.to_string(),
+        class: err.class,
+        message: err.message,
+        repr: err.repr,
+        script,
+    }
+}
+
+/// Where a flow was found, for [`build_flow`].
+struct FlowContext<'a> {
+    entrypoint: &'a str,
+    root: &'a Path,
+    is_script: bool,
+    display_path: &'a str,
+    /// The exception importing the script raised (Prefect's fallback loader found the flow).
+    import_error: Option<&'a Raised>,
+    /// The fallback loader ran the flow's `def` again without what raised: keyword-only
+    /// parameters without a default default to `None`.
+    sanitized: bool,
 }
 
 /// Finds a module-form entrypoint's file (`None`: a namespace package), with Python's error
@@ -434,14 +571,20 @@ fn find_module(root: &Path, dotted: &str) -> Result<Option<PathBuf>, FlowLoadErr
 fn build_flow(
     loader: &mut Loader,
     info: &Rc<FlowInfo>,
-    entrypoint: &str,
-    root: &Path,
-    is_script: bool,
-    display_path: &str,
+    ctx: FlowContext<'_>,
 ) -> Result<LoadedFlow, FlowLoadError> {
+    let FlowContext {
+        entrypoint,
+        root,
+        is_script,
+        display_path,
+        import_error,
+        sanitized,
+    } = ctx;
     let func = &info.func;
     let def = &func.def;
     let mut notes = Vec::new();
+    loader.clear_raised();
     let kw = |name: &str| {
         info.kwargs
             .iter()
@@ -469,31 +612,16 @@ fn build_flow(
         notes.push("@flow(name=...) is not a value the static reader can evaluate; using the function name".into());
     }
     let module = func.module.upgrade();
-    let import_error = module
-        .as_ref()
-        .and_then(|ns| ns.borrow().first_error.clone());
-    if let Some((class, message)) = eval::flow_creation_error(info) {
-        // The module fails when imported; Prefect's fallback loader fails on this flow too
-        // and re-raises the module's first error.
-        let (class, message) = import_error.clone().unwrap_or((class, message));
-        return Err(FlowLoadError::InvalidFlow {
-            path: display_path.to_string(),
-            class,
-            message,
-            script: is_script,
-        });
+    if let Some(err) = eval::flow_creation_error(info) {
+        // Creating this flow raises (the loader binds no such flow; kept as a safeguard):
+        // Prefect re-raises the module's first error.
+        let err = import_error.cloned().unwrap_or(err);
+        return Err(module_raised(display_path, err, is_script));
     }
-    if let Some((class, message)) = &import_error {
-        if !is_script {
-            return Err(FlowLoadError::InvalidFlow {
-                path: display_path.to_string(),
-                class,
-                message: message.clone(),
-                script: false,
-            });
-        }
+    if let Some(err) = import_error {
         notes.push(format!(
-            "the module raises {class} when imported; Prefect falls back to its safe loader, which gives the flow no version"
+            "the module raises {} when imported; Prefect falls back to its safe loader, which gives the flow no version",
+            err.repr
         ));
     }
 
@@ -549,6 +677,7 @@ fn build_flow(
                     } else {
                         loader.eval_annotation(ns, ann)
                     };
+                    loader.clear_raised();
                     !matches!(v, Value::Unknown)
                 }
                 _ => true,
@@ -580,13 +709,18 @@ fn build_flow(
                     builtin_only_type(loader, ann)
                 } else {
                     let v = loader.eval_annotation(ns, ann);
+                    // An annotation that raises: the fallback loader's sanitised `def` has
+                    // none.
+                    loader.clear_raised();
                     if v.is_unknown() {
                         notes.push(format!(
                             "parameter {:?}: the annotation could not be resolved statically; no type in the schema",
                             p.name
                         ));
                     }
-                    loader.type_of(ns, &v)
+                    let ty = loader.type_of(ns, &v);
+                    loader.clear_raised();
+                    ty
                 }
             }
             (Some(_), None) => Ty::Any,
@@ -603,16 +737,35 @@ fn build_flow(
             ));
         }
         let mut default = match (&p.default, &module) {
+            // The fallback loader's sanitised `def` gives these `None`.
+            (None, _) if sanitized && def.params.kwonly.iter().any(|k| k.name == p.name) => {
+                notes.push(format!(
+                    "parameter {:?}: keyword-only without a default; Prefect's fallback loader gives it None",
+                    p.name
+                ));
+                Some(Value::None)
+            }
             (None, _) => None,
             (Some(d), Some(ns)) => {
                 let v = loader.eval(ns, d);
-                if v.is_unknown() {
+                let raised = loader.take_raised();
+                if let Some(err) = raised.filter(|_| import_error.is_some()) {
+                    // Prefect's fallback loader built the flow: its sanitised `def` has
+                    // `None` where the default raises.
                     notes.push(format!(
-                        "parameter {:?}: the default could not be evaluated statically; shown as null",
-                        p.name
+                        "parameter {:?}: the default raises {} when evaluated; Prefect's fallback loader uses None",
+                        p.name, err.repr
                     ));
+                    Some(Value::None)
+                } else {
+                    if v.is_unknown() {
+                        notes.push(format!(
+                            "parameter {:?}: the default could not be evaluated statically; shown as null",
+                            p.name
+                        ));
+                    }
+                    Some(v)
                 }
-                Some(v)
             }
             (Some(_), None) => Some(Value::Unknown),
         };
@@ -686,6 +839,7 @@ fn build_flow(
             extra,
         });
     }
+    notes.extend(loader.take_notes());
     let schema_json = schema::parameters_schema(&specs, &mut notes);
     let parameter_schema = ParameterSchema::from_json(&schema_json).unwrap_or_default();
     let source_file = source_file
@@ -744,6 +898,7 @@ fn builtin_only_type(loader: &mut Loader, ann: &ast::Expr) -> Ty {
     };
     let empty = std::rc::Rc::new(std::cell::RefCell::new(eval::Namespace::default()));
     let v = loader.eval(&empty, &expr);
+    loader.clear_raised();
     match v {
         Value::Unknown | Value::External | Value::Str(_) => Ty::Any,
         v => match loader.type_of(&empty, &v) {

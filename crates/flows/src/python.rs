@@ -4,8 +4,8 @@
 //! ([`super::ast`]). Swapping the parser means rewriting this file only.
 
 use super::ast::{
-    Alias, BinOp, ClassDef, CmpOp, Expr, FPart, FunctionDef, Keyword, Module, Param, Parameters,
-    Stmt, UnaryOp,
+    Alias, BinOp, ClassDef, CmpOp, ExceptHandler, Expr, FPart, FunctionDef, Keyword, Module, Param,
+    Parameters, Stmt, UnaryOp,
 };
 use super::depth;
 use ruff_python_ast as py;
@@ -576,12 +576,47 @@ impl Conv {
             }
             py::Stmt::Try(t) => Stmt::Try {
                 body: self.body(&t.body),
+                handlers: t
+                    .handlers
+                    .iter()
+                    .map(|h| {
+                        let py::ExceptHandler::ExceptHandler(h) = h;
+                        ExceptHandler {
+                            // `except*` matches exception groups: not modelled.
+                            kind: if t.is_star {
+                                Some(Expr::Other)
+                            } else {
+                                h.type_.as_deref().map(|e| self.expr(e))
+                            },
+                            name: h.name.as_ref().map(|n| n.as_str().to_string()),
+                            body: self.body(&h.body),
+                        }
+                    })
+                    .collect(),
                 orelse: self.body(&t.orelse),
                 finalbody: self.body(&t.finalbody),
             },
+            py::Stmt::AugAssign(a) => Stmt::AugAssign {
+                target: self.expr(&a.target),
+                op: binop(a.op),
+                value: self.expr(&a.value),
+            },
+            py::Stmt::Delete(d) => Stmt::Delete(d.targets.iter().map(|e| self.expr(e)).collect()),
             py::Stmt::For(f) => Stmt::Block(vec![self.body(&f.body), self.body(&f.orelse)]),
             py::Stmt::While(w) => Stmt::Block(vec![self.body(&w.body), self.body(&w.orelse)]),
-            py::Stmt::With(w) => Stmt::Block(vec![self.body(&w.body)]),
+            py::Stmt::With(w) => Stmt::With {
+                items: w
+                    .items
+                    .iter()
+                    .map(|i| {
+                        (
+                            self.expr(&i.context_expr),
+                            i.optional_vars.as_deref().map(|e| self.expr(e)),
+                        )
+                    })
+                    .collect(),
+                body: self.body(&w.body),
+            },
             py::Stmt::Match(m) => Stmt::Block(m.cases.iter().map(|c| self.body(&c.body)).collect()),
             py::Stmt::Expr(e) => Stmt::Expr(self.expr(&e.value)),
             py::Stmt::Pass(_) => Stmt::Pass,

@@ -65,6 +65,8 @@ pub(crate) enum Value {
     AliasKey(AliasKey),
     /// `pydantic.AliasGenerator(...)`.
     AliasGenerator(Rc<AliasGeneratorDef>),
+    /// A bound method of a path (`Path("a").resolve`), by name.
+    PathMethod(Box<str>, &'static str),
     /// A value nested deeper than the reader builds ([`super::depth::MAX_VALUE_DEPTH`]).
     TooDeep,
 }
@@ -179,6 +181,71 @@ pub(crate) enum Builtin {
     // functions with no schema meaning
     ClassMethod,
     StaticMethod,
+    // the environment (`os`, `dotenv`)
+    /// `os.environ`.
+    Environ,
+    /// `os.getenv`.
+    GetEnv,
+    /// `os.environ.get`.
+    EnvironGet,
+    /// `os.environ.setdefault`.
+    EnvironSetDefault,
+    /// `os.environ.pop`.
+    EnvironPop,
+    /// `os.environ.update`.
+    EnvironUpdate,
+    /// Another `os.environ` method that changes it (`clear`, `popitem`).
+    EnvironChange,
+    /// `dotenv.load_dotenv`: fills `os.environ` from a file the reader does not read.
+    LoadDotenv,
+    // `os.path` and `sys.path`
+    OsPathDirname,
+    OsPathBasename,
+    OsPathAbspath,
+    OsPathRealpath,
+    OsPathNormpath,
+    OsPathJoin,
+    /// `sys.path` (its entries are where imports look).
+    SysPath,
+    SysPathAppend,
+    SysPathInsert,
+    SysPathRemove,
+    SysPathExtend,
+}
+
+impl Builtin {
+    /// `os.environ`, its methods, `os.getenv` and `load_dotenv`.
+    pub(crate) fn is_environ(self) -> bool {
+        matches!(
+            self,
+            Builtin::Environ
+                | Builtin::GetEnv
+                | Builtin::EnvironGet
+                | Builtin::EnvironSetDefault
+                | Builtin::EnvironPop
+                | Builtin::EnvironUpdate
+                | Builtin::EnvironChange
+                | Builtin::LoadDotenv
+        )
+    }
+
+    /// `os.path` functions and `sys.path` with its methods.
+    pub(crate) fn is_path_function(self) -> bool {
+        matches!(
+            self,
+            Builtin::OsPathDirname
+                | Builtin::OsPathBasename
+                | Builtin::OsPathAbspath
+                | Builtin::OsPathRealpath
+                | Builtin::OsPathNormpath
+                | Builtin::OsPathJoin
+                | Builtin::SysPath
+                | Builtin::SysPathAppend
+                | Builtin::SysPathInsert
+                | Builtin::SysPathRemove
+                | Builtin::SysPathExtend
+        )
+    }
 }
 
 /// A type as pydantic would see it.

@@ -1,14 +1,18 @@
 //! What the static reader evaluates the way Python would (calls of module functions,
 //! conditional and boolean expressions) and where it stops: anything it cannot evaluate
 //! falls back to Prefect's default with a note, and never guesses. The cases Prefect 3.9.1
-//! recorded are in `tests/fixtures/flows-edge` (`evaluated-*`); these cover the fallbacks.
+//! recorded are in `tests/fixtures/flows-edge` (`evaluated-*`) and `tests/fixtures/flows-env`
+//! (the environment); these cover the fallbacks. Each flow is read with an empty
+//! environment (`tests/environment.rs` covers reading one).
 
-use prefab_flows::{LoadedFlow, load_flow_from_entrypoint};
+use prefab_flows::{Environment, LoadOptions, LoadedFlow, load_flow_from_entrypoint_with};
 
 fn load(source: &str) -> LoadedFlow {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("flow.py"), source).unwrap();
-    load_flow_from_entrypoint("flow.py:f", dir.path()).unwrap()
+    let options =
+        LoadOptions::default().with_environment(Environment::from_vars(Vec::<(&str, &str)>::new()));
+    load_flow_from_entrypoint_with("flow.py:f", dir.path(), &options).unwrap()
 }
 
 fn name_of(prelude: &str, name_expr: &str) -> (String, Vec<String>) {
@@ -34,7 +38,7 @@ fn functions_with_statements_the_reader_does_not_run_fall_back() {
         "def g(x):\n    out = ''\n    for c in x:\n        out = out + c\n    return out\n",
         "g('abc')",
     );
-    falls_back("import os\ndef g():\n    return os.getenv('X')\n", "g()");
+    falls_back("import os\ndef g():\n    return os.getcwd()\n", "g()");
     falls_back("def g(x):\n    x.y = 1\n    return 'n'\n", "g(1)");
     // `global` and mutation through a method are not modelled either.
     falls_back(
@@ -60,8 +64,9 @@ fn recursion_without_end_falls_back_without_overflowing() {
 
 #[test]
 fn branches_on_unknown_values_fall_back() {
+    // Whether the environment is empty is not evaluated (its variables are).
     falls_back("import os\n", "'a' if os.environ else 'b'");
-    falls_back("import os\n", "os.environ.get('N') or 'x'");
+    falls_back("import os\n", "os.getcwd() or 'x'");
     falls_back(
         "import os\ndef g():\n    if os.environ:\n        return 'a'\n    return 'b'\n",
         "g()",
