@@ -8,6 +8,9 @@
 //! * `cargo xtask gen-schedule-cases --kind K --count N --seed S --out FILE` — random schedule
 //!   cases answered by Prefect itself, for differential tests.
 //! * `cargo xtask release X.Y.Z --dry-run` — lockstep bump, changelog, package checks.
+//! * `cargo xtask compare-flows DIR… [--env K=V]… [--json]` — prefab's static flow reader and
+//!   Prefect 3.9.1's `from_entrypoint` on every flow under each project directory, and what
+//!   differs (docs/flows-real-world.md).
 //! * `cargo xtask test` — the whole suite, exactly as CI runs it.
 //! * `cargo xtask python-env` — create (or reuse) the pinned Prefect venv and print its path.
 //! * `cargo xtask prefect-server start|status|stop` — a real Prefect 3.9.1 server on loopback,
@@ -17,6 +20,7 @@ mod bench_compare;
 mod bench_deploy;
 mod bench_prefect_yaml;
 mod codegen;
+mod compare_flows;
 mod gen_cases;
 mod hostile;
 mod prefect_server;
@@ -78,6 +82,38 @@ enum Command {
         /// The command and its arguments.
         #[arg(last = true, required = true)]
         command: Vec<std::ffi::OsString>,
+    },
+    /// Run prefab's static flow reader and Prefect 3.9.1's `RunnerDeployment.from_entrypoint`
+    /// on every flow (`@flow` function, method or `x = flow(f)`) in every .py file under each
+    /// DIR, and print what differs per flow and a summary; exit 1 when anything differs.
+    CompareFlows {
+        /// Project directories: each is the working directory and import root of its flows,
+        /// as `prefect deploy` run there would have it.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Set an environment variable for both sides (repeatable); the rest of the
+        /// environment is this process's.
+        #[arg(long, value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// Print one JSON report (every flow with both answers) instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Seconds Prefect's side may take for one file before its processes are killed.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        /// Files compared at once.
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+    },
+    /// prefab's side of `compare-flows`: one JSON line per entrypoint.
+    #[command(hide = true)]
+    CompareFlowsPrefab {
+        /// The project directory.
+        #[arg(long)]
+        root: PathBuf,
+        /// The entrypoints.
+        #[arg(last = true)]
+        entrypoints: Vec<String>,
     },
     /// Generate the API models in crates/schemas/src/api/generated.rs from openapi/.
     Codegen {
@@ -157,6 +193,22 @@ fn main() -> ExitCode {
         Command::BenchCompare {
             quick, write_docs, ..
         } => bench_compare::run(quick, write_docs),
+        Command::CompareFlowsPrefab { root, entrypoints } => {
+            return compare_flows::prefab_side(&root, &entrypoints);
+        }
+        Command::CompareFlows {
+            dirs,
+            env,
+            json,
+            timeout,
+            jobs,
+        } => compare_flows::run(&compare_flows::Options {
+            dirs,
+            env,
+            json,
+            timeout: std::time::Duration::from_secs(timeout),
+            jobs,
+        }),
         Command::GenScheduleCases {
             kind,
             count,
