@@ -2868,7 +2868,11 @@ pub(crate) fn flow_creation_error(info: &FlowInfo) -> Option<Raised> {
 /// Reads and parses a module file.
 fn read_module(full: &Path) -> Result<Module, ReadProblem> {
     let bytes = std::fs::read(full).map_err(ReadProblem::Io)?;
-    let source = String::from_utf8_lossy(&bytes).into_owned();
+    // Python reads source with universal newlines: `\r\n` and `\r` end lines as `\n` does, in
+    // string literals and docstrings too (the version is still the raw file's MD5).
+    let source = String::from_utf8_lossy(&bytes)
+        .replace("\r\n", "\n")
+        .replace('\r', "\n");
     python::parse_module(&source).map_err(ReadProblem::Syntax)
 }
 
