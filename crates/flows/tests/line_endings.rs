@@ -30,7 +30,10 @@ fn crlf_and_cr_sources_read_with_universal_newlines() {
         let flow = loaded.flow;
         let description = flow.description.unwrap();
         assert!(!description.contains('\r'), "{description:?}");
-        assert!(description.starts_with("Daily report.\n"), "{description:?}");
+        assert!(
+            description.starts_with("Daily report.\n"),
+            "{description:?}"
+        );
         let schema = flow.parameter_schema.to_json();
         let region = &schema["properties"]["region"];
         assert_eq!(region["default"], "eu\nwest", "{schema}");
