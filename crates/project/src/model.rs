@@ -225,13 +225,6 @@ impl PrefectFile {
             None => path,
         }
     }
-
-    /// The line of deployment `index`, for reports.
-    pub fn line_of(&self, index: usize) -> Option<usize> {
-        self.positions
-            .location(&format!("/deployments/{index}"))
-            .map(|l| l.line)
-    }
 }
 
 const TOP_LEVEL_KEYS: &[&str] = &[

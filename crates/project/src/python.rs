@@ -1,6 +1,7 @@
 //! Python's `str()` and `repr()` of JSON values: what a placeholder inside a longer string
 //! becomes (`f"{value}"` in Prefect's templating, spec §4).
 
+use prefab_storage::pypath::repr_str as string_repr;
 use serde_json::Value;
 
 /// Python's `str(value)` for a value that came from JSON or YAML: text as it is, `None`,
@@ -80,35 +81,6 @@ pub fn float_repr(f: f64) -> String {
         let sign = if e < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", e.abs())
     }
-}
-
-/// Python's `repr(str)`: single quotes unless the text holds one and no double quote.
-pub fn string_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 #[cfg(test)]

@@ -40,11 +40,6 @@ impl ServerValues {
         }
     }
 
-    /// The client.
-    pub fn client(&self) -> &PrefectClient {
-        &self.client
-    }
-
     /// Variable `name`'s value; `None` when there is no such variable.
     pub async fn variable(&self, name: &str) -> Result<Option<Value>, String> {
         let c = cell(&self.variables, &name.to_owned());

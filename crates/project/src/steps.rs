@@ -49,7 +49,6 @@ pub struct StepRunner {
     python: PathBuf,
     env: HashMap<String, String>,
     done: Mutex<HashMap<String, Arc<OnceCell<Outcome>>>>,
-    runs: std::sync::atomic::AtomicUsize,
 }
 
 impl StepRunner {
@@ -60,13 +59,7 @@ impl StepRunner {
             python: python.into(),
             env,
             done: Mutex::default(),
-            runs: std::sync::atomic::AtomicUsize::new(0),
         }
-    }
-
-    /// How many step lists actually ran (not served from an earlier run).
-    pub fn lists_run(&self) -> usize {
-        self.runs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Prefect's `run_steps(steps, upstream)` started in directory `cwd`: the outputs after
@@ -95,13 +88,10 @@ impl StepRunner {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             done.entry(key).or_default().clone()
         };
-        cell.get_or_init(|| {
-            self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.run_list(section, steps, upstream, cwd, server)
-        })
-        .await
-        .clone()
-        .map_err(ProjectError::Step)
+        cell.get_or_init(|| self.run_list(section, steps, upstream, cwd, server))
+            .await
+            .clone()
+            .map_err(ProjectError::Step)
     }
 
     async fn run_list(

@@ -69,7 +69,8 @@ pub fn repr_str(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+            // C0 and C1 controls and DEL, as Python escapes them.
+            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
                 out.push_str(&format!("\\x{:02x}", c as u32))
             }
             c => out.push(c),
