@@ -11,7 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use prefab_client::local_server::{
-    LocalServer, LocalServerError, PythonEnvSpec, ServerOptions, ServerStatus, StopOutcome,
+    Database, LocalServer, LocalServerError, PythonEnvSpec, ServerOptions, ServerStatus,
+    StopOutcome,
 };
 use support::prefect::{self, get, port_is_closed, state_root};
 
@@ -43,6 +44,8 @@ fn second_start_reuses_the_running_server() {
         ServerStatus::Running {
             api_url: first.api_url().to_owned(),
             pid: first.pid(),
+            database: Database::Sqlite,
+            workers: 1,
         }
     );
 }

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use prefab_client::local_server::{LocalServerError, ServerCommands, Services, StartRequest};
+use prefab_client::local_server::{
+    Database, LocalServerError, ServerCommands, Services, StartRequest,
+};
 
 use crate::Failure;
 
@@ -32,13 +34,15 @@ pub(crate) enum ServerCommand {
     Start(StartArgs),
     /// Print the running server's API URL, or `stopped`.
     Status(StateArgs),
-    /// Stop the server (SIGTERM, SIGKILL after 30 s); the database is kept.
+    /// Stop the server (SIGTERM, SIGKILL after 30 s) and the PostgreSQL and Redis servers it
+    /// started, each by PID; the database is kept.
     Stop(StateArgs),
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct StateArgs {
-    /// State directory: PID/URL files, log, PREFECT_HOME with the SQLite database
+    /// State directory: PID/URL files, logs, PREFECT_HOME with the SQLite database or the
+    /// PostgreSQL cluster
     /// [default: `~/.cache/prefab/servers/cli`].
     #[arg(long, env = "PREFAB_SERVER_STATE_DIR")]
     state_dir: Option<PathBuf>,
@@ -62,6 +66,15 @@ pub(crate) struct StartArgs {
     /// Seconds to wait for /api/health.
     #[arg(long, default_value_t = 180)]
     start_timeout: u64,
+    /// The database: sqlite (a file in the state directory), or postgres (a PostgreSQL
+    /// cluster of the system's `postgresql` package, run from the state directory on a free
+    /// loopback port, with pg_trgm).
+    #[arg(long, default_value_t = Database::Sqlite)]
+    database: Database,
+    /// API worker processes; more than one needs `--database postgres` and runs a Redis
+    /// server (system package `redis-server`) with prefect-redis for Prefect's messaging.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
 }
 
 /// Runs one `prefab server` command; the stdout line is the URL or `stopped`.
@@ -74,6 +87,8 @@ pub(crate) fn run(command: ServerCommand) -> Result<(), Failure> {
                 auth_string: args.auth_string,
                 settings: args.settings,
                 start_timeout: Duration::from_secs(args.start_timeout),
+                database: args.database,
+                workers: args.workers,
             })
             .map(|server| server.api_url().to_owned()),
         ServerCommand::Status(args) => COMMANDS
@@ -90,9 +105,9 @@ pub(crate) fn run(command: ServerCommand) -> Result<(), Failure> {
 
 fn failure(err: LocalServerError) -> Failure {
     match err {
-        LocalServerError::InvalidSetting { .. } | LocalServerError::InvalidName { .. } => {
-            Failure::Input(err.to_string())
-        }
+        LocalServerError::InvalidSetting { .. }
+        | LocalServerError::InvalidName { .. }
+        | LocalServerError::InvalidOptions { .. } => Failure::Input(err.to_string()),
         other => Failure::Run(other.to_string()),
     }
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    DEFAULT_START_TIMEOUT, DEFAULT_STOP_TIMEOUT, LocalServer, LocalServerError, ServerOptions,
-    ServerStatus, Services, StopOutcome,
+    DEFAULT_START_TIMEOUT, DEFAULT_STOP_TIMEOUT, Database, LocalServer, LocalServerError,
+    ServerOptions, ServerStatus, Services, StopOutcome,
 };
 
 /// A command-line front end: its default state directory name, its stderr tag and how users
@@ -38,6 +38,10 @@ pub struct StartRequest {
     pub settings: Vec<String>,
     /// How long to wait for `/api/health`.
     pub start_timeout: Duration,
+    /// The database.
+    pub database: Database,
+    /// API worker processes (more than one needs PostgreSQL).
+    pub workers: u16,
 }
 
 impl Default for StartRequest {
@@ -48,6 +52,8 @@ impl Default for StartRequest {
             auth_string: None,
             settings: Vec::new(),
             start_timeout: DEFAULT_START_TIMEOUT,
+            database: Database::Sqlite,
+            workers: 1,
         }
     }
 }
@@ -70,6 +76,14 @@ impl std::fmt::Display for StatusLine {
     }
 }
 
+/// `database postgres, 2 API workers`.
+fn shape(database: Database, workers: u16) -> String {
+    format!(
+        "database {database}, {workers} API worker{}",
+        if workers == 1 { "" } else { "s" }
+    )
+}
+
 impl ServerCommands {
     /// `start`: starts a server (or reuses the running one) that outlives the process, and
     /// returns it; print [`LocalServer::api_url`] as the last stdout line.
@@ -78,6 +92,8 @@ impl ServerCommands {
         let mut options = ServerOptions::new()
             .name(self.name)
             .services(request.services)
+            .database(request.database)
+            .workers(request.workers)
             .start_timeout(request.start_timeout)
             .on_progress(move |line| eprintln!("{tag}: {line}"));
         if let Some(dir) = request.state_dir {
@@ -98,13 +114,14 @@ impl ServerCommands {
         }
         let server = options.start()?;
         eprintln!(
-            "{tag}: {} pid {} (log: {}); stop it with `{}{}`",
+            "{tag}: {} pid {} ({}; log: {}); stop it with `{}{}`",
             if server.was_reused() {
                 "reusing"
             } else {
                 "started"
             },
             server.pid(),
+            shape(server.database(), server.workers()),
             server.log_file().display(),
             self.stop_command,
             self.state_dir_hint(&options)
@@ -117,7 +134,19 @@ impl ServerCommands {
     pub fn status(&self, state_dir: Option<&Path>) -> Result<StatusLine, LocalServerError> {
         let state_dir = self.state_dir(state_dir)?;
         match LocalServer::status(&state_dir)? {
-            ServerStatus::Running { api_url, .. } => Ok(StatusLine::Running(api_url)),
+            ServerStatus::Running {
+                api_url,
+                pid,
+                database,
+                workers,
+            } => {
+                eprintln!(
+                    "{}: running, pid {pid}, {}",
+                    self.tag,
+                    shape(database, workers)
+                );
+                Ok(StatusLine::Running(api_url))
+            }
             ServerStatus::Unhealthy { pid } => Err(LocalServerError::NotAnswering {
                 log_file: state_dir.join("server.log"),
                 pid,
@@ -126,7 +155,8 @@ impl ServerCommands {
         }
     }
 
-    /// `stop`: stops the server (SIGTERM, SIGKILL after 30 s); the database is kept. Returns
+    /// `stop`: stops the server (SIGTERM, SIGKILL after 30 s), then the Redis and PostgreSQL
+    /// servers it stood on, each by PID; the database is kept. Returns
     /// [`StatusLine::Stopped`].
     pub fn stop(&self, state_dir: Option<&Path>) -> Result<StatusLine, LocalServerError> {
         let state_dir = self.state_dir(state_dir)?;

@@ -62,7 +62,7 @@ pub enum LocalServerError {
 
     /// `pip install` of the pinned packages failed.
     #[error(
-        "`pip install {pins}` into {} failed ({status}); the half-made virtualenv was removed, so \
+        "`pip install {pins}` into {} failed ({status}); a half-made virtualenv is removed, so \
          the next call retries; full log: {}\n--- last lines of pip's log ---\n{log_tail}",
         venv.display(),
         log_file.display()
@@ -251,6 +251,58 @@ pub enum LocalServerError {
         signal: &'static str,
         /// `kill`'s complaint.
         reason: String,
+    },
+
+    /// A program of a system package the requested server shape needs is not installed.
+    #[error(
+        "`{program}` not found (looked in {looked_in}); install the system package \
+         `{package}` (Debian/Ubuntu, as root: `apt-get install {package}`), or start the server \
+         with `--database sqlite` and one worker, which need neither PostgreSQL nor Redis"
+    )]
+    MissingSystemProgram {
+        /// The program looked for.
+        program: &'static str,
+        /// The Debian package that provides it.
+        package: &'static str,
+        /// Where it was looked for.
+        looked_in: String,
+    },
+
+    /// PostgreSQL or Redis could not be set up or started.
+    #[error(
+        "{service} failed at {step}; see {}\n--- its output ---\n{output_tail}",
+        log_file.display()
+    )]
+    BackingServiceFailed {
+        /// `PostgreSQL` or `Redis`.
+        service: &'static str,
+        /// What was being done.
+        step: &'static str,
+        /// Its log (or directory).
+        log_file: PathBuf,
+        /// The last lines of its output.
+        output_tail: String,
+    },
+
+    /// Options that cannot go together (several workers on SQLite, services with workers).
+    #[error("invalid server options: {reason}")]
+    InvalidOptions {
+        /// What is wrong, with the fix.
+        reason: String,
+    },
+
+    /// `prefect server database upgrade` failed.
+    #[error(
+        "migrating the server's database failed ({status}); full log: {}\n--- last lines ---\n{log_tail}",
+        log_file.display()
+    )]
+    MigrationFailed {
+        /// How it exited (or `timed out`).
+        status: String,
+        /// The server log it wrote to.
+        log_file: PathBuf,
+        /// The last lines of that log.
+        log_tail: String,
     },
 
     /// The server process survived SIGKILL.

@@ -30,6 +30,7 @@
 //! Everything here is blocking and std-only; it spawns processes with [`std::process`] and
 //! signals them with `kill(1)`.
 
+mod backing;
 mod commands;
 mod error;
 mod health;
@@ -50,13 +51,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use backing::{Database, UnknownDatabase};
 pub use commands::{ServerCommands, StartRequest, StatusLine};
 pub use error::LocalServerError;
 pub use python_env::{
-    DEFAULT_PYTHON, PREFECT_PIN, PREFECT_VERSION, PythonEnv, PythonEnvSpec, prefab_cache_dir,
+    DEFAULT_PYTHON, PREFECT_PIN, PREFECT_REDIS_PIN, PREFECT_VERSION, PythonEnv, PythonEnvSpec,
+    prefab_cache_dir,
 };
 
 use crate::Secret;
+use backing::{Postgres, PostgresRunning, Redis, RedisRunning};
 use lock::FileLock;
 
 /// Default wait for `/api/health` after launch (a first start runs the migrations, ~9 s).
@@ -190,6 +194,8 @@ pub struct ServerOptions {
     python_env: PythonEnvSpec,
     stop_when_unused: Option<Duration>,
     progress: Progress,
+    database: Database,
+    workers: u16,
 }
 
 impl Default for ServerOptions {
@@ -214,7 +220,27 @@ impl ServerOptions {
             python_env: PythonEnvSpec::prefect(),
             stop_when_unused: None,
             progress: Progress::default(),
+            database: Database::Sqlite,
+            workers: 1,
         }
+    }
+
+    /// The database (default [`Database::Sqlite`]). [`Database::Postgres`] runs a cluster of
+    /// the system's `postgresql` package from the state directory (see [`Database`]).
+    #[must_use]
+    pub fn database(mut self, database: Database) -> Self {
+        self.database = database;
+        self
+    }
+
+    /// The number of API worker processes (`prefect server start --workers N`, default 1).
+    /// More than one needs [`Database::Postgres`] and [`Services::None`], and runs a Redis
+    /// server of the system's `redis-server` package for Prefect's messaging, with
+    /// `prefect-redis` ([`PREFECT_REDIS_PIN`]) added to the venv.
+    #[must_use]
+    pub fn workers(mut self, workers: u16) -> Self {
+        self.workers = workers;
+        self
     }
 
     /// Names the default state directory, `<prefab cache dir>/servers/<name>` (one path
@@ -323,6 +349,26 @@ impl ServerOptions {
     }
 
     fn validate_settings(&self) -> Result<(), LocalServerError> {
+        let invalid = |reason: &str| {
+            Err(LocalServerError::InvalidOptions {
+                reason: reason.to_owned(),
+            })
+        };
+        if self.workers == 0 {
+            return invalid("workers must be at least 1");
+        }
+        if self.workers > 1 && self.database == Database::Sqlite {
+            return invalid(
+                "several API workers need PostgreSQL (Prefect refuses --workers > 1 on SQLite); \
+                 add `--database postgres`",
+            );
+        }
+        if self.workers > 1 && self.services != Services::None {
+            return invalid(
+                "Prefect runs no background services with several API workers (it forces \
+                 --no-services); use `--services none`, or one worker",
+            );
+        }
         for (key, _) in &self.settings {
             let invalid = |reason| LocalServerError::InvalidSetting {
                 key: key.clone(),
@@ -346,7 +392,9 @@ impl ServerOptions {
     fn description(&self) -> String {
         let keys: Vec<&str> = self.settings.iter().map(|(k, _)| k.as_str()).collect();
         format!(
-            "services={}, auth={}, settings=[{}]",
+            "database={}, workers={}, services={}, auth={}, settings=[{}]",
+            self.database,
+            self.workers,
             self.services,
             if self.auth_string.is_some() {
                 "on"
@@ -414,6 +462,11 @@ impl ServerOptions {
     /// Tells apart two option sets, values included, without storing a secret in clear.
     fn fingerprint(&self) -> String {
         let mut text = format!("{}\0", self.services);
+        // Appended only when not the default, so that SQLite servers recorded before these
+        // options existed keep their fingerprint.
+        if (self.database, self.workers) != (Database::Sqlite, 1) {
+            text.push_str(&format!("{}:{}\0", self.database, self.workers));
+        }
         if let Some(auth) = &self.auth_string {
             text.push_str(auth.expose());
         }
@@ -455,6 +508,8 @@ pub struct LocalServer {
     state_dir: PathBuf,
     reused: bool,
     stop_timeout: Duration,
+    database: Database,
+    workers: u16,
     // Kept so that a server this process started and stops is reaped, not left a zombie.
     child: Option<Child>,
 }
@@ -469,6 +524,10 @@ pub enum ServerStatus {
         api_url: String,
         /// Its process.
         pid: u32,
+        /// Its database.
+        database: Database,
+        /// Its number of API workers.
+        workers: u16,
     },
     /// Our server process is alive but `/api/health` does not answer (yet).
     Unhealthy {
@@ -542,6 +601,8 @@ impl LocalServer {
             Some(api_url) if health::is_healthy(record.port) => Ok(ServerStatus::Running {
                 api_url,
                 pid: record.pid,
+                database: record.database,
+                workers: record.workers,
             }),
             _ => Ok(ServerStatus::Unhealthy { pid: record.pid }),
         }
@@ -569,6 +630,10 @@ impl LocalServer {
             }
             _ => StopOutcome::NotRunning,
         };
+        // Then what the server stood on, each by its recorded PID (also when the server
+        // itself had already died).
+        Redis::stop(&state, stop_timeout)?;
+        Postgres::stop(&state, stop_timeout)?;
         state.clear()?;
         Ok(outcome)
     }
@@ -606,6 +671,16 @@ impl LocalServer {
     /// Its log file (stdout and stderr of the server process).
     pub fn log_file(&self) -> PathBuf {
         self.state_dir.join("server.log")
+    }
+
+    /// Its database.
+    pub fn database(&self) -> Database {
+        self.database
+    }
+
+    /// Its number of API worker processes.
+    pub fn workers(&self) -> u16 {
+        self.workers
     }
 
     /// Whether [`start`](Self::start) found it already running rather than starting it.
@@ -678,6 +753,8 @@ impl LocalServer {
             state_dir: state.dir.clone(),
             reused: true,
             stop_timeout: options.stop_timeout,
+            database: record.database,
+            workers: record.workers,
             child: None,
         }))
     }
@@ -687,6 +764,21 @@ impl LocalServer {
         state: &StateDir,
         options: &ServerOptions,
         env: &PythonEnv,
+    ) -> Result<LocalServer, LocalServerError> {
+        let backing = Backing::start(state, options, env)?;
+        let launched = Self::launch_server(state, options, env, &backing);
+        if launched.is_err() {
+            // Nothing half-started stays behind: what this call started, it stops.
+            backing.stop_started(state, options.stop_timeout);
+        }
+        launched
+    }
+
+    fn launch_server(
+        state: &StateDir,
+        options: &ServerOptions,
+        env: &PythonEnv,
+        backing: &Backing,
     ) -> Result<LocalServer, LocalServerError> {
         let mut last_tail = String::new();
         for _ in 0..PORT_ATTEMPTS {
@@ -703,7 +795,7 @@ impl LocalServer {
                 options.description(),
                 log_file.display()
             ));
-            let mut child = spawn_server(state, options, env, port)?;
+            let mut child = spawn_server(state, options, env, port, &backing.env)?;
             let pid = child.id();
             // Recorded before the wait, so that a launcher killed meanwhile leaves a server
             // that the next start or stop can find (and that is not leaked).
@@ -711,19 +803,26 @@ impl LocalServer {
             state.write(
                 "server.options",
                 &format!(
-                    "{}\n{}\n{}",
+                    "{}\n{}\n{}\n{} {}",
                     options.fingerprint(),
                     options.description(),
-                    options.secret_fingerprints()
+                    options.secret_fingerprints(),
+                    options.database,
+                    options.workers
                 ),
             )?;
             state.write("server.pid", &pid.to_string())?;
 
             let tail = || options.redact(read_tail(&log_file, log_start, LOG_TAIL_LINES));
-            match wait_until_healthy(&mut child, port, options.start_timeout) {
+            let settle = if options.workers > 1 {
+                MULTI_WORKER_SETTLE
+            } else {
+                SETTLE
+            };
+            match wait_until_healthy(&mut child, port, options.start_timeout, settle) {
                 Health::Healthy => {
                     if let Some(grace) = options.stop_when_unused
-                        && let Err(e) = spawn_watchdog(state, options, env, pid, grace)
+                        && let Err(e) = spawn_watchdog(state, options, env, pid, grace, backing)
                     {
                         // A server nobody would ever stop is worse than no server.
                         let _ = process::terminate(pid, Duration::from_secs(5));
@@ -743,6 +842,8 @@ impl LocalServer {
                         state_dir: state.dir.clone(),
                         reused: false,
                         stop_timeout: options.stop_timeout,
+                        database: options.database,
+                        workers: options.workers,
                         child: Some(child),
                     });
                 }
@@ -792,9 +893,8 @@ fn spawn_server(
     options: &ServerOptions,
     env: &PythonEnv,
     port: u16,
+    backing_env: &[(String, String)],
 ) -> Result<Child, LocalServerError> {
-    let home = state.file("home");
-    fs::create_dir_all(&home).map_err(LocalServerError::io("create directory", &home))?;
     let log_file = state.file("server.log");
     let mut log = OpenOptions::new()
         .create(true)
@@ -817,7 +917,7 @@ fn spawn_server(
 
     let program = env.bin("prefect");
     let port_arg = port.to_string();
-    let mut cmd = Command::new(&program);
+    let mut cmd = prefect_command(state, options, env, backing_env)?;
     cmd.args([
         "server",
         "start",
@@ -843,6 +943,34 @@ fn spawn_server(
         }
         Services::All => {}
     }
+    if options.workers > 1 {
+        cmd.args(["--workers", &options.workers.to_string()]);
+    }
+    cmd.env("PREFECT_SERVER_API_HOST", "127.0.0.1")
+        .env("PREFECT_SERVER_API_PORT", &port_arg);
+    // The caller's settings last, so that they can override prefab's.
+    for (key, value) in &options.settings {
+        cmd.env(key, value.expose());
+    }
+    cmd.stdout(log).stderr(log_err);
+    // Never format `cmd` into an error: its Debug output includes the auth string.
+    cmd.spawn()
+        .map_err(|source| LocalServerError::SpawnFailed { program, source })
+}
+
+/// `<venv>/bin/prefect` with the server's environment: none of the caller's `PREFECT_*`
+/// variables, `PREFECT_HOME` and the database of the state directory, `backing_env` (the
+/// PostgreSQL URL, the Redis settings), then the options' auth string and settings; run from
+/// the state directory in a process group of its own.
+fn prefect_command(
+    state: &StateDir,
+    options: &ServerOptions,
+    env: &PythonEnv,
+    backing_env: &[(String, String)],
+) -> Result<Command, LocalServerError> {
+    let home = state.file("home");
+    fs::create_dir_all(&home).map_err(LocalServerError::io("create directory", &home))?;
+    let mut cmd = Command::new(env.bin("prefect"));
     // Prefect reads every PREFECT_* variable as a setting; the caller's must not leak in.
     for (key, _) in std::env::vars_os() {
         if key.as_bytes().starts_with(b"PREFECT_") {
@@ -852,12 +980,13 @@ fn spawn_server(
     let mut database = OsStr::new("sqlite+aiosqlite:///").to_os_string();
     database.push(home.join("prefect.db"));
     cmd.env("PREFECT_HOME", &home)
-        .env("PREFECT_SERVER_API_HOST", "127.0.0.1")
-        .env("PREFECT_SERVER_API_PORT", &port_arg)
         .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         .env("PREFECT_SERVER_UI_ENABLED", "false")
         .env("PREFECT_SERVER_DATABASE_CONNECTION_URL", database)
         .env("DO_NOT_TRACK", "1");
+    for (key, value) in backing_env {
+        cmd.env(key, value);
+    }
     if let Some(auth) = &options.auth_string {
         cmd.env("PREFECT_SERVER_API_AUTH_STRING", auth.expose());
     }
@@ -868,12 +997,150 @@ fn spawn_server(
     // server running, as a server shared between test processes must.
     cmd.current_dir(&state.dir)
         .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
         .process_group(0);
-    // Never format `cmd` into an error: its Debug output includes the auth string.
-    cmd.spawn()
-        .map_err(|source| LocalServerError::SpawnFailed { program, source })
+    Ok(cmd)
+}
+
+/// How long a server must stay up after its first healthy answer: Prefect's multi-worker
+/// server can answer `/api/health` and then die when a worker fails to start.
+const SETTLE: Duration = Duration::from_millis(500);
+const MULTI_WORKER_SETTLE: Duration = Duration::from_secs(3);
+
+/// PostgreSQL and Redis as one launch uses them: the environment they add to the server's,
+/// and what this launch started (to be stopped again if the server does not come up).
+struct Backing {
+    env: Vec<(String, String)>,
+    postgres: Option<PostgresRunning>,
+    redis: Option<(RedisRunning, bool)>,
+}
+
+impl Backing {
+    /// Nothing for SQLite; for PostgreSQL the cluster (started or reused), Redis for several
+    /// workers (with `prefect-redis` in the venv), and the migration, which must run before
+    /// several workers start (each would migrate a fresh database at once, and one dies).
+    fn start(
+        state: &StateDir,
+        options: &ServerOptions,
+        env: &PythonEnv,
+    ) -> Result<Backing, LocalServerError> {
+        let mut backing = Backing {
+            env: Vec::new(),
+            postgres: None,
+            redis: None,
+        };
+        if options.database == Database::Sqlite {
+            return Ok(backing);
+        }
+        let progress = &options.progress;
+        // Found before anything starts, so that a missing package fails fast.
+        let postgres = Postgres::new(state)?;
+        let result = (|| {
+            let pg = postgres.ensure_running(state, progress)?;
+            backing.postgres = Some(pg);
+            backing.env.push((
+                "PREFECT_SERVER_DATABASE_CONNECTION_URL".to_owned(),
+                pg.url(),
+            ));
+            if options.workers > 1 {
+                let mut spec = options.python_env.clone();
+                if !spec.progress.is_set() {
+                    spec.progress = progress.clone();
+                }
+                spec.ensure_extra(&[python_env::PREFECT_REDIS_PIN])?;
+                let (redis, started) = Redis::ensure_running(state, progress)?;
+                backing.redis = Some((redis, started));
+                for (key, value) in backing::redis_settings(redis.port) {
+                    backing.env.push((key.to_owned(), value));
+                }
+            }
+            migrate(state, options, env, &backing.env)
+        })();
+        match result {
+            Ok(()) => Ok(backing),
+            Err(e) => {
+                backing.stop_started(state, options.stop_timeout);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops what [`start`](Self::start) started (not what it reused); errors are ignored, the
+    /// caller already has the one to report.
+    fn stop_started(&self, state: &StateDir, timeout: Duration) {
+        if let Some((_, true)) = self.redis {
+            let _ = Redis::stop(state, timeout);
+        }
+        if self.postgres.is_some_and(|pg| pg.started) {
+            let _ = Postgres::stop(state, timeout);
+        }
+    }
+
+    /// `SIGNAL:PID` for each backing process, in stop order, for the watchdog.
+    fn stop_list(&self) -> Vec<String> {
+        let redis = self.redis.map(|(r, _)| format!("TERM:{}", r.pid));
+        let postgres = self.postgres.map(|pg| format!("INT:{}", pg.pid));
+        redis.into_iter().chain(postgres).collect()
+    }
+}
+
+/// `prefect server database upgrade -y` (its output appended to the server log), within the
+/// start timeout.
+fn migrate(
+    state: &StateDir,
+    options: &ServerOptions,
+    env: &PythonEnv,
+    backing_env: &[(String, String)],
+) -> Result<(), LocalServerError> {
+    let log_file = state.file("server.log");
+    let log_start = fs::metadata(&log_file).map_or(0, |m| m.len());
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_file)
+        .map_err(LocalServerError::io("open log", &log_file))?;
+    let log_err = log
+        .try_clone()
+        .map_err(LocalServerError::io("open log", &log_file))?;
+    let started = Instant::now();
+    options
+        .progress
+        .report("migrating the database (prefect server database upgrade -y)");
+    let mut cmd = prefect_command(state, options, env, backing_env)?;
+    cmd.args(["server", "database", "upgrade", "-y"])
+        .stdout(log)
+        .stderr(log_err);
+    let program = env.bin("prefect");
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| LocalServerError::SpawnFailed { program, source })?;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        if started.elapsed() >= options.start_timeout {
+            let _ = process::terminate(child.id(), Duration::from_secs(5));
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    match status {
+        Some(status) if status.success() => {
+            options.progress.report(&format!(
+                "database migrated after {:.1?}",
+                started.elapsed()
+            ));
+            Ok(())
+        }
+        other => Err(LocalServerError::MigrationFailed {
+            status: other.map_or_else(
+                || format!("timed out after {:?}", options.start_timeout),
+                |s| s.to_string(),
+            ),
+            log_tail: options.redact(read_tail(&log_file, log_start, LOG_TAIL_LINES)),
+            log_file,
+        }),
+    }
 }
 
 /// The watchdog behind [`ServerOptions::stop_when_unused`].
@@ -886,6 +1153,7 @@ fn spawn_watchdog(
     env: &PythonEnv,
     pid: u32,
     grace: Duration,
+    backing: &Backing,
 ) -> Result<(), LocalServerError> {
     let script = state.file("watchdog.py");
     fs::write(&script, WATCHDOG_PY).map_err(LocalServerError::io("write", &script))?;
@@ -907,6 +1175,7 @@ fn spawn_watchdog(
         .arg(pid.to_string())
         .arg(grace.as_secs_f64().to_string())
         .arg(options.stop_timeout.as_secs_f64().to_string())
+        .args(backing.stop_list())
         .current_dir(&state.dir)
         .stdin(Stdio::null())
         .stdout(log)
@@ -929,14 +1198,25 @@ enum Health {
     TimedOut,
 }
 
-fn wait_until_healthy(child: &mut Child, port: u16, timeout: Duration) -> Health {
+/// Waits for `/api/health` to answer `true`, then for `settle` more, in which the process must
+/// stay alive (and the health endpoint keep answering).
+fn wait_until_healthy(child: &mut Child, port: u16, timeout: Duration, settle: Duration) -> Health {
     let started = Instant::now();
+    let mut healthy_since: Option<Instant> = None;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Health::Exited(status);
         }
-        if health::is_healthy(port) {
-            return Health::Healthy;
+        match healthy_since {
+            Some(since) if since.elapsed() >= settle => {
+                if health::is_healthy(port) {
+                    return Health::Healthy;
+                }
+                healthy_since = None;
+            }
+            Some(_) => {}
+            None if health::is_healthy(port) => healthy_since = Some(Instant::now()),
+            None => {}
         }
         if started.elapsed() >= timeout {
             return Health::TimedOut;
@@ -968,6 +1248,8 @@ struct Record {
     description: Option<String>,
     /// Per-secret fingerprints (records written by prefab versions before them have none).
     secret_fingerprints: Option<String>,
+    database: Database,
+    workers: u16,
 }
 
 impl StateDir {
@@ -997,8 +1279,15 @@ impl StateDir {
         };
         let options = self.read("server.options")?;
         let mut lines = options.as_deref().unwrap_or("").lines().map(str::to_owned);
-        let (fingerprint, description, secret_fingerprints) =
-            (lines.next(), lines.next(), lines.next());
+        let (fingerprint, description, secret_fingerprints, shape) =
+            (lines.next(), lines.next(), lines.next(), lines.next());
+        // `<database> <workers>`; absent in records of SQLite servers by older versions.
+        let mut shape = shape.as_deref().unwrap_or("").split_whitespace();
+        let database = shape
+            .next()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or_default();
+        let workers = shape.next().and_then(|w| w.parse().ok()).unwrap_or(1);
         let (fingerprint, description) = match (fingerprint, description) {
             (Some(f), Some(d)) => (Some(f), Some(d)),
             _ => (None, None),
@@ -1010,6 +1299,8 @@ impl StateDir {
             fingerprint,
             description,
             secret_fingerprints,
+            database,
+            workers,
         }))
     }
 
@@ -1133,6 +1424,44 @@ mod tests {
     }
 
     #[test]
+    fn invalid_shapes_are_refused_with_the_fix() {
+        let err = |o: ServerOptions| o.validate_settings().unwrap_err().to_string();
+        assert!(err(ServerOptions::new().workers(2)).contains("add `--database postgres`"));
+        assert!(err(ServerOptions::new().workers(0)).contains("at least 1"));
+        let services = ServerOptions::new()
+            .database(Database::Postgres)
+            .workers(2)
+            .services(Services::Scheduler);
+        assert!(err(services).contains("--services none"));
+        assert!(
+            ServerOptions::new()
+                .database(Database::Postgres)
+                .workers(4)
+                .validate_settings()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_sqlite_fingerprint_is_unchanged_by_the_shape_options() {
+        // Servers recorded before `database`/`workers` existed must still be reused.
+        let plain = ServerOptions::new().setting("PREFECT_X", "1");
+        let explicit = ServerOptions::new()
+            .setting("PREFECT_X", "1")
+            .database(Database::Sqlite)
+            .workers(1);
+        assert_eq!(plain.fingerprint(), explicit.fingerprint());
+        let postgres = ServerOptions::new()
+            .setting("PREFECT_X", "1")
+            .database(Database::Postgres);
+        assert_ne!(plain.fingerprint(), postgres.fingerprint());
+        assert_ne!(
+            postgres.fingerprint(),
+            postgres.clone().workers(2).fingerprint()
+        );
+    }
+
+    #[test]
     fn differences_name_what_differs_and_no_secret() {
         let running = ServerOptions::new()
             .auth_string("admin:hunter2")
@@ -1144,6 +1473,8 @@ mod tests {
             fingerprint: Some(running.fingerprint()),
             description: Some(running.description()),
             secret_fingerprints: Some(running.secret_fingerprints()),
+            database: Database::Sqlite,
+            workers: 1,
         };
         let other_auth = ServerOptions::new()
             .auth_string("admin:swordfish")

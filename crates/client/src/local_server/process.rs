@@ -33,7 +33,7 @@ pub(crate) fn is_alive(pid: u32) -> bool {
 }
 
 /// The command line of `pid`, one entry per argument (`None` if the process is gone).
-fn command_line(pid: u32) -> Option<Vec<String>> {
+pub(crate) fn command_line(pid: u32) -> Option<Vec<String>> {
     if Path::new("/proc/self/cmdline").exists() {
         let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let args: Vec<String> = raw

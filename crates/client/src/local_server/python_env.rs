@@ -18,6 +18,9 @@ use super::{LocalServerError, Progress, tail_lines, validate_name};
 pub const PREFECT_VERSION: &str = "3.9.1";
 /// The requirement that installs it.
 pub const PREFECT_PIN: &str = "prefect==3.9.1";
+/// The requirement that adds Redis messaging to the Prefect venv, for servers with several API
+/// workers (installed into the venv on first use; see [`PythonEnvSpec::ensure_extra`]).
+pub const PREFECT_REDIS_PIN: &str = "prefect-redis==0.3.0";
 /// The interpreter venvs are made with by default: prefab's reference corpora were produced by
 /// Prefect on CPython 3.11 (3.13 takes another path through Prefect's interval code).
 pub const DEFAULT_PYTHON: &str = "python3.11";
@@ -25,6 +28,9 @@ pub const DEFAULT_PYTHON: &str = "python3.11";
 /// File in the venv that records the pins it holds, one per line. The format predates this
 /// module (xtask wrote it), so venvs made by older checkouts are reused.
 const MARKER: &str = ".prefab-pins";
+/// File in the venv that records the requirements added later by
+/// [`PythonEnvSpec::ensure_extra`], one per line.
+const EXTRAS_MARKER: &str = ".prefab-extras";
 /// How many lines of a failed command's output an error carries.
 const TAIL_LINES: usize = 30;
 /// Checks the interpreter before a venv is made from it, so that the error can say what to fix.
@@ -151,6 +157,87 @@ impl PythonEnvSpec {
             return Ok(env);
         }
         self.install(&env, &wanted)?;
+        Ok(env)
+    }
+
+    /// [`ensure`](Self::ensure)s the venv, then installs `extras` into it unless they are
+    /// there already (recorded beside the pins). Adding packages this way keeps the venv —
+    /// servers running from it are not disturbed, as a rebuild with other pins would.
+    pub fn ensure_extra(&self, extras: &[&str]) -> Result<PythonEnv, LocalServerError> {
+        let env = self.ensure()?;
+        let has_all = |env: &PythonEnv| {
+            let got = fs::read_to_string(env.root.join(EXTRAS_MARKER)).unwrap_or_default();
+            extras.iter().all(|e| got.lines().any(|l| l == *e))
+        };
+        if has_all(&env) {
+            return Ok(env);
+        }
+        let venvs_dir = env.root.parent().unwrap_or(Path::new("."));
+        let lock_path = venvs_dir.join(format!("{}.install-lock", self.name));
+        let _lock = FileLock::acquire(&lock_path, self.lock_timeout, |holder| {
+            self.progress.report(&format!(
+                "waiting for {holder} to finish installing into {}",
+                env.root.display()
+            ));
+        })?;
+        if has_all(&env) {
+            return Ok(env);
+        }
+        let started = Instant::now();
+        let pins = extras.join(" ");
+        self.progress.report(&format!(
+            "installing {pins} into {} (one time)",
+            env.root.display()
+        ));
+        let log_file = env.root.with_file_name(format!("{}.extras.log", self.name));
+        let log = fs::File::create(&log_file)
+            .map_err(LocalServerError::io("create pip log", &log_file))?;
+        let log_err = log
+            .try_clone()
+            .map_err(LocalServerError::io("open pip log", &log_file))?;
+        let status = Command::new(env.python())
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+            ])
+            .args(&self.pins)
+            .args(extras)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .status()
+            .map_err(|source| LocalServerError::SpawnFailed {
+                program: env.python(),
+                source,
+            })?;
+        if !status.success() {
+            let log_tail = fs::read_to_string(&log_file)
+                .map(|log| tail_lines(&log, TAIL_LINES))
+                .unwrap_or_default();
+            return Err(LocalServerError::InstallFailed {
+                venv: env.root.clone(),
+                pins,
+                status,
+                log_file,
+                log_tail,
+            });
+        }
+        let mut recorded = fs::read_to_string(env.root.join(EXTRAS_MARKER)).unwrap_or_default();
+        for extra in extras {
+            if !recorded.lines().any(|l| l == *extra) {
+                recorded.push_str(extra);
+                recorded.push('\n');
+            }
+        }
+        let marker = env.root.join(EXTRAS_MARKER);
+        let partial = env.root.join(format!("{EXTRAS_MARKER}.partial"));
+        fs::write(&partial, recorded).map_err(LocalServerError::io("write", &partial))?;
+        fs::rename(&partial, &marker).map_err(LocalServerError::io("write", &marker))?;
+        self.progress
+            .report(&format!("installed {pins} in {:.0?}", started.elapsed()));
         Ok(env)
     }
 

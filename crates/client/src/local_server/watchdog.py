@@ -6,7 +6,10 @@
 # library cannot fork a helper of its own without unsafe code. It takes the same flock(2) lock
 # as LocalServer::start/stop_in, so it never stops a server that a start() is about to reuse.
 #
-# usage: python -I watchdog.py STATE_DIR SERVER_PID GRACE_SECONDS STOP_TIMEOUT_SECONDS
+# usage: python -I watchdog.py STATE_DIR SERVER_PID GRACE_SECONDS STOP_TIMEOUT_SECONDS [SIG:PID]...
+#
+# Each SIG:PID (e.g. TERM:123 for Redis, INT:456 for PostgreSQL's fast shutdown) is a process
+# the server stood on, stopped after the server in the order given.
 
 import fcntl
 import os
@@ -16,7 +19,10 @@ import time
 
 state_dir, server_pid = sys.argv[1], int(sys.argv[2])
 grace, stop_timeout = float(sys.argv[3]), float(sys.argv[4])
-STATE_FILES = ("server.pid", "server.port", "server.url", "server.options", "server.users")
+backing = [(getattr(signal, "SIG" + sig), int(pid))
+           for sig, pid in (arg.split(":", 1) for arg in sys.argv[5:])]
+STATE_FILES = ("server.pid", "server.port", "server.url", "server.options", "server.users",
+               "redis.pid", "redis.port")
 
 
 def alive(pid):
@@ -52,13 +58,25 @@ def still_ours():
     return read("server.pid").strip() == str(server_pid) and alive(server_pid)
 
 
-def stop():
-    os.kill(server_pid, signal.SIGTERM)
+def end(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
     deadline = time.monotonic() + stop_timeout
-    while alive(server_pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if alive(server_pid):
-        os.kill(server_pid, signal.SIGKILL)
+    if alive(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def stop():
+    end(server_pid, signal.SIGTERM)
+    for sig, pid in backing:
+        end(pid, sig)
     for name in STATE_FILES:
         try:
             os.remove(os.path.join(state_dir, name))
