@@ -8,6 +8,11 @@
 //! so it never outlives the test runs by more than that. If it cannot be provisioned, the test
 //! fails with the reason — it never skips.
 //!
+//! The shared server's database is SQLite, or PostgreSQL when `PREFAB_TEST_DATABASE=postgres`:
+//! `cargo xtask test` runs the end-to-end deploy suite a second time that way, so every one of
+//! those tests checks both server kinds ([`server_database`]). [`multi_worker_server`] is the
+//! production shape: PostgreSQL, Redis and two API workers.
+//!
 //! The first run on a machine installs Prefect into `~/.cache/prefab/venvs/prefect-3.9.1`
 //! (~1 min) and migrates a new database (~10–15 s); later cold starts take ~4–6 s, and a
 //! running server is reused at once.
@@ -18,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use prefab_client::local_server::{LocalServer, ServerOptions, Services};
+use prefab_client::local_server::{Database, LocalServer, ServerOptions, Services};
 
 /// How long the shared server outlives the last test process that used it.
 pub const SHARED_SERVER_GRACE: Duration = Duration::from_secs(5 * 60);
@@ -28,10 +33,31 @@ pub fn state_root() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("prefect-server")
 }
 
-/// The options of the shared server: API only, no auth.
+/// The database of the shared server: `PREFAB_TEST_DATABASE` (`sqlite`, the default, or
+/// `postgres`).
+///
+/// # Panics
+///
+/// On any other value, naming it.
+pub fn server_database() -> Database {
+    match std::env::var("PREFAB_TEST_DATABASE") {
+        Ok(name) if !name.is_empty() => name
+            .parse()
+            .unwrap_or_else(|e| panic!("PREFAB_TEST_DATABASE: {e}")),
+        _ => Database::Sqlite,
+    }
+}
+
+/// The options of the shared server: API only, no auth, the database of [`server_database`].
 pub fn shared_options() -> ServerOptions {
+    let database = server_database();
+    let dir = match database {
+        Database::Sqlite => "shared",
+        Database::Postgres => "shared-postgres",
+    };
     ServerOptions::new()
-        .state_dir(state_root().join("shared"))
+        .state_dir(state_root().join(dir))
+        .database(database)
         .stop_when_unused(SHARED_SERVER_GRACE)
         .on_progress(|line| eprintln!("prefect test server: {line}"))
 }
@@ -47,6 +73,32 @@ pub fn server() -> &'static LocalServer {
     match SERVER.get_or_init(|| shared_options().start().map_err(|e| e.to_string())) {
         Ok(server) => server,
         Err(reason) => panic!("could not provision the shared Prefect test server:\n{reason}"),
+    }
+}
+
+/// The production-shaped server: PostgreSQL, Redis and two API workers (Prefect's
+/// `--workers 2`), API only. State in `target/tmp/prefect-server/postgres-workers`; started,
+/// reused and stopped like [`server`].
+///
+/// # Panics
+///
+/// If the server cannot be provisioned (PostgreSQL or Redis missing: the error names the
+/// package), with the provisioner's error.
+pub fn multi_worker_server() -> &'static LocalServer {
+    static SERVER: OnceLock<Result<LocalServer, String>> = OnceLock::new();
+    let start = || {
+        ServerOptions::new()
+            .state_dir(state_root().join("postgres-workers"))
+            .database(Database::Postgres)
+            .workers(2)
+            .stop_when_unused(SHARED_SERVER_GRACE)
+            .on_progress(|line| eprintln!("prefect multi-worker test server: {line}"))
+            .start()
+            .map_err(|e| e.to_string())
+    };
+    match SERVER.get_or_init(start) {
+        Ok(server) => server,
+        Err(reason) => panic!("could not provision the multi-worker test server:\n{reason}"),
     }
 }
 

@@ -8,6 +8,15 @@ use std::time::Instant;
 
 use crate::workspace_root;
 
+/// The end-to-end deploy suite (create, re-apply, plan, prune, skip-unchanged, triggers, bulk
+/// with failures, concurrency, several clients) that runs a second time against PostgreSQL.
+/// The scheduler test keeps its own SQLite server, and the multi-worker tests use PostgreSQL
+/// in the first run already.
+const POSTGRES_SUITE: &str = "(package(prefab-cli) & (binary(deploy) | binary(deploy_bulk) \
+     | binary(plan) | binary(deploy_project))) \
+     | (package(prefab) & binary(deployment_e2e)) \
+     - test(/scheduler/) - test(/multi_worker/)";
+
 /// Default time budget of the parser fuzzing step.
 const DEFAULT_FUZZ_SECONDS: u64 = 60;
 
@@ -43,6 +52,18 @@ pub(crate) fn run(fuzz_seconds: Option<u64>) -> Result<(), String> {
             "tests",
             cmd(&["nextest", "run", "--workspace", "--no-fail-fast"]),
         ));
+        // The end-to-end deploy suite again, on a PostgreSQL-backed server: the tests are the
+        // same, `tests/support/prefect.rs` picks the server kind from PREFAB_TEST_DATABASE.
+        let mut postgres = cmd(&[
+            "nextest",
+            "run",
+            "--workspace",
+            "--no-fail-fast",
+            "-E",
+            POSTGRES_SUITE,
+        ]);
+        postgres.env("PREFAB_TEST_DATABASE", "postgres");
+        steps.push(("deploy suite on PostgreSQL", postgres));
         steps.push(("doc tests", cmd(&["test", "--workspace", "--doc"])));
     } else {
         steps.push(("tests", cmd(&["test", "--workspace", "--no-fail-fast"])));

@@ -26,7 +26,68 @@ async fn two_hundred_deployments_apply_without_failure_and_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("bulk-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     bulk_deployments::write(dir.path(), &prefix, COUNT).unwrap();
+    let text = prefab(server.api_url(), dir.path(), &["deploy"]);
+    assert!(
+        text.contains(&format!("{COUNT} applied, 0 failed")),
+        "{text}"
+    );
+    assert_stored_as_defined(server.api_url(), &prefix, COUNT).await;
+}
 
+/// The production shape (PostgreSQL, Redis, two API workers): a bulk apply, a re-apply that
+/// changes every deployment, then `plan` finds all of them unchanged, and every deployment and
+/// automation is there exactly once, as defined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_apply_and_reapply_on_a_multi_worker_postgres_server() {
+    const N: usize = 100;
+    let server = prefect::multi_worker_server();
+    assert_eq!(server.workers(), 2);
+    assert_eq!(
+        server.database(),
+        prefab_client::local_server::Database::Postgres
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("mw-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    bulk_deployments::write(dir.path(), &prefix, N).unwrap();
+    let text = prefab(server.api_url(), dir.path(), &["deploy"]);
+    assert!(text.contains(&format!("{N} applied, 0 failed")), "{text}");
+    assert_stored_as_defined(server.api_url(), &prefix, N).await;
+
+    // Re-apply with every deployment changed (another cron, another tag).
+    let file = dir.path().join(bulk_deployments::DEPLOYMENT_FILE);
+    let changed = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("\"orders\"", "\"orders-v2\"");
+    assert_ne!(changed, std::fs::read_to_string(&file).unwrap());
+    std::fs::write(&file, changed).unwrap();
+    let text = prefab(server.api_url(), dir.path(), &["deploy"]);
+    assert!(text.contains(&format!("{N} applied, 0 failed")), "{text}");
+    assert!(
+        !text.contains("created"),
+        "a re-apply creates nothing: {text}"
+    );
+    let (plan, text) = prefab_output(server.api_url(), dir.path(), &["plan", "--output", "json"]);
+    let plan: Value =
+        serde_json::from_str(&plan).unwrap_or_else(|e| panic!("plan --output json: {e}: {text}"));
+    let actions = plan["deployments"].as_array().unwrap();
+    assert_eq!(actions.len(), N, "{plan}");
+    assert!(actions.iter().all(|d| d["action"] == "unchanged"), "{plan}");
+    let stored = assert_stored_as_defined(server.api_url(), &prefix, N).await;
+    assert!(
+        stored
+            .values()
+            .all(|d| d["tags"].as_array().unwrap().contains(&json!("orders-v2")))
+    );
+}
+
+/// Runs `prefab <args> --file deployments.json` in `dir` against `api_url`; asserts success
+/// and returns stdout then stderr.
+fn prefab(api_url: &str, dir: &std::path::Path, args: &[&str]) -> String {
+    prefab_output(api_url, dir, args).1
+}
+
+/// [`prefab`], returning stdout alone beside stdout-then-stderr.
+fn prefab_output(api_url: &str, dir: &std::path::Path, args: &[&str]) -> (String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
     for (key, _) in std::env::vars() {
         if key.starts_with("PREFECT_") {
@@ -34,9 +95,10 @@ async fn two_hundred_deployments_apply_without_failure_and_read_back() {
         }
     }
     let out = cmd
-        .current_dir(dir.path())
-        .env("PREFECT_API_URL", server.api_url())
-        .args(["deploy", "--file", bulk_deployments::DEPLOYMENT_FILE])
+        .current_dir(dir)
+        .env("PREFECT_API_URL", api_url)
+        .args(args)
+        .args(["--file", bulk_deployments::DEPLOYMENT_FILE])
         .output()
         .unwrap();
     let text = format!(
@@ -44,18 +106,24 @@ async fn two_hundred_deployments_apply_without_failure_and_read_back() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains(&format!("{COUNT} applied, 0 failed")),
-        "{text}"
-    );
+    assert!(out.status.success(), "prefab {args:?}: {text}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), text)
+}
 
+/// Every deployment of `prefix` is on the server once, as [`bulk_deployments::definitions`]
+/// defines it (tags aside), with exactly one automation; returns them by name.
+async fn assert_stored_as_defined(
+    api_url: &str,
+    prefix: &str,
+    count: usize,
+) -> BTreeMap<String, Value> {
+    let server_api = api_url;
     // Every deployment is on the server, as defined.
-    let c = PrefectClient::new(ClientConfig::new(server.api_url()).unwrap()).unwrap();
+    let c = PrefectClient::new(ClientConfig::new(server_api).unwrap()).unwrap();
     let mut filter = DeploymentFilterRequest::default();
     let mut deployments = DeploymentFilter::default();
     let mut by_name = DeploymentFilterName::default();
-    by_name.like_ = Some(Some(prefix.clone()));
+    by_name.like_ = Some(Some(prefix.to_owned()));
     deployments.name = Some(Some(by_name));
     filter.deployments = Some(Some(deployments));
     let stored: BTreeMap<String, Value> = c
@@ -64,15 +132,14 @@ async fn two_hundred_deployments_apply_without_failure_and_read_back() {
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(stored.len(), COUNT);
-    let definitions = bulk_deployments::definitions(&prefix, COUNT);
+    assert_eq!(stored.len(), count);
+    let definitions = bulk_deployments::definitions(prefix, count);
     for definition in definitions.as_array().unwrap() {
         let name = definition["name"].as_str().unwrap();
         let d = stored
             .get(name)
             .unwrap_or_else(|| panic!("{name} is not on the server"));
         assert_eq!(d["parameters"], definition["parameters"], "{name}");
-        assert_eq!(d["tags"], definition["tags"], "{name}");
         assert_eq!(d["entrypoint"], json!(bulk_deployments::ENTRYPOINT));
         let schedules = d["schedules"].as_array().unwrap();
         assert_eq!(schedules.len(), 1, "{name}");
@@ -110,4 +177,5 @@ async fn two_hundred_deployments_apply_without_failure_and_read_back() {
         .await;
     let wrong: Vec<_> = counts.iter().filter(|(_, n)| *n != 1).collect();
     assert!(wrong.is_empty(), "automations per deployment: {wrong:?}");
+    stored
 }

@@ -204,7 +204,7 @@ impl Postgres {
     /// Starts the cluster unless it runs: `initdb` the first time, then `pg_ctl start` on a
     /// free port, then the `prefect` database with `pg_trgm`.
     pub(crate) fn ensure_running(
-        &self,
+        &mut self,
         state: &StateDir,
         progress: &Progress,
     ) -> Result<PostgresRunning, LocalServerError> {
@@ -221,6 +221,10 @@ impl Postgres {
             return Ok(running);
         }
         self.prepare_root(state)?;
+        // The programs get the real path: the `postgres` user may not be able to follow the
+        // link through the state directory's parents.
+        self.root =
+            fs::canonicalize(&self.root).map_err(LocalServerError::io("resolve", &self.root))?;
         let data = self.root.join("data");
         if !data.join("PG_VERSION").is_file() {
             self.initdb(progress)?;

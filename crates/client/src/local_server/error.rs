@@ -291,12 +291,14 @@ pub enum LocalServerError {
         reason: String,
     },
 
-    /// `prefect server database upgrade` failed.
+    /// `prefect server database upgrade` (or the block type registration after it) failed.
     #[error(
-        "migrating the server's database failed ({status}); full log: {}\n--- last lines ---\n{log_tail}",
+        "{what} the server's database failed ({status}); full log: {}\n--- last lines ---\n{log_tail}",
         log_file.display()
     )]
     MigrationFailed {
+        /// `migrating` or `registering block types in`.
+        what: &'static str,
         /// How it exited (or `timed out`).
         status: String,
         /// The server log it wrote to.

@@ -917,7 +917,7 @@ fn spawn_server(
 
     let program = env.bin("prefect");
     let port_arg = port.to_string();
-    let mut cmd = prefect_command(state, options, env, backing_env)?;
+    let mut cmd = prefect_command(state, options, &program, backing_env)?;
     cmd.args([
         "server",
         "start",
@@ -965,12 +965,12 @@ fn spawn_server(
 fn prefect_command(
     state: &StateDir,
     options: &ServerOptions,
-    env: &PythonEnv,
+    program: &Path,
     backing_env: &[(String, String)],
 ) -> Result<Command, LocalServerError> {
     let home = state.file("home");
     fs::create_dir_all(&home).map_err(LocalServerError::io("create directory", &home))?;
-    let mut cmd = Command::new(env.bin("prefect"));
+    let mut cmd = Command::new(program);
     // Prefect reads every PREFECT_* variable as a setting; the caller's must not leak in.
     for (key, _) in std::env::vars_os() {
         if key.as_bytes().starts_with(b"PREFECT_") {
@@ -1033,7 +1033,7 @@ impl Backing {
         }
         let progress = &options.progress;
         // Found before anything starts, so that a missing package fails fast.
-        let postgres = Postgres::new(state)?;
+        let mut postgres = Postgres::new(state)?;
         let result = (|| {
             let pg = postgres.ensure_running(state, progress)?;
             backing.postgres = Some(pg);
@@ -1053,7 +1053,32 @@ impl Backing {
                     backing.env.push((key.to_owned(), value));
                 }
             }
-            migrate(state, options, env, &backing.env)
+            let prefect = env.bin("prefect");
+            let upgrade = ["server", "database", "upgrade", "-y"];
+            run_to_end(
+                state,
+                options,
+                &prefect,
+                &upgrade,
+                &backing.env,
+                "migrating",
+            )?;
+            if options.workers > 1 {
+                // Each worker registers Prefect's block types at startup, and on a fresh
+                // database two of them collide (`uq_block_type__slug`) and the server exits:
+                // register them once first, as the server's own startup does.
+                let register = ["-c", REGISTER_BLOCK_TYPES];
+                let python = env.python();
+                run_to_end(
+                    state,
+                    options,
+                    &python,
+                    &register,
+                    &backing.env,
+                    "registering block types in",
+                )?;
+            }
+            Ok(())
         })();
         match result {
             Ok(()) => Ok(backing),
@@ -1083,13 +1108,31 @@ impl Backing {
     }
 }
 
-/// `prefect server database upgrade -y` (its output appended to the server log), within the
-/// start timeout.
-fn migrate(
+/// What Prefect's server runs at startup to register its block types
+/// (`prefect.server.api.server`'s `add_block_types`).
+const REGISTER_BLOCK_TYPES: &str = "\
+import asyncio
+from prefect.server.database import provide_database_interface
+from prefect.server.models.block_registration import run_block_auto_registration
+
+async def main():
+    session = await provide_database_interface().session()
+    async with session:
+        await run_block_auto_registration(session=session)
+
+asyncio.run(main())
+";
+
+/// Runs `program args` with the server's environment to its end (its output appended to the
+/// server log), within the start timeout: the migration (`prefect server database upgrade -y`)
+/// and the block type registration.
+fn run_to_end(
     state: &StateDir,
     options: &ServerOptions,
-    env: &PythonEnv,
+    program: &Path,
+    args: &[&str],
     backing_env: &[(String, String)],
+    what: &'static str,
 ) -> Result<(), LocalServerError> {
     let log_file = state.file("server.log");
     let log_start = fs::metadata(&log_file).map_or(0, |m| m.len());
@@ -1102,17 +1145,19 @@ fn migrate(
         .try_clone()
         .map_err(LocalServerError::io("open log", &log_file))?;
     let started = Instant::now();
-    options
-        .progress
-        .report("migrating the database (prefect server database upgrade -y)");
-    let mut cmd = prefect_command(state, options, env, backing_env)?;
-    cmd.args(["server", "database", "upgrade", "-y"])
-        .stdout(log)
-        .stderr(log_err);
-    let program = env.bin("prefect");
+    let step = match what {
+        "migrating" => "migrating the database (prefect server database upgrade -y)",
+        _ => "registering Prefect's block types once, before several workers start",
+    };
+    options.progress.report(step);
+    let mut cmd = prefect_command(state, options, program, backing_env)?;
+    cmd.args(args).stdout(log).stderr(log_err);
     let mut child = cmd
         .spawn()
-        .map_err(|source| LocalServerError::SpawnFailed { program, source })?;
+        .map_err(|source| LocalServerError::SpawnFailed {
+            program: program.to_path_buf(),
+            source,
+        })?;
     let status = loop {
         if let Ok(Some(status)) = child.try_wait() {
             break Some(status);
@@ -1127,12 +1172,13 @@ fn migrate(
     match status {
         Some(status) if status.success() => {
             options.progress.report(&format!(
-                "database migrated after {:.1?}",
+                "done {what} the database after {:.1?}",
                 started.elapsed()
             ));
             Ok(())
         }
         other => Err(LocalServerError::MigrationFailed {
+            what,
             status: other.map_or_else(
                 || format!("timed out after {:?}", options.start_timeout),
                 |s| s.to_string(),
