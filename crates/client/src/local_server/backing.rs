@@ -520,16 +520,7 @@ impl Redis {
             }
             let _ = process::terminate(running.pid, Duration::from_secs(5));
         }
-        let program = on_path("redis-server")
-            .or_else(|| {
-                let p = PathBuf::from("/usr/bin/redis-server");
-                p.is_file().then_some(p)
-            })
-            .ok_or(LocalServerError::MissingSystemProgram {
-                program: "redis-server",
-                package: "redis-server",
-                looked_in: "PATH and /usr/bin".to_owned(),
-            })?;
+        let program = redis_program()?;
         let dir = state.file("redis");
         fs::create_dir_all(&dir).map_err(LocalServerError::io("create directory", &dir))?;
         let log = state.file("redis.log");
@@ -602,6 +593,32 @@ impl Redis {
         state.remove("redis.port")?;
         Ok(stopped)
     }
+}
+
+/// `$PREFAB_REDIS_SERVER`, else `redis-server` on `PATH` or in `/usr/bin`.
+pub(crate) fn redis_program() -> Result<PathBuf, LocalServerError> {
+    if let Some(program) = std::env::var_os("PREFAB_REDIS_SERVER").filter(|p| !p.is_empty()) {
+        let program = PathBuf::from(program);
+        return if program.is_file() {
+            Ok(program)
+        } else {
+            Err(LocalServerError::MissingSystemProgram {
+                program: "redis-server",
+                package: "redis-server",
+                looked_in: format!("PREFAB_REDIS_SERVER={}", program.display()),
+            })
+        };
+    }
+    on_path("redis-server")
+        .or_else(|| {
+            let p = PathBuf::from("/usr/bin/redis-server");
+            p.is_file().then_some(p)
+        })
+        .ok_or(LocalServerError::MissingSystemProgram {
+            program: "redis-server",
+            package: "redis-server",
+            looked_in: "PREFAB_REDIS_SERVER, PATH and /usr/bin".to_owned(),
+        })
 }
 
 /// Whether Redis on `port` answers `PING` with `+PONG`.

@@ -1034,6 +1034,9 @@ impl Backing {
         let progress = &options.progress;
         // Found before anything starts, so that a missing package fails fast.
         let mut postgres = Postgres::new(state)?;
+        if options.workers > 1 {
+            backing::redis_program()?;
+        }
         let result = (|| {
             let pg = postgres.ensure_running(state, progress)?;
             backing.postgres = Some(pg);
