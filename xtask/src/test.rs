@@ -34,6 +34,13 @@ pub(crate) fn run(fuzz_seconds: Option<u64>) -> Result<(), String> {
         c.current_dir(workspace_root()).args(args);
         c
     };
+    // PostgreSQL and Redis for the production-shaped servers (installed with apt-get as root
+    // when missing; otherwise the step names the packages and fails).
+    let mut packages = Command::new("bash");
+    packages
+        .current_dir(workspace_root())
+        .arg(".ci/system-packages");
+    steps.push(("system packages (postgresql, redis-server)", packages));
     steps.push(("format", cmd(&["fmt", "--all", "--check"])));
     steps.push(("codegen is current", cmd(&["xtask", "codegen", "--check"])));
     steps.push((
