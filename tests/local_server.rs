@@ -133,12 +133,38 @@ fn auth_server_guards_the_api_shares_concurrent_starts_and_stops() {
 
 /// Set for the child process of [`caller_prefect_variables_stay_out_and_unused_server_stops`].
 const PROBE_STATE_DIR: &str = "PREFAB_TEST_ENV_PROBE_STATE_DIR";
+/// The database of the probe's server (`sqlite` or `postgres`).
+const PROBE_DATABASE: &str = "PREFAB_TEST_ENV_PROBE_DATABASE";
 
 /// Runs this test binary again as a child with `PREFECT_*` variables that would break the
 /// server if they leaked (`std::env::set_var` needs `unsafe`, which the workspace forbids).
 #[test]
 fn caller_prefect_variables_stay_out_and_unused_server_stops() {
-    let dir = state_root().join("env-probe");
+    probe_then_wait_for_the_watchdog("env-probe", Database::Sqlite);
+}
+
+/// The same with PostgreSQL: the watchdog also stops the cluster, by PID.
+#[test]
+fn unused_postgres_server_stops_with_its_cluster() {
+    let postmaster = probe_then_wait_for_the_watchdog("env-probe-postgres", Database::Postgres)
+        .expect("the child reports the postmaster's PID");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(format!("/proc/{postmaster}/stat"))
+        .is_ok_and(|stat| !stat.contains(") Z "))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the postmaster (pid {postmaster}) outlived its unused server by 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Runs [`env_probe_child`] in a child process on a server in `state_root()/<name>`, waits for
+/// the watchdog to stop that server once the child exited, and returns the postmaster PID the
+/// child reported (PostgreSQL).
+fn probe_then_wait_for_the_watchdog(name: &str, database: Database) -> Option<u32> {
+    let dir = state_root().join(name);
     LocalServer::stop_in(&dir, Duration::from_secs(30)).unwrap();
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -148,6 +174,7 @@ fn caller_prefect_variables_stay_out_and_unused_server_stops() {
             "--test-threads=1",
         ])
         .env(PROBE_STATE_DIR, &dir)
+        .env(PROBE_DATABASE, database.as_str())
         .env("PREFECT_API_URL", "http://bad")
         .env("PREFECT_HOME", "/nonexistent/prefect-home")
         .env("PREFECT_SERVER_API_AUTH_STRING", "leaked:auth")
@@ -177,16 +204,26 @@ fn caller_prefect_variables_stay_out_and_unused_server_stops() {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+    stdout
+        .split("postmaster=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
 }
 
-/// The child half of the test above; passes at once when run normally.
+/// The child half of the tests above; passes at once when run normally.
 #[test]
 fn env_probe_child() {
     let Some(dir) = std::env::var_os(PROBE_STATE_DIR) else {
         return;
     };
+    let database: Database = std::env::var(PROBE_DATABASE)
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_default();
     let server = ServerOptions::new()
         .state_dir(&dir)
+        .database(database)
         .stop_when_unused(Duration::from_secs(1))
         .on_progress(|line| eprintln!("env probe: {line}"))
         .start()
@@ -210,7 +247,16 @@ fn env_probe_child() {
     let settings = get(server.api_url(), "/admin/settings", None);
     assert_eq!(settings.status, 200, "{}", settings.body);
     assert!(!settings.body.contains("http://bad") && !settings.body.contains("/nonexistent"));
-    println!("env probe: ok port={}", server.port());
+    let postmaster =
+        std::fs::read_to_string(server.state_dir().join("postgres/data/postmaster.pid"))
+            .ok()
+            .and_then(|t| t.lines().next().map(str::to_owned))
+            .unwrap_or_default();
+    assert_eq!(postmaster.is_empty(), database == Database::Sqlite);
+    println!(
+        "env probe: ok port={} postmaster={postmaster}",
+        server.port()
+    );
 }
 
 #[test]
