@@ -1,7 +1,8 @@
 //! A fault a real server produces only by chance: the connection of a `POST /automations/` is
 //! closed before any answer (seen against SQLite after a 503). `apply` must not repeat that
-//! non-idempotent POST blindly, and must not fail: it runs the automations step again as a
-//! whole — delete what the deployment owns, create one per trigger (docs/deviations.md D12).
+//! non-idempotent POST blindly, and must not fail: the read of the deployment's automations that
+//! ends every apply with triggers finds out whether it landed, and creates it only if it did not
+//! (docs/deviations.md D12, D32).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -47,7 +48,7 @@ fn raw_server(plan: Vec<Option<(u16, String)>>) -> (String, Arc<Mutex<Vec<String
 }
 
 #[tokio::test]
-async fn an_unanswered_automation_create_reruns_the_whole_step() {
+async fn an_unanswered_automation_create_is_checked_not_repeated_blindly() {
     let id = |n: u8| format!("{{\"id\": \"00000000-0000-0000-0000-0000000000{n:02}\"}}");
     let (url, seen) = raw_server(vec![
         Some((404, r#"{"detail": "Deployment not found"}"#.into())),
@@ -55,8 +56,10 @@ async fn an_unanswered_automation_create_reruns_the_whole_step() {
         Some((201, id(2))),
         Some((204, String::new())),
         None,
-        Some((204, String::new())),
+        // It did not land: the trigger has no automation.
+        Some((200, "[]".into())),
         Some((201, id(3))),
+        Some((200, format!("[{}]", id(3)))),
     ]);
     let client = PrefectClient::new(ClientConfig::new(url).unwrap()).unwrap();
     let d = RunnerDeployment::builder("d")
@@ -70,7 +73,9 @@ async fn an_unanswered_automation_create_reruns_the_whole_step() {
         .env(Default::default());
     let applied = apply(&client, &d, &options).await.unwrap();
     assert_eq!(applied.to_string(), "00000000-0000-0000-0000-000000000002");
-    let owner = "/api/automations/owned-by/prefect.deployment.00000000-0000-0000-0000-000000000002";
+    let deployment = "prefect.deployment.00000000-0000-0000-0000-000000000002";
+    let owner = format!("/api/automations/owned-by/{deployment}");
+    let related = format!("GET /api/automations/related-to/{deployment} HTTP/1.1");
     assert_eq!(
         *seen.lock().unwrap(),
         vec![
@@ -79,8 +84,9 @@ async fn an_unanswered_automation_create_reruns_the_whole_step() {
             "POST /api/deployments/ HTTP/1.1".to_owned(),
             format!("DELETE {owner} HTTP/1.1"),
             "POST /api/automations/ HTTP/1.1".to_owned(),
-            format!("DELETE {owner} HTTP/1.1"),
+            related.clone(),
             "POST /api/automations/ HTTP/1.1".to_owned(),
+            related,
         ]
     );
 }

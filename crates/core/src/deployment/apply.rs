@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::RunnerDeployment;
+use super::automations::{self, Wanted};
 use super::bulk::FlowIdCache;
 use super::error::{ApplyStep, DeploymentApplyError, DeploymentError, Written};
 use super::schedules::schedule_from_apply_arg;
@@ -130,7 +131,10 @@ fn response_id(
 /// 3. 404 → pool pre-checks, `POST /flows/`, `POST /deployments/`; found → `PATCH
 ///    /deployments/{id}` (only the fields that were set);
 /// 4. `DELETE /automations/owned-by/prefect.deployment.{id}` then `POST /automations/` per
-///    trigger;
+///    trigger; then, for a deployment with triggers, `GET /automations/related-to/…` to make
+///    sure each trigger has exactly one automation — duplicates (the smallest id stays) are
+///    deleted, a missing one is created — which holds however many applies of the same
+///    deployment run at the same time, in any order (D32);
 /// 5. SLAs, when given (Prefect Cloud only).
 ///
 /// Returns the deployment id. A failure says which step failed and what was already written.
@@ -308,78 +312,47 @@ pub async fn apply_with(
         }
     };
 
-    // 4. Triggers → automations. The step as a whole is idempotent (delete what the deployment
-    // owns, then create one automation per trigger), so when a create gets no answer — e.g. the
-    // server closed a pooled connection right after a 503 — the whole step is run again rather
-    // than the non-idempotent POST alone: at most two more times.
-    let owner = format!("prefect.deployment.{id}");
+    // 4. Triggers → automations: Prefect's delete of what the deployment owns, then one create
+    // per trigger, then `converge` — one automation per trigger however many applies of this
+    // deployment run at once, and whatever a create without an answer did (D32).
     let bodies = d.automation_bodies(id);
-    let fresh = existing.is_none();
-    let mut rounds = 0;
-    'step: loop {
-        // A deployment created a moment ago owns nothing: a bulk run skips the delete (D7).
-        let skip_delete = fresh && flow_ids.is_bulk() && rounds == 0;
-        if !skip_delete {
-            match client
-                .send(&request::delete_automations_owned_by(&owner))
-                .await
-            {
-                Ok(_) => written.automations_deleted = true,
-                // No automations on this server: nothing to create either.
-                Err(ClientError::NotFound { .. }) => {
-                    return finish_slas(client, &d, id, written).await;
-                }
-                Err(e) => {
-                    return Err(DeploymentApplyError::request(
-                        ApplyStep::DeleteAutomations,
-                        e,
-                        &written,
-                    ));
-                }
+    // A deployment created a moment ago owns nothing: a bulk run skips the delete (D7). (If a
+    // concurrent apply created it first, `converge` removes the duplicates.)
+    let skip_delete = existing.is_none() && flow_ids.is_bulk();
+    if !skip_delete {
+        match client
+            .send(&request::delete_automations_owned_by(&format!(
+                "prefect.deployment.{id}"
+            )))
+            .await
+        {
+            Ok(_) => written.automations_deleted = true,
+            // No automations on this server: nothing to create either.
+            Err(ClientError::NotFound { .. }) => {
+                return finish_slas(client, &d, id, written).await;
+            }
+            Err(e) => {
+                return Err(DeploymentApplyError::request(
+                    ApplyStep::DeleteAutomations,
+                    e,
+                    &written,
+                ));
             }
         }
-        written.automation_ids.clear();
-        for body in &bodies {
-            match client
-                .send(&raw(
-                    Method::POST,
-                    "/automations/",
-                    body,
-                    Safety::NotIdempotent,
-                    "automation",
-                ))
-                .await
-            {
-                Ok(resp) => {
-                    if let Ok(aid) = response_id(&resp, ApplyStep::CreateAutomation, &written) {
-                        written.automation_ids.push(aid);
-                    }
-                }
-                // The delete was skipped and the server has no automations API: as Prefect,
-                // nothing to create.
-                Err(ClientError::NotFound { .. }) if skip_delete => {
-                    return finish_slas(client, &d, id, written).await;
-                }
-                Err(e) if e.status().is_none() && rounds < 2 => {
-                    tracing::warn!(
-                        deployment = %d.full_name(),
-                        error = %e,
-                        "creating an automation got no answer; replacing the deployment's automations again"
-                    );
-                    rounds += 1;
-                    continue 'step;
-                }
-                Err(e) => {
-                    return Err(DeploymentApplyError::request(
-                        ApplyStep::CreateAutomation,
-                        e,
-                        &written,
-                    ));
-                }
-            }
-        }
-        break;
     }
+    if bodies.is_empty() {
+        return finish_slas(client, &d, id, written).await;
+    }
+    let mut wanted: Vec<Wanted> = bodies.into_iter().map(Wanted::new).collect();
+    let full_name = d.full_name();
+    for w in &mut wanted {
+        // The delete was skipped and the server has no automations API: as Prefect, nothing
+        // to create.
+        if !automations::create(client, &full_name, w, &mut written, skip_delete).await? {
+            return finish_slas(client, &d, id, written).await;
+        }
+    }
+    automations::converge(client, &full_name, id, &mut wanted, &mut written).await?;
     finish_slas(client, &d, id, written).await
 }
 

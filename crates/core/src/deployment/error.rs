@@ -143,6 +143,10 @@ pub enum ApplyStep {
     DeleteAutomations,
     /// `POST /automations/` for one trigger.
     CreateAutomation,
+    /// `GET /automations/related-to/prefect.deployment.{id}` and `DELETE /automations/{id}`:
+    /// making sure each trigger has exactly one automation, whatever other applies of the same
+    /// deployment did meanwhile.
+    ConvergeAutomations,
     /// `POST /slas/apply-resource-slas/…` (Prefect Cloud).
     ApplySlas,
     /// Not started: a bulk run was stopped or found the server unavailable before this
@@ -160,6 +164,7 @@ impl std::fmt::Display for ApplyStep {
             ApplyStep::UpdateDeployment => "updating the deployment",
             ApplyStep::DeleteAutomations => "removing the deployment's previous automations",
             ApplyStep::CreateAutomation => "creating an automation for a trigger",
+            ApplyStep::ConvergeAutomations => "checking that each trigger has one automation",
             ApplyStep::ApplySlas => "applying SLAs",
             ApplyStep::NotStarted => "waiting for its turn",
         })

@@ -18,9 +18,11 @@
 //! ```
 
 mod apply;
+mod automations;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod bulk;
+mod compare;
 mod error;
 mod file;
 mod from_storage;

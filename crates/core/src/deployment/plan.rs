@@ -23,12 +23,14 @@ use futures::StreamExt as _;
 use prefab_client::{ClientError, PrefectClient, request};
 use prefab_schemas::schedules::parse_timestamp;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::RunnerDeployment;
 use super::apply::{ApplyOptions, VersionCache, resolve_version, update_body_for};
+use super::automations::canonical_automation;
 use super::bulk::{BulkOptions, Existing, FlowIdCache};
+use super::compare::same;
 use super::schedules::DeploymentSchedule;
 
 /// One field that differs: the server's value and the value `apply` would send, both
@@ -463,39 +465,6 @@ fn without_anchor_if(schedule: &Value, drop: bool) -> Value {
     s
 }
 
-/// An automation in comparable form: what `apply` sends, without ids and timestamps.
-fn canonical_automation(a: &Value) -> Value {
-    let mut out = Map::new();
-    for key in [
-        "name",
-        "description",
-        "enabled",
-        "tags",
-        "trigger",
-        "actions",
-        "actions_on_trigger",
-        "actions_on_resolve",
-    ] {
-        let mut v = a.get(key).cloned().unwrap_or(Value::Null);
-        if key == "trigger" {
-            strip_ids(&mut v);
-        }
-        out.insert(key.into(), v);
-    }
-    Value::Object(out)
-}
-
-fn strip_ids(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.remove("id");
-            m.values_mut().for_each(strip_ids);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_ids),
-        _ => {}
-    }
-}
-
 async fn compare_triggers(
     client: &PrefectClient,
     d: &RunnerDeployment,
@@ -559,21 +528,6 @@ fn drop_nulls(v: &Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.iter().map(drop_nulls).collect()),
         other => other.clone(),
-    }
-}
-
-/// JSON equality with numbers compared by value (`1` = `1.0`) and objects regardless of key
-/// order.
-pub(crate) fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        _ => a == b,
     }
 }
 
