@@ -13,7 +13,7 @@ use crate::workspace_root;
 /// The scheduler test keeps its own SQLite server, and the multi-worker tests use PostgreSQL
 /// in the first run already.
 const POSTGRES_SUITE: &str = "(package(prefab-cli) & (binary(deploy) | binary(deploy_bulk) \
-     | binary(plan) | binary(deploy_project))) \
+     | binary(plan) | binary(deploy_project) | binary(deploy_concurrent))) \
      | (package(prefab) & binary(deployment_e2e)) \
      - test(/scheduler/) - test(/multi_worker/)";
 

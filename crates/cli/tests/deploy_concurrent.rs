@@ -2,9 +2,9 @@
 //! — each with a cron schedule, parameters, tags and one trigger — in four different orders to
 //! one Prefect 3.9.1 server at the same time. Afterwards every deployment exists once with
 //! exactly its schedule, every trigger exists once as an automation, and `prefab plan` finds
-//! nothing to do. Run against a PostgreSQL-backed server (the configuration meant for many
-//! clients) and against the default SQLite one (whose `503`s under concurrency the client
-//! retries).
+//! nothing to do. `cargo xtask test` runs it against the PostgreSQL-backed server (the
+//! configuration meant for many clients) and against the default SQLite one (whose `503`s under
+//! concurrency the client retries).
 
 #[allow(dead_code)]
 #[path = "../../../tests/support/prefect.rs"]
@@ -37,15 +37,13 @@ const PROCESSES: usize = 4;
 /// processes at the same moment.
 const CONCURRENCY: &str = "8";
 
+/// On the shared test server: SQLite in `cargo xtask test`'s first pass (whose `503`s under
+/// concurrency the client retries), PostgreSQL in its second (`PREFAB_TEST_DATABASE=postgres`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_deploys_of_the_same_deployments_at_once_on_postgres_converge() {
-    let (api_url, _guard) = temporary_postgres::prefect_server_on_postgres();
-    four_deploys_at_once_converge(&api_url).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_deploys_of_the_same_deployments_at_once_on_sqlite_converge() {
-    four_deploys_at_once_converge(prefect::server().api_url()).await;
+async fn four_deploys_of_the_same_deployments_at_once_converge() {
+    let server = prefect::server();
+    assert_eq!(server.database(), prefect::server_database());
+    four_deploys_at_once_converge(server.api_url()).await;
 }
 
 fn prefab(api_url: &str) -> Command {
@@ -255,149 +253,4 @@ fn assert_every_deployment_unchanged(api_url: &str, dir: &Path, file: &Path) {
         .filter(|d| d["action"] != "unchanged")
         .collect();
     assert!(changed.is_empty(), "{}: {changed:#?}", file.display());
-}
-
-// ---------------------------------------------------------------------------------------------
-// TEMPORARY: a PostgreSQL cluster for this test, until
-// `prefab_client::local_server::ServerOptions::database(Database::Postgres)` and its test-support
-// function land; then `prefect_server_on_postgres` is replaced by that function and this module
-// goes. Recipe: /work/shared/notes/postgres.md §1.
-// ---------------------------------------------------------------------------------------------
-mod temporary_postgres {
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
-    use std::time::Duration;
-
-    use prefab_client::local_server::{LocalServer, ServerOptions, Services};
-
-    const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-    /// Stops the Prefect server, then the cluster, and removes both directories.
-    pub struct Guard {
-        server: Option<LocalServer>,
-        cluster: PathBuf,
-        _dirs: (tempfile::TempDir, tempfile::TempDir),
-    }
-
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            if let Some(server) = self.server.take()
-                && let Err(e) = server.stop()
-            {
-                eprintln!("stopping the Prefect server: {e}");
-            }
-            stop_cluster(&self.cluster);
-        }
-    }
-
-    fn stop_cluster(cluster: &Path) {
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(format!("{PG_BIN}/pg_ctl"))
-            .arg("-D")
-            .arg(cluster.join("data"))
-            .args(["-m", "fast", "-w", "stop"])
-            .status();
-    }
-
-    fn run(cmd: &mut Command) {
-        let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-        assert!(
-            out.status.success(),
-            "{cmd:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn as_postgres(program: &str) -> Command {
-        let mut cmd = Command::new("runuser");
-        cmd.args(["-u", "postgres", "--"])
-            .arg(format!("{PG_BIN}/{program}"));
-        cmd
-    }
-
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
-    /// A fresh PostgreSQL 15 cluster (trust auth, 127.0.0.1 only, database `prefect` with
-    /// `pg_trgm`) and an API-only Prefect server on it: its API URL, and the guard that stops
-    /// both.
-    pub fn prefect_server_on_postgres() -> (String, Guard) {
-        // Under /var/tmp: the postgres user cannot traverse /root.
-        let cluster = tempfile::Builder::new()
-            .prefix("prefab-pg-")
-            .tempdir_in("/var/tmp")
-            .unwrap();
-        run(Command::new("chown")
-            .arg("postgres:postgres")
-            .arg(cluster.path()));
-        run(Command::new("chmod").arg("700").arg(cluster.path()));
-        let port = free_port();
-        let data = cluster.path().join("data");
-        run(as_postgres("initdb")
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8"])
-            .args(["--locale=C.UTF-8"]));
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c max_connections=200",
-            cluster.path().display()
-        );
-        run(as_postgres("pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(cluster.path().join("pg.log"))
-            .args(["-w", "-o", &options, "start"]));
-        // From here on, a panic still stops the cluster.
-        let state = tempfile::tempdir().unwrap();
-        let mut guard = Guard {
-            server: None,
-            cluster: cluster.path().to_owned(),
-            _dirs: (cluster, state),
-        };
-        let port_arg = port.to_string();
-        run(as_postgres("createdb").args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port_arg,
-            "-U",
-            "postgres",
-            "prefect",
-        ]));
-        run(as_postgres("psql").args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port_arg,
-            "-U",
-            "postgres",
-            "-d",
-            "prefect",
-            "-c",
-            "CREATE EXTENSION IF NOT EXISTS pg_trgm;",
-        ]));
-        let server = ServerOptions::new()
-            .state_dir(guard._dirs.1.path().join("prefect"))
-            .services(Services::None)
-            .setting(
-                "PREFECT_SERVER_DATABASE_CONNECTION_URL",
-                format!("postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect"),
-            )
-            // Should the test process die without dropping the guard.
-            .stop_when_unused(Duration::from_secs(30))
-            .on_progress(|line| eprintln!("prefect server on postgres: {line}"))
-            .start()
-            .unwrap_or_else(|e| panic!("starting Prefect on PostgreSQL: {e}"));
-        let api_url = server.api_url().to_owned();
-        guard.server = Some(server);
-        (api_url, guard)
-    }
 }
