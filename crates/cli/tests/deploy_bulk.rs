@@ -1,6 +1,9 @@
 //! Bulk apply through the `prefab` binary against a real Prefect 3.9.1 server (issue 5 §7): 200
 //! deployments of one deployment file (the workload of `cargo xtask bench-compare --deploy`),
 //! zero failures, and every one of them readable afterwards as defined, with its automation.
+//! Also at `--concurrency 8` and with the adaptive default (issue 15): the SQLite-backed test
+//! server answers concurrent writes with 503s and dropped connections, and still no deployment
+//! or automation may be lost or duplicated.
 
 #[allow(dead_code)]
 #[path = "../../../tests/support/prefect.rs"]
@@ -15,6 +18,7 @@ use std::process::Command;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use prefab_client::api::{DeploymentFilter, DeploymentFilterName, DeploymentFilterRequest};
+use prefab_client::local_server::LocalServer;
 use prefab_client::{ClientConfig, PrefectClient};
 use serde_json::{Value, json};
 
@@ -22,10 +26,38 @@ const COUNT: usize = 200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_deployments_apply_without_failure_and_read_back() {
+    let (server, prefix, _, text) = deploy(COUNT, &[]);
+    assert!(
+        text.contains(&format!("{COUNT} applied, 0 failed")),
+        "{text}"
+    );
+    check_server(server, &prefix, COUNT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_deployments_at_adaptive_concurrency_none_lost_none_duplicated() {
+    let (server, prefix, stdout, _) = deploy(60, &["--concurrency", "auto", "--output", "json"]);
+    let ids = check_report(&stdout, 60);
+    let stored = check_server(server, &prefix, 60).await;
+    assert_eq!(ids, stored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_deployments_at_concurrency_eight_none_lost_none_duplicated() {
+    let (server, prefix, stdout, _) = deploy(60, &["--concurrency", "8", "--output", "json"]);
+    let ids = check_report(&stdout, 60);
+    let stored = check_server(server, &prefix, 60).await;
+    assert_eq!(ids, stored);
+}
+
+/// Writes `count` definitions under a fresh prefix and runs `prefab deploy --file` with `args`
+/// on the shared server; panics unless it succeeds. Returns the server, the prefix, stdout,
+/// and all the output (stdout then stderr).
+fn deploy(count: usize, args: &[&str]) -> (&'static LocalServer, String, String, String) {
     let server = prefect::server();
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("bulk-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    bulk_deployments::write(dir.path(), &prefix, COUNT).unwrap();
+    bulk_deployments::write(dir.path(), &prefix, count).unwrap();
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
     for (key, _) in std::env::vars() {
@@ -37,6 +69,7 @@ async fn two_hundred_deployments_apply_without_failure_and_read_back() {
         .current_dir(dir.path())
         .env("PREFECT_API_URL", server.api_url())
         .args(["deploy", "--file", bulk_deployments::DEPLOYMENT_FILE])
+        .args(args)
         .output()
         .unwrap();
     let text = format!(
@@ -45,17 +78,44 @@ async fn two_hundred_deployments_apply_without_failure_and_read_back() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{text}");
-    assert!(
-        text.contains(&format!("{COUNT} applied, 0 failed")),
-        "{text}"
-    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (server, prefix, stdout, text)
+}
 
+/// The `--output json` report: every deployment applied, none failed; name → id.
+fn check_report(stdout: &str, count: usize) -> BTreeMap<String, String> {
+    let doc: Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(
+        doc["summary"],
+        json!({"applied": count, "unchanged": 0, "failed": 0, "invalid": 0, "not_attempted": 0}),
+        "{doc:#}"
+    );
+    let rows = doc["deployments"].as_array().unwrap();
+    assert_eq!(rows.len(), count);
+    rows.iter()
+        .map(|r| {
+            assert_eq!(r["result"], "applied", "{r}");
+            (
+                r["name"].as_str().unwrap().to_owned(),
+                r["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Checks that the server holds each of the `count` deployments under `prefix` once, as
+/// defined, with exactly one automation; returns name → id.
+async fn check_server(
+    server: &LocalServer,
+    prefix: &str,
+    count: usize,
+) -> BTreeMap<String, String> {
     // Every deployment is on the server, as defined.
     let c = PrefectClient::new(ClientConfig::new(server.api_url()).unwrap()).unwrap();
     let mut filter = DeploymentFilterRequest::default();
     let mut deployments = DeploymentFilter::default();
     let mut by_name = DeploymentFilterName::default();
-    by_name.like_ = Some(Some(prefix.clone()));
+    by_name.like_ = Some(Some(prefix.to_owned()));
     deployments.name = Some(Some(by_name));
     filter.deployments = Some(Some(deployments));
     let stored: BTreeMap<String, Value> = c
@@ -64,8 +124,8 @@ async fn two_hundred_deployments_apply_without_failure_and_read_back() {
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(stored.len(), COUNT);
-    let definitions = bulk_deployments::definitions(&prefix, COUNT);
+    assert_eq!(stored.len(), count);
+    let definitions = bulk_deployments::definitions(prefix, count);
     for definition in definitions.as_array().unwrap() {
         let name = definition["name"].as_str().unwrap();
         let d = stored
@@ -89,11 +149,11 @@ async fn two_hundred_deployments_apply_without_failure_and_read_back() {
         );
     }
     // One automation each, owned by its deployment.
-    let ids: Vec<(String, String)> = stored
+    let ids: BTreeMap<String, String> = stored
         .iter()
         .map(|(name, d)| (name.clone(), d["id"].as_str().unwrap().to_owned()))
         .collect();
-    let counts: Vec<(String, usize)> = futures::stream::iter(ids)
+    let counts: Vec<(String, usize)> = futures::stream::iter(ids.clone())
         .map(|(name, id)| {
             let c = c.clone();
             async move {
@@ -110,4 +170,5 @@ async fn two_hundred_deployments_apply_without_failure_and_read_back() {
         .await;
     let wrong: Vec<_> = counts.iter().filter(|(_, n)| *n != 1).collect();
     assert!(wrong.is_empty(), "automations per deployment: {wrong:?}");
+    ids
 }
