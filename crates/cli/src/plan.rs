@@ -33,7 +33,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
         .map(|b| (b.deployment.clone(), b.options.clone()))
         .collect();
     let bar = progress(items.len(), args.output, "planning");
-    let bulk = BulkOptions::default().concurrency(args.concurrency);
+    let bulk = BulkOptions::default().concurrency_mode(args.concurrency);
     let (pools, results, prune) = session.runtime.block_on(async {
         let pools = plan_work_pools(&session.client, &inputs.work_pools).await;
         let results = plan_all(&session.client, &items, &bulk).await;

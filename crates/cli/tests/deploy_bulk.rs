@@ -1,6 +1,9 @@
 //! Bulk apply through the `prefab` binary against a real Prefect 3.9.1 server (issue 5 §7): 200
 //! deployments of one deployment file (the workload of `cargo xtask bench-compare --deploy`),
 //! zero failures, and every one of them readable afterwards as defined, with its automation.
+//! Also at `--concurrency 8` and with the adaptive default (issue 15): the SQLite-backed test
+//! server answers concurrent writes with 503s and dropped connections, and still no deployment
+//! or automation may be lost or duplicated.
 
 #[allow(dead_code)]
 #[path = "../../../tests/support/prefect.rs"]
@@ -15,6 +18,7 @@ use std::process::Command;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use prefab_client::api::{DeploymentFilter, DeploymentFilterName, DeploymentFilterRequest};
+use prefab_client::local_server::LocalServer;
 use prefab_client::{ClientConfig, PrefectClient};
 use serde_json::{Value, json};
 
@@ -22,16 +26,28 @@ const COUNT: usize = 200;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_deployments_apply_without_failure_and_read_back() {
-    let server = prefect::server();
-    let dir = tempfile::tempdir().unwrap();
-    let prefix = format!("bulk-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    bulk_deployments::write(dir.path(), &prefix, COUNT).unwrap();
-    let text = prefab(server.api_url(), dir.path(), &["deploy"]);
+    let (server, prefix, _, text) = deploy(COUNT, &[]);
     assert!(
         text.contains(&format!("{COUNT} applied, 0 failed")),
         "{text}"
     );
-    assert_stored_as_defined(server.api_url(), &prefix, COUNT).await;
+    check_server(server, &prefix, COUNT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_deployments_at_adaptive_concurrency_none_lost_none_duplicated() {
+    let (server, prefix, stdout, _) = deploy(60, &["--concurrency", "auto", "--output", "json"]);
+    let ids = check_report(&stdout, 60);
+    let stored = check_server(server, &prefix, 60).await;
+    assert_eq!(ids, stored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_deployments_at_concurrency_eight_none_lost_none_duplicated() {
+    let (server, prefix, stdout, _) = deploy(60, &["--concurrency", "8", "--output", "json"]);
+    let ids = check_report(&stdout, 60);
+    let stored = check_server(server, &prefix, 60).await;
+    assert_eq!(ids, stored);
 }
 
 /// The production shape (PostgreSQL, Redis, two API workers): a bulk apply, a re-apply that
@@ -51,7 +67,7 @@ async fn bulk_apply_and_reapply_on_a_multi_worker_postgres_server() {
     bulk_deployments::write(dir.path(), &prefix, N).unwrap();
     let text = prefab(server.api_url(), dir.path(), &["deploy"]);
     assert!(text.contains(&format!("{N} applied, 0 failed")), "{text}");
-    assert_stored_as_defined(server.api_url(), &prefix, N).await;
+    stored_as_defined(server.api_url(), &prefix, N).await;
 
     // Re-apply with every deployment changed (another cron, another tag).
     let file = dir.path().join(bulk_deployments::DEPLOYMENT_FILE);
@@ -72,7 +88,7 @@ async fn bulk_apply_and_reapply_on_a_multi_worker_postgres_server() {
     let actions = plan["deployments"].as_array().unwrap();
     assert_eq!(actions.len(), N, "{plan}");
     assert!(actions.iter().all(|d| d["action"] == "unchanged"), "{plan}");
-    let stored = assert_stored_as_defined(server.api_url(), &prefix, N).await;
+    let stored = stored_as_defined(server.api_url(), &prefix, N).await;
     assert!(
         stored
             .values()
@@ -110,16 +126,79 @@ fn prefab_output(api_url: &str, dir: &std::path::Path, args: &[&str]) -> (String
     (String::from_utf8_lossy(&out.stdout).into_owned(), text)
 }
 
-/// Every deployment of `prefix` is on the server once, as [`bulk_deployments::definitions`]
-/// defines it (tags aside), with exactly one automation; returns them by name.
-async fn assert_stored_as_defined(
-    api_url: &str,
+/// Writes `count` definitions under a fresh prefix and runs `prefab deploy --file` with `args`
+/// on the shared server; panics unless it succeeds. Returns the server, the prefix, stdout,
+/// and all the output (stdout then stderr).
+fn deploy(count: usize, args: &[&str]) -> (&'static LocalServer, String, String, String) {
+    let server = prefect::server();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("bulk-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    bulk_deployments::write(dir.path(), &prefix, count).unwrap();
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PREFECT_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .current_dir(dir.path())
+        .env("PREFECT_API_URL", server.api_url())
+        .args(["deploy", "--file", bulk_deployments::DEPLOYMENT_FILE])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (server, prefix, stdout, text)
+}
+
+/// The `--output json` report: every deployment applied, none failed; name → id.
+fn check_report(stdout: &str, count: usize) -> BTreeMap<String, String> {
+    let doc: Value = serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(
+        doc["summary"],
+        json!({"applied": count, "unchanged": 0, "failed": 0, "invalid": 0, "not_attempted": 0}),
+        "{doc:#}"
+    );
+    let rows = doc["deployments"].as_array().unwrap();
+    assert_eq!(rows.len(), count);
+    rows.iter()
+        .map(|r| {
+            assert_eq!(r["result"], "applied", "{r}");
+            (
+                r["name"].as_str().unwrap().to_owned(),
+                r["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Checks that the server holds each of the `count` deployments under `prefix` once, as
+/// defined, with exactly one automation; returns name → id.
+async fn check_server(
+    server: &LocalServer,
     prefix: &str,
     count: usize,
-) -> BTreeMap<String, Value> {
-    let server_api = api_url;
+) -> BTreeMap<String, String> {
+    stored_as_defined(server.api_url(), prefix, count)
+        .await
+        .into_iter()
+        .map(|(name, d)| (name, d["id"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Every deployment of `prefix` on the server at `api_url` is there once, as
+/// [`bulk_deployments::definitions`] defines it (tags aside: a re-apply may change them), with
+/// exactly one automation; returns them by name.
+async fn stored_as_defined(api_url: &str, prefix: &str, count: usize) -> BTreeMap<String, Value> {
     // Every deployment is on the server, as defined.
-    let c = PrefectClient::new(ClientConfig::new(server_api).unwrap()).unwrap();
+    let c = PrefectClient::new(ClientConfig::new(api_url).unwrap()).unwrap();
     let mut filter = DeploymentFilterRequest::default();
     let mut deployments = DeploymentFilter::default();
     let mut by_name = DeploymentFilterName::default();
@@ -156,7 +235,7 @@ async fn assert_stored_as_defined(
         );
     }
     // One automation each, owned by its deployment.
-    let ids: Vec<(String, String)> = stored
+    let ids: BTreeMap<String, String> = stored
         .iter()
         .map(|(name, d)| (name.clone(), d["id"].as_str().unwrap().to_owned()))
         .collect();

@@ -145,6 +145,7 @@ pub struct ClientStats {
     retried_statuses: AtomicU64,
     retried_503: AtomicU64,
     retried_transport: AtomicU64,
+    server_busy: AtomicU64,
     failed: AtomicU64,
 }
 
@@ -162,6 +163,11 @@ pub struct StatsSnapshot {
     pub retried_503: u64,
     /// Retries after a transport error (refused or dropped connection, timeout).
     pub retried_transport: u64,
+    /// Attempts the server turned away for being busy, retried or not: a `503` or `429`
+    /// answer, or a connection it closed or reset before answering (a SQLite-backed Prefect
+    /// server closes the keep-alive connection after each `503`). A caller that paces its own
+    /// work (the bulk apply's adaptive concurrency) watches this count rise.
+    pub server_busy: u64,
     /// Requests that ended in an error.
     pub failed: u64,
 }
@@ -175,6 +181,7 @@ impl ClientStats {
             retried_statuses: self.retried_statuses.load(Ordering::Relaxed),
             retried_503: self.retried_503.load(Ordering::Relaxed),
             retried_transport: self.retried_transport.load(Ordering::Relaxed),
+            server_busy: self.server_busy.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
         }
     }
@@ -435,6 +442,16 @@ impl PrefectClient {
             .instrument(span.clone())
             .await;
             span.record("elapsed_ms", attempt_started.elapsed().as_millis() as u64);
+            let busy = match &outcome {
+                Ok((status, ..)) => matches!(status, 429 | 503),
+                Err(e) => {
+                    !e.is_connect()
+                        && TransportErrorKind::of(e) == TransportErrorKind::ConnectionReset
+                }
+            };
+            if busy {
+                self.stats.server_busy.fetch_add(1, Ordering::Relaxed);
+            }
             if permit.is_some() {
                 match &outcome {
                     Ok((503, ..)) => self.writes.on_overload(),
@@ -498,6 +515,12 @@ impl PrefectClient {
                             retry.max_timeout_retries,
                         )
                     } else {
+                        // A reused keep-alive connection the server had closed before the
+                        // request was written (uvicorn closes it after each 503) never gets
+                        // here: hyper re-sends such a request itself, whatever its method. A
+                        // connection closed after the request was written, with no answer, is
+                        // ambiguous: repeated only when that is safe (upserts by name, reads;
+                        // not an automation create).
                         (req.safety.retry_when_maybe_received(), retry.max_retries)
                     };
                     if !reached {

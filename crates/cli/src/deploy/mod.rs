@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use prefab_client::PrefectClient;
 use prefab_core::deployment::{
-    ApplyEvent, ApplyStep, BulkOptions, BulkOutcome, DEFAULT_CONCURRENCY, PoolOutcome,
-    PruneCandidate, apply_all, delete_deployments, ensure_work_pools, prune_candidates,
+    ApplyEvent, ApplyStep, BulkOptions, BulkOutcome, Concurrency, PoolOutcome, PruneCandidate,
+    apply_all, delete_deployments, ensure_work_pools, prune_candidates,
 };
 use serde_json::{Value, json};
 
@@ -81,11 +81,13 @@ pub(crate) struct DeployArgs {
     /// Fail instead of starting a local Prefect server when PREFECT_API_URL is unset.
     #[arg(long)]
     pub no_local_server: bool,
-    /// How many deployments are applied at once. 1 by default: a SQLite-backed Prefect server
-    /// serialises writes, and more at once is slower there; raise it for a PostgreSQL-backed
-    /// server or Prefect Cloud (the client still backs off on 503s).
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N", value_parser = at_least_one)]
-    pub concurrency: usize,
+    /// How many deployments are applied at once: `auto` (the default) or a fixed number.
+    /// `auto` starts at 1, adds one while that raises throughput (up to 8) and halves when
+    /// the server answers 503 or drops connections: it settles near 1 on a SQLite-backed
+    /// Prefect server, which serialises writes, and higher on a PostgreSQL-backed one. A fixed
+    /// N applies exactly N at once (the client still backs off on 503s).
+    #[arg(long, default_value = "auto", value_name = "auto|N", value_parser = concurrency)]
+    pub concurrency: Concurrency,
     /// Look up which deployments exist with one `POST /deployments/filter` per flow before the
     /// run, instead of a read by name per deployment: fewer round trips to Prefect Cloud or a
     /// remote server (against a local SQLite-backed server it was not reliably faster).
@@ -126,12 +128,11 @@ fn finite_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-/// `--concurrency`: 1 or more.
-fn at_least_one(s: &str) -> Result<usize, String> {
+/// `--concurrency`: `auto`, or 1 or more.
+fn concurrency(s: &str) -> Result<Concurrency, String> {
     match s.trim().parse::<usize>() {
-        Ok(0) => Err("0 would apply nothing; give 1 or more".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(format!("{s:?}: {e}; give a whole number, 1 or more")),
+        Ok(0) => Err("0 would apply nothing; give 1 or more, or `auto`".into()),
+        _ => s.parse::<Concurrency>().map_err(|e| e.to_string()),
     }
 }
 
@@ -222,7 +223,7 @@ pub(crate) fn run(args: DeployArgs) -> Result<(), Failure> {
     };
     let bar = progress(items.len(), args.output, "applying");
     let bulk = BulkOptions::default()
-        .concurrency(args.concurrency)
+        .concurrency_mode(args.concurrency)
         .pre_read(args.pre_read)
         .skip_unchanged(args.skip_unchanged)
         .stop(stop);

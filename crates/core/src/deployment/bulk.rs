@@ -17,18 +17,21 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::RunnerDeployment;
+use super::adaptive::{Concurrency, Limiter};
 use super::apply::{ApplyOptions, VersionCache, apply_with, raw};
 use super::error::{ApplyStep, DeploymentApplyError};
 use super::plan::unchanged_on_server;
 
-/// How many deployments [`apply_all`] applies at once by default: one. A SQLite-backed Prefect
-/// server (the default, and what `prefab server` runs) is one CPU-bound process that serialises
-/// writes; applying more at once only adds lock contention, `503`s and reconnections. Measured
-/// with 200 deployments (docs/performance.md): create 20.8 s at 1, 27.2 s at 2, 33.4 s at 4;
-/// update 25.8 s / 27.6 s / 36.5 s. Raise it ([`BulkOptions::concurrency`], `--concurrency`)
-/// for a PostgreSQL-backed server or Prefect Cloud; the client's adaptive write limiter still
-/// backs off on `503`s.
-pub const DEFAULT_CONCURRENCY: usize = 1;
+/// How many deployments [`apply_all`] applies at once by default: [`Concurrency::Auto`], which
+/// starts at one and adds a slot while a slot more raises throughput (up to
+/// [`MAX_AUTO_CONCURRENCY`](super::MAX_AUTO_CONCURRENCY)), and halves when the server turns
+/// requests away for being busy. The best fixed setting depends on the server, which a client
+/// cannot tell: a SQLite-backed Prefect server (the default, and what `prefab server` runs)
+/// serialises writes, answers concurrent ones with `503`s and dropped connections, and is fastest
+/// at 1; a PostgreSQL-backed one takes concurrent writes and gains a little up to 2-4 before the
+/// server's CPU saturates. Measured ratios to the best fixed setting: docs/performance.md,
+/// "Adaptive concurrency". [`BulkOptions::concurrency`] (`--concurrency N`) fixes it instead.
+pub const DEFAULT_CONCURRENCY: Concurrency = Concurrency::Auto;
 
 /// Flow ids by flow name, shared by the applies of one run: the first apply that needs a flow
 /// upserts it (`POST /flows/`), concurrent and later ones wait for and reuse its id. A failed
@@ -145,9 +148,9 @@ impl FlowIdCache {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct BulkOptions {
-    /// How many deployments are applied at once (at least 1; default
-    /// [`DEFAULT_CONCURRENCY`]).
-    pub concurrency: usize,
+    /// How many deployments are applied at once: adapted to the server
+    /// ([`Concurrency::Auto`], the default [`DEFAULT_CONCURRENCY`]) or fixed.
+    pub concurrency: Concurrency,
     /// Whether a flow's deployments are looked up with one `POST /deployments/filter` before the
     /// run instead of a by-name read per deployment, as Prefect does (D24). Off by default:
     /// against a SQLite-backed server it was not reliably faster (faster in two measured runs,
@@ -235,9 +238,18 @@ struct Breaker {
 }
 
 impl BulkOptions {
-    /// Sets the concurrency (0 counts as 1).
+    /// Fixes the concurrency at `n` (0 counts as 1).
     pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
+        self.concurrency = Concurrency::fixed(n);
+        self
+    }
+
+    /// Sets the concurrency: [`Concurrency::Auto`] or [`Concurrency::Fixed`] (0 counts as 1).
+    pub fn concurrency_mode(mut self, concurrency: Concurrency) -> Self {
+        self.concurrency = match concurrency {
+            Concurrency::Fixed(n) => Concurrency::fixed(n),
+            auto => auto,
+        };
         self
     }
 
@@ -353,7 +365,8 @@ pub enum ApplyEvent {
 }
 
 /// Applies every `(deployment, options)` with Prefect 3.9.1's request sequence (see
-/// [`apply`](super::apply)), at most `options.concurrency` at a time, calling `on_event` as
+/// [`apply`](super::apply)), `options.concurrency` at a time (fixed, or adapted to the server:
+/// [`Concurrency::Auto`]), calling `on_event` as
 /// each starts and ends. It goes on past failures; the results are in input order, one per
 /// deployment.
 ///
@@ -384,17 +397,53 @@ where
         stop: options.stop.as_ref(),
     };
     let run = &run;
-    let mut results: Vec<(usize, Result<BulkOutcome, DeploymentApplyError>)> =
-        // Indices, not `items.iter()`: a closure over borrowed items would make the future
-        // not `Send` (a higher-ranked lifetime the compiler cannot prove).
-        futures::stream::iter(0..items.len())
-            .map(|index| {
-                let (d, o) = &items[index];
-                apply_one(client, index, d, o, flow_ids, skip_unchanged, run, on_event)
-            })
-        .buffer_unordered(options.concurrency.max(1))
-        .collect()
-        .await;
+    let mut limiter = Limiter::new(options.concurrency, Instant::now());
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut results = Vec::with_capacity(items.len());
+    let mut next = 0;
+    // Busy answers (503, 429, dropped connections) the client has met so far, retried or not.
+    let mut busy_seen = client.stats().server_busy;
+    loop {
+        while next < items.len() && in_flight.len() < limiter.limit() {
+            let (d, o) = &items[next];
+            in_flight.push(apply_one(
+                client,
+                next,
+                d,
+                o,
+                flow_ids,
+                skip_unchanged,
+                run,
+                on_event,
+            ));
+            next += 1;
+        }
+        let Some((index, result)) = in_flight.next().await else {
+            break;
+        };
+        let busy_now = client.stats().server_busy;
+        // A deployment that never reached the server says nothing about it.
+        let local =
+            matches!(&result, Err(e) if e.is_not_attempted() || e.step == ApplyStep::Validate);
+        if !local {
+            let before = limiter.limit();
+            if let Some(change) = limiter.on_complete(
+                Instant::now(),
+                busy_now.saturating_sub(busy_seen),
+                in_flight.len(),
+            ) {
+                tracing::debug!(
+                    from = before,
+                    to = limiter.limit(),
+                    ?change,
+                    done = results.len() + 1,
+                    "bulk apply concurrency"
+                );
+            }
+            busy_seen = busy_now;
+        }
+        results.push((index, result));
+    }
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
 }

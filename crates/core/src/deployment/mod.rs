@@ -17,6 +17,7 @@
 //! assert_eq!(d.paused, Some(false)); // reconcile_paused
 //! ```
 
+mod adaptive;
 mod apply;
 mod automations;
 #[cfg(feature = "blocking")]
@@ -42,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+pub use adaptive::{Concurrency, MAX_AUTO_CONCURRENCY, ParseConcurrencyError};
 pub use apply::{ApplyOptions, apply, apply_with};
 pub use bulk::{
     ApplyEvent, BulkOptions, BulkOutcome, DEFAULT_CIRCUIT_BREAKER, DEFAULT_CIRCUIT_BREAKER_WINDOW,

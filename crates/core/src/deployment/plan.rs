@@ -240,8 +240,10 @@ pub(crate) async fn unchanged_on_server(
     }
 }
 
-/// [`plan`] for many deployments, `options.concurrency` at a time; one result per deployment,
-/// in input order.
+/// [`plan`] for many deployments, `options.concurrency` at a time (one at a time for
+/// [`Concurrency::Auto`](super::Concurrency::Auto): a plan only reads, so there is no busy
+/// signal to adapt to, and the server's CPU is what bounds it); one result per deployment, in
+/// input order.
 pub async fn plan_all(
     client: &PrefectClient,
     items: &[(RunnerDeployment, ApplyOptions)],
@@ -252,7 +254,7 @@ pub async fn plan_all(
     let versions = &versions;
     futures::stream::iter(0..items.len())
         .map(|i| plan_with(client, &items[i].0, &items[i].1, Some(versions)))
-        .buffered(options.concurrency.max(1))
+        .buffered(options.concurrency.as_fixed().unwrap_or(1))
         .map(|r| r.map(|(plan, _)| plan))
         .collect()
         .await

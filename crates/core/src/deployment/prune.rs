@@ -11,7 +11,6 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::RunnerDeployment;
-use super::bulk::DEFAULT_CONCURRENCY;
 
 /// A deployment on the server that the local definitions no longer contain.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -65,8 +64,8 @@ pub async fn prune_candidates(
     Ok(candidates)
 }
 
-/// Deletes `candidates` (`DELETE /deployments/{id}`, a few at a time); one result per
-/// candidate, in order. A deployment already gone counts as deleted.
+/// Deletes `candidates` (`DELETE /deployments/{id}`, one at a time: deletes are writes, which a
+/// SQLite-backed server serialises); one result per candidate, in order. A deployment already gone counts as deleted.
 pub async fn delete_deployments(
     client: &PrefectClient,
     candidates: &[PruneCandidate],
@@ -77,7 +76,7 @@ pub async fn delete_deployments(
             other => other,
         }
     }))
-    .buffered(DEFAULT_CONCURRENCY)
+    .buffered(1)
     .collect()
     .await
 }
