@@ -19,9 +19,9 @@
 //! Per pass: the client's wall time, peak RSS and CPU (`measure-child`; Prefect's wall and CPU
 //! are its apply loop's own), requests through the counting proxy, the CPU of the API server's
 //! process tree, of the PostgreSQL postmaster's tree (exited backends included) and of Redis,
-//! and a check on the server afterwards: every deployment exactly once, one automation owned by
-//! each and no other. The section `bench-compare:deploy_databases` of docs/performance.md
-//! holds the result (`--write-docs`).
+//! and a check on the server afterwards: every deployment exactly once, one automation running
+//! each (its `run-deployment` action) and no other. The section
+//! `bench-compare:deploy_databases` of docs/performance.md holds the result (`--write-docs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -263,7 +263,7 @@ pub(crate) fn run(options: &Options) -> Result<(), String> {
     let bad: Vec<String> = runs
         .iter()
         .filter(|r| !r.ok())
-        .map(|r| format!("{}/{} workers/{}", r.kind, r.workers, r.client.slug()))
+        .map(|r| format!("{}-w{}-{}", r.kind, r.workers, r.client.slug()))
         .collect();
     if bad.is_empty() {
         Ok(())
@@ -502,7 +502,9 @@ fn filter_all(
 }
 
 /// What is wrong on the server after a pass of `count` deployments: each of `bulk-000…` must
-/// be there exactly once, and own exactly one automation; no other automation may exist.
+/// be there exactly once, with exactly one automation that runs it; no other automation may
+/// exist. (The API does not return an automation's `owner_resource`; its `run-deployment`
+/// action names the deployment.)
 fn check_server(api_url: &str, count: usize) -> Result<Vec<String>, String> {
     let client = prefab_client::blocking::PrefectClient::new(
         prefab_client::ClientConfig::new(api_url).map_err(|e| e.to_string())?,
@@ -524,10 +526,7 @@ fn check_server(api_url: &str, count: usize) -> Result<Vec<String>, String> {
     let mut owners = BTreeSet::new();
     for d in &deployments {
         *names.entry(d["name"].as_str().unwrap_or("?")).or_default() += 1;
-        owners.insert(format!(
-            "prefect.deployment.{}",
-            d["id"].as_str().unwrap_or("?")
-        ));
+        owners.insert(d["id"].as_str().unwrap_or("?"));
     }
     let expected: BTreeSet<String> = (0..count).map(|i| format!("{PREFIX}-{i:03}")).collect();
     let missing = expected
@@ -547,9 +546,18 @@ fn check_server(api_url: &str, count: usize) -> Result<Vec<String>, String> {
     let mut ids = BTreeSet::new();
     for a in &automations {
         ids.insert(a["id"].as_str().unwrap_or("?"));
-        *owned
-            .entry(a["owner_resource"].as_str().unwrap_or("(none)"))
-            .or_default() += 1;
+        let runs: BTreeSet<&str> = a["actions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|action| action["deployment_id"].as_str())
+            .collect();
+        let key = match runs.len() {
+            1 => runs.first().copied().unwrap_or("?"),
+            0 => "(no deployment)",
+            _ => "(several deployments)",
+        };
+        *owned.entry(key).or_default() += 1;
     }
     if ids.len() != automations.len() {
         problems.push(format!(
@@ -558,13 +566,10 @@ fn check_server(api_url: &str, count: usize) -> Result<Vec<String>, String> {
             ids.len()
         ));
     }
-    let without = owners
-        .iter()
-        .filter(|o| !owned.contains_key(o.as_str()))
-        .count();
+    let without = owners.iter().filter(|o| !owned.contains_key(*o)).count();
     let several = owners
         .iter()
-        .filter(|o| owned.get(o.as_str()).is_some_and(|n| *n > 1))
+        .filter(|o| owned.get(*o).is_some_and(|n| *n > 1))
         .count();
     let stray: usize = owned
         .iter()
@@ -573,8 +578,8 @@ fn check_server(api_url: &str, count: usize) -> Result<Vec<String>, String> {
         .sum();
     if without + several + stray > 0 {
         problems.push(format!(
-            "automations: {without} deployments own none, {several} own more than one, \
-             {stray} automations owned by no listed deployment"
+            "automations: {without} deployments have none, {several} more than one, \
+             {stray} automations run no listed deployment"
         ));
     }
     Ok(problems)
@@ -834,9 +839,10 @@ fn render(options: &Options, runs: &[Run], elapsed: Duration) -> String {
     for run in runs.iter().filter(|r| !r.ok()) {
         let _ = writeln!(
             out,
-            "\n**{} / {} workers / {}:** {}{}",
+            "\n**{}, {} API worker{}, {}:** {}{}",
             kind_name(run.kind),
             run.workers,
+            if run.workers == 1 { "" } else { "s" },
             run.client.label(),
             run.error.as_deref().unwrap_or(""),
             run.passes
@@ -928,9 +934,10 @@ fn larger_machine(runs: &[Run], cores: usize) -> String {
         let _ = write!(
             text,
             " A second worker here took {:.1} ms per deployment against {:.1} ms with one: both \
-             workers, PostgreSQL, Redis ({redis:.1} ms per deployment) and the client share the \
-             same {cores} cores, and the API CPU per deployment went to {api_two:.1} ms (Redis \
-             publishing, a second process). With more cores, each worker would have one to \
+             workers, PostgreSQL, Redis ({redis:.1} ms CPU per deployment) and the client share \
+             the same {cores} cores, and the API CPU per deployment was {api_two:.1} ms against \
+             {api:.1} ms (with two workers each create also publishes its events to Redis). With \
+             more cores, each worker would have one to \
              itself: one worker tops out near 1000 ÷ {api_two:.1} ≈ {:.0} creates/s, so W \
              workers near W × {:.0}/s, until PostgreSQL ({postgres:.1} ms per create: about \
              {:.0}/s per core it gets) or the client ({client:.1} ms: about {:.0}/s per core) \
