@@ -14,7 +14,7 @@
 
 #[allow(dead_code)]
 #[path = "../../tests/support/bulk_deployments.rs"]
-mod bulk_deployments;
+pub(crate) mod bulk_deployments;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -57,6 +57,8 @@ const BULK_RSS_FRACTION_TARGET: f64 = 5.0;
 pub(crate) struct Measured {
     pub(crate) wall: Duration,
     pub(crate) max_rss_kib: u64,
+    /// User + system CPU of the process (and anything it waited for).
+    pub(crate) cpu: Duration,
 }
 
 impl Measured {
@@ -66,9 +68,9 @@ impl Measured {
 }
 
 /// `cargo xtask measure-child --report FILE -- CMD ARGS…`: runs CMD with this process's stdio,
-/// then writes `{"wall_s", "max_rss_kib", "code"}` to FILE and exits with CMD's code. The peak
-/// RSS is `ru_maxrss` of `getrusage(RUSAGE_CHILDREN)`, which here covers CMD (and anything it
-/// waited for) and nothing else.
+/// then writes `{"wall_s", "max_rss_kib", "cpu_s", "code"}` to FILE and exits with CMD's code.
+/// The peak RSS is `ru_maxrss` of `getrusage(RUSAGE_CHILDREN)`, which here covers CMD (and
+/// anything it waited for) and nothing else; `cpu_s` is that usage's user + system time.
 pub(crate) fn measure_child(report: &Path, command: &[OsString]) -> ExitCode {
     let Some((program, args)) = command.split_first() else {
         eprintln!("xtask measure-child: no command");
@@ -83,11 +85,17 @@ pub(crate) fn measure_child(report: &Path, command: &[OsString]) -> ExitCode {
         }
     };
     let wall = started.elapsed();
-    let max_rss_kib = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .map(|u| u64::try_from(u.max_rss()).unwrap_or(0))
-        .unwrap_or(0);
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).ok();
+    let max_rss_kib = usage.map_or(0, |u| u64::try_from(u.max_rss()).unwrap_or(0));
+    let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    let cpu_s = usage.map_or(0.0, |u| seconds(u.user_time()) + seconds(u.system_time()));
     let code = status.code().unwrap_or(-1);
-    let text = json!({"wall_s": wall.as_secs_f64(), "max_rss_kib": max_rss_kib, "code": code});
+    let text = json!({
+        "wall_s": wall.as_secs_f64(),
+        "max_rss_kib": max_rss_kib,
+        "cpu_s": cpu_s,
+        "code": code,
+    });
     if let Err(e) = fs::write(report, text.to_string()) {
         eprintln!("xtask measure-child: {}: {e}", report.display());
         return ExitCode::FAILURE;
@@ -141,6 +149,7 @@ pub(crate) fn run_measured(
         Measured {
             wall: Duration::from_secs_f64(v["wall_s"].as_f64().unwrap_or(0.0)),
             max_rss_kib: v["max_rss_kib"].as_u64().unwrap_or(0),
+            cpu: Duration::from_secs_f64(v["cpu_s"].as_f64().unwrap_or(0.0)),
         },
     ))
 }
@@ -196,12 +205,13 @@ pub(crate) fn other_prefect_servers() -> Vec<u32> {
 
 fn median(mut v: Vec<Measured>) -> Measured {
     v.sort_by_key(|m| m.wall);
-    let wall = v[v.len() / 2].wall;
+    let (wall, cpu) = (v[v.len() / 2].wall, v[v.len() / 2].cpu);
     let mut rss: Vec<u64> = v.iter().map(|m| m.max_rss_kib).collect();
     rss.sort_unstable();
     Measured {
         wall,
         max_rss_kib: rss[rss.len() / 2],
+        cpu,
     }
 }
 
@@ -424,11 +434,11 @@ fn template(target: &str) -> String {
 // Servers.
 
 /// Where the benchmark's servers live.
-fn servers_root() -> PathBuf {
+pub(crate) fn servers_root() -> PathBuf {
     target_dir().join("bench-deploy").join("servers")
 }
 
-fn options(dir: &Path) -> ServerOptions {
+pub(crate) fn options(dir: &Path) -> ServerOptions {
     ServerOptions::new()
         .state_dir(dir)
         // A safety net if this process dies: the server stops itself 2 min after.
@@ -475,17 +485,19 @@ pub(crate) fn upstream_addr(server: &LocalServer) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], server.port()))
 }
 
-/// CPU seconds (user + system) used so far by the server process and its descendants.
+/// CPU seconds (user + system) used so far by a process and its descendants, those that
+/// exited and were waited for included (PostgreSQL's backends come and go under the
+/// postmaster; without them a delta can even come out negative).
 pub(crate) fn server_cpu_seconds(pid: u32) -> f64 {
     fn ticks(pid: u32) -> u64 {
         let own = fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
             .and_then(|stat| {
-                // After the command name: state, ppid, …, utime (index 11), stime (index 12).
+                // After the command name: state, ppid, …, utime (index 11), stime (12), cutime
+                // (13), cstime (14); the last two are the waited-for children's.
                 let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
-                let utime: u64 = fields.get(11)?.parse().ok()?;
-                let stime: u64 = fields.get(12)?.parse().ok()?;
-                Some(utime + stime)
+                let sum = fields.get(11..15)?.iter().map(|f| f.parse::<u64>().ok());
+                sum.sum::<Option<u64>>()
             })
             .unwrap_or(0);
         let children: u64 = fs::read_dir(format!("/proc/{pid}/task"))
@@ -514,6 +526,19 @@ pub(crate) fn server_cpu_seconds(pid: u32) -> f64 {
         })
         .unwrap_or(100.0);
     ticks(pid) as f64 / per_second
+}
+
+/// The failure count of `prefab deploy`'s summary line, `N applied, [U unchanged, ]M failed`.
+pub(crate) fn prefab_failures(stdout: &str) -> Result<usize, String> {
+    stdout
+        .lines()
+        .rev()
+        .find_map(|l| {
+            let (_, rest) = l.split_once(" applied, ")?;
+            let (before, _) = rest.split_once(" failed")?;
+            before.rsplit(' ').next()?.parse::<usize>().ok()
+        })
+        .ok_or_else(|| format!("no summary line from prefab deploy:\n{}", tail(stdout)))
 }
 
 /// How many deployments whose names start with `prefix` the server holds.
@@ -691,16 +716,7 @@ pub(crate) fn run(write_docs: bool) -> Result<(), String> {
                 for line in stdout.lines().filter(|l| l.starts_with("FAILED")) {
                     eprintln!("xtask: {side}: {line}");
                 }
-                let failed = stdout
-                    .lines()
-                    .rev()
-                    .find_map(|l| {
-                        let (_, rest) = l.split_once(" applied, ")?;
-                        let (before, _) = rest.split_once(" failed")?;
-                        before.rsplit(' ').next()?.parse::<usize>().ok()
-                    })
-                    .ok_or_else(|| format!("no summary line from prefab deploy:\n{stdout}"))?;
-                (None, failed)
+                (None, prefab_failures(&stdout)?)
             } else {
                 let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
                     .map_err(|e| format!("prefect_apply_bulk.py printed no JSON: {e}"))?;

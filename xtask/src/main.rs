@@ -5,6 +5,10 @@
 //!   --prefect-yaml]` — Prefect 3.9.1 vs prefab on the same inputs (schedules; or create
 //!   throughput; or storage pulls; or flow loading and bulk apply; or `deploy --all` of a
 //!   prefect.yaml project), side by side, in one run.
+//! * `cargo xtask bench-compare --deploy --database sqlite|postgres|both [--count N]
+//!   [--prefect-count N] [--no-workers-compare] [--write-docs]` — 1000 deployments applied and
+//!   re-applied by Prefect's `apply()` loop and by `prefab deploy --file` (default and
+//!   `--concurrency 1/2/4/8`) on fresh SQLite and PostgreSQL servers (issue 15).
 //! * `cargo xtask gen-schedule-cases --kind K --count N --seed S --out FILE` — random schedule
 //!   cases answered by Prefect itself, for differential tests.
 //! * `cargo xtask release X.Y.Z --dry-run` — lockstep bump, changelog, package checks.
@@ -18,6 +22,7 @@
 
 mod bench_compare;
 mod bench_deploy;
+mod bench_deploy_databases;
 mod bench_prefect_yaml;
 mod codegen;
 mod compare_flows;
@@ -65,6 +70,22 @@ enum Command {
         /// against a Python loop of `RunnerDeployment.apply()`, each on a fresh real server.
         #[arg(long, conflicts_with_all = ["throughput", "storage"])]
         deploy: bool,
+        /// With `--deploy`: issue 15's comparison instead, on `sqlite`, `postgres` or `both`:
+        /// `--count` deployments applied and re-applied by Prefect's `apply()` loop and by
+        /// `prefab deploy --file` at its default and at `--concurrency 1/2/4/8`, each on a
+        /// fresh server and database; on PostgreSQL also with two API workers.
+        #[arg(long, requires = "deploy", value_parser = ["sqlite", "postgres", "both"])]
+        database: Option<String>,
+        /// With `--database`: deployments per run.
+        #[arg(long, requires = "database", default_value_t = 1000)]
+        count: usize,
+        /// With `--database`: deployments in Prefect's loop (default `--count`); its figures
+        /// are then compared per deployment, and the report says so.
+        #[arg(long, requires = "database")]
+        prefect_count: Option<usize>,
+        /// With `--database`: leave out the two-API-worker PostgreSQL runs.
+        #[arg(long, requires = "database")]
+        no_workers_compare: bool,
         /// Measure `prefab deploy --all` against `prefect --no-prompt deploy --all` on a
         /// generated prefect.yaml project (100 deployments over 20 flow files; 20 with
         /// `--quick`), a plain and a one-second build step, deploy and re-deploy, each side on
@@ -175,6 +196,23 @@ fn main() -> ExitCode {
             write_docs,
             ..
         } => bench_prefect_yaml::run(quick, write_docs),
+        Command::BenchCompare {
+            deploy: true,
+            database: Some(database),
+            count,
+            prefect_count,
+            no_workers_compare,
+            write_docs,
+            ..
+        } => bench_deploy_databases::databases(&database).and_then(|databases| {
+            bench_deploy_databases::run(&bench_deploy_databases::Options {
+                databases,
+                count,
+                prefect_count: prefect_count.unwrap_or(count),
+                workers_compare: !no_workers_compare,
+                write_docs,
+            })
+        }),
         Command::BenchCompare {
             deploy: true,
             write_docs,
