@@ -12,9 +12,9 @@ use crate::workspace_root;
 /// with failures, concurrency, several clients) that runs a second time against PostgreSQL.
 /// The scheduler test keeps its own SQLite server, and the multi-worker tests use PostgreSQL
 /// in the first run already.
-const POSTGRES_SUITE: &str = "(package(prefab-cli) & (binary(deploy) | binary(deploy_bulk) \
+const POSTGRES_SUITE: &str = "((package(prefab-cli) & (binary(deploy) | binary(deploy_bulk) \
      | binary(plan) | binary(deploy_project) | binary(deploy_concurrent))) \
-     | (package(prefab) & binary(deployment_e2e)) \
+     | (package(prefab) & binary(deployment_e2e))) \
      - test(/scheduler/) - test(/multi_worker/)";
 
 /// Default time budget of the parser fuzzing step.

@@ -1463,7 +1463,7 @@ mod tests {
         let description = options.description();
         assert_eq!(
             description,
-            "services=none, auth=on, settings=[PREFECT_SERVER_DATABASE_CONNECTION_URL]"
+            "database=sqlite, workers=1, services=none, auth=on, settings=[PREFECT_SERVER_DATABASE_CONNECTION_URL]"
         );
         assert!(!options.fingerprint().contains("hunter2"));
         assert_eq!(
@@ -1541,7 +1541,10 @@ mod tests {
         );
         let no_auth = ServerOptions::new().setting("PREFECT_X", "one-value");
         let text = no_auth.differences(&record);
-        assert!(text.contains("running: services=none, auth=on"), "{text}");
+        assert!(
+            text.contains("running: database=sqlite, workers=1, services=none, auth=on"),
+            "{text}"
+        );
         for t in [
             other_auth.differences(&record),
             other_value.differences(&record),
