@@ -839,12 +839,22 @@ fn render(options: &Options, runs: &[Run], elapsed: Duration) -> String {
     for run in runs.iter().filter(|r| !r.ok()) {
         let _ = writeln!(
             out,
-            "\n**{}, {} API worker{}, {}:** {}{}",
+            "\n**{}, {} API worker{}, {}:** {}{}{}",
             kind_name(run.kind),
             run.workers,
             if run.workers == 1 { "" } else { "s" },
             run.client.label(),
             run.error.as_deref().unwrap_or(""),
+            PASSES
+                .iter()
+                .zip(&run.passes)
+                .filter(|(_, p)| p.failures > 0)
+                .map(|(name, p)| format!(
+                    " {name}: {} deployment(s) reported failed (the client's exit status said \
+                     so).",
+                    p.failures
+                ))
+                .collect::<String>(),
             run.passes
                 .iter()
                 .flat_map(|p| &p.problems)
