@@ -42,12 +42,73 @@ async fn sixty_deployments_at_adaptive_concurrency_none_lost_none_duplicated() {
     assert_eq!(ids, stored);
 }
 
+/// Eight writers at once against a server that may take one (SQLite): a write can lose the
+/// lock through all its retries. Such a deployment must be *reported* failed (exit 1), never
+/// lost in silence or duplicated; a second run (the default concurrency) then applies it, and
+/// the server holds every deployment once, the ones applied by the first run unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_deployments_at_concurrency_eight_none_lost_none_duplicated() {
-    let (server, prefix, stdout, _) = deploy(60, &["--concurrency", "8", "--output", "json"]);
-    let ids = check_report(&stdout, 60);
+    let server = prefect::server();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = format!("bulk-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    bulk_deployments::write(dir.path(), &prefix, 60).unwrap();
+    let (code, stdout, text) = run_deploy(
+        server.api_url(),
+        dir.path(),
+        &["--concurrency", "8", "--output", "json"],
+    );
+    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let rows = doc["deployments"].as_array().unwrap();
+    assert_eq!(rows.len(), 60, "{doc:#}");
+    let mut applied = BTreeMap::new();
+    let mut failed = 0;
+    for r in rows {
+        match r["result"].as_str() {
+            Some("applied") => {
+                applied.insert(
+                    r["name"].as_str().unwrap().to_owned(),
+                    r["id"].as_str().unwrap().to_owned(),
+                );
+            }
+            Some("failed") if r["error"].as_str().is_some_and(|e| e.contains("503")) => {
+                failed += 1;
+            }
+            _ => panic!("neither applied nor failed on the server's 503s: {r}"),
+        }
+    }
+    assert_eq!(
+        code == 0,
+        failed == 0,
+        "exit {code} with {failed} failed: {text}"
+    );
+    if failed > 0 {
+        let (code, _, text) = run_deploy(server.api_url(), dir.path(), &[]);
+        assert_eq!(code, 0, "{text}");
+    }
     let stored = check_server(server, &prefix, 60).await;
-    assert_eq!(ids, stored);
+    for (name, id) in &applied {
+        assert_eq!(stored.get(name), Some(id), "{name}");
+    }
+}
+
+/// Runs `prefab deploy --file` with `args` in `dir`: exit code, stdout, stdout then stderr.
+fn run_deploy(api_url: &str, dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PREFECT_") {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd
+        .current_dir(dir)
+        .env("PREFECT_API_URL", api_url)
+        .args(["deploy", "--file", bulk_deployments::DEPLOYMENT_FILE])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), stdout, text)
 }
 
 /// The production shape (PostgreSQL, Redis, two API workers): a bulk apply, a re-apply that
