@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use prefab_core::deployment::{
-    ApplyOptions, DeploymentError, DeploymentFile, RunnerDeployment, SchemaPool, WorkPoolSpec,
+    ApplyOptions, DeploymentError, DeploymentFile, FlowCache, RunnerDeployment, SchemaPool,
+    WorkPoolSpec,
 };
 use prefab_core::yaml::join_path;
 use serde_json::{Map, Value, json};
@@ -111,11 +112,13 @@ pub(crate) fn load(args: &DeployArgs) -> Result<Inputs, Failure> {
     let puller = args.pull.then(pull_runtime).transpose()?;
     // Deployments of one flow share its parameter schema: one copy, not one per deployment.
     let mut schemas = SchemaPool::new();
+    // Each flow file is read once, however many deployments it has.
+    let mut flows = FlowCache::new();
     for (index, (label, root, value)) in definitions.into_iter().enumerate() {
         let result = DeploymentFile::from_json(&value).and_then(|f| {
             let deployment = match &puller {
                 Some(rt) => rt.block_on(f.build_pulled(&root))?,
-                None => f.build(&root)?,
+                None => f.build_with(&root, &mut flows)?,
             };
             Ok((deployment, f.apply_options()))
         });

@@ -12,6 +12,8 @@
 //! deployments (the reads and the client's work overlap the writes). Each step back (a storm,
 //! or a slot that did not pay) holds the limit for twice as many completions as the last before
 //! probing again, so a server that cannot take more is probed a handful of times per run.
+//! A window starts only once the deployments in flight at the last change have finished, so
+//! it measures the new limit and not the ramp to it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -131,8 +133,9 @@ pub(crate) struct Limiter {
     hold: usize,
     /// The hold the next step back imposes.
     next_hold: usize,
-    /// Completions still to come of deployments started before the last halving: their busy
-    /// signals and timings belong to the old limit.
+    /// Completions still to come of deployments started before the last change of limit:
+    /// their busy signals and timings belong to the old limit (a probe's window that counted
+    /// them would measure the ramp from the old limit, and understate the new one).
     grace: usize,
 }
 
@@ -203,11 +206,13 @@ impl Limiter {
         {
             self.limit -= 1;
             self.step_back();
+            self.grace = in_flight;
             return Some(Change::NoGain);
         }
         if self.hold == 0 && self.limit < self.max {
             self.rate_below = Some(rate);
             self.limit += 1;
+            self.grace = in_flight;
             return Some(Change::Probe);
         }
         None
@@ -289,7 +294,9 @@ mod tests {
             _ => 66.0,
         };
         let mut changes = Vec::new();
-        for _ in 0..3 * MIN_WINDOW {
+        // Three windows, and the one completion at the probe to 3 that started at 2 (not
+        // counted: it measures the ramp).
+        for _ in 0..3 * MIN_WINDOW + 1 {
             let r = rate(l.limit());
             changes.extend(feed(&mut l, &mut now, 1, r));
         }
@@ -309,6 +316,26 @@ mod tests {
         assert_eq!(later, [Change::Probe, Change::NoGain], "{later:?}");
         assert_eq!(l.limit(), 2);
         assert_eq!(l.next_hold, 4 * FIRST_HOLD);
+    }
+
+    #[test]
+    fn a_probe_window_leaves_out_what_started_before_it() {
+        let mut now = Instant::now();
+        let mut l = Limiter::new(Concurrency::Auto, now);
+        l.limit = 3;
+        // A window at 3, then the probe to 4 with two deployments still in flight.
+        let changes = feed(&mut l, &mut now, MIN_WINDOW, 30.0);
+        assert_eq!(changes, [Change::Probe]);
+        assert_eq!((l.limit(), l.grace), (4, 2));
+        // Those two finish slowly (the ramp); the window then measures 4 at once, 20 % faster:
+        // the slot stays. Counted in, the ramp would have made the window slower than 3's.
+        now += Duration::from_secs(1);
+        assert_eq!(l.on_complete(now, 0, 3), None);
+        now += Duration::from_secs(1);
+        assert_eq!(l.on_complete(now, 0, 3), None);
+        let changes = feed(&mut l, &mut now, MIN_WINDOW, 36.0);
+        assert_eq!(changes, [Change::Probe]);
+        assert_eq!(l.limit(), 5);
     }
 
     #[test]

@@ -7,11 +7,11 @@ use prefab_storage::describe::StorageDefinition;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::RunnerDeployment;
 use super::apply::ApplyOptions;
 use super::error::DeploymentError;
 use super::schedules::{DeploymentSchedule, ScheduleArgs};
 use super::{ConcurrencyLimit, ConcurrencyOptions};
+use super::{FlowCache, RunnerDeployment};
 use crate::yaml::join_path;
 
 /// A concurrency limit and its options, as the constructors take them apart.
@@ -252,15 +252,26 @@ impl DeploymentFile {
     /// ([`validate_parameters`](RunnerDeployment::validate_parameters)); schedule parameters
     /// the schema refuses are logged as warnings.
     pub fn build(&self, root: &Path) -> Result<RunnerDeployment, DeploymentError> {
-        let mut d = RunnerDeployment::from_entrypoint(
+        self.build_with(root, &mut FlowCache::new())
+    }
+
+    /// [`build`](Self::build), reading each flow once per `cache`
+    /// ([`RunnerDeployment::from_entrypoint_cached`]): for the many definitions of one file.
+    pub fn build_with(
+        &self,
+        root: &Path,
+        cache: &mut FlowCache,
+    ) -> Result<RunnerDeployment, DeploymentError> {
+        let mut d = RunnerDeployment::from_entrypoint_cached(
             &self.entrypoint,
             &self.name,
             root,
             self.options.clone(),
+            cache,
         )?;
         if let Some(s) = &self.storage {
             let storage = StorageDefinition(s.clone()).build(root, root)?;
-            d.storage = Some(storage);
+            d.storage = Some(Box::new(storage));
         }
         for w in d.validate_parameters()? {
             tracing::warn!(

@@ -60,7 +60,7 @@ impl RunnerDeployment {
                 other => other,
             })?;
         d.path = Some(storage_path(&destination, tmp.path()));
-        d.storage = Some(storage);
+        d.storage = Some(Box::new(storage));
         d.mark_set("storage");
         drop(tmp);
         Ok(d)

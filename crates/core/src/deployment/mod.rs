@@ -34,7 +34,8 @@ mod schedules;
 mod triggers;
 mod validate;
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use prefab_flows::{Flow, ParameterSchema, load_flow_from_entrypoint};
@@ -301,7 +302,7 @@ pub struct RunnerDeployment {
     /// Whether the server validates parameters against the schema.
     pub enforce_parameter_schema: bool,
     /// Where the code lives; its pull step becomes the deployment's `pull_steps`.
-    pub storage: Option<Storage>,
+    pub storage: Option<Box<Storage>>,
     /// The work pool.
     pub work_pool_name: Option<String>,
     /// The work queue.
@@ -402,16 +403,33 @@ impl RunnerDeployment {
         root: &Path,
         options: FromEntrypointOptions,
     ) -> Result<RunnerDeployment, DeploymentError> {
+        Self::from_entrypoint_cached(entrypoint, name, root, options, &mut FlowCache::new())
+    }
+
+    /// [`from_entrypoint`](Self::from_entrypoint), reading each flow once per `cache`: the
+    /// deployments of a flow built through the same cache share its loaded name, description,
+    /// version and parameter schema (one copy of the schema, not one per deployment). For
+    /// many deployments of few flow files, as a deployment file or a prefect.yaml project has;
+    /// a cache should not outlive the run that built it (an edit of the file in between is
+    /// not seen).
+    pub fn from_entrypoint_cached(
+        entrypoint: &str,
+        name: &str,
+        root: &Path,
+        options: FromEntrypointOptions,
+        cache: &mut FlowCache,
+    ) -> Result<RunnerDeployment, DeploymentError> {
         let (schedules, concurrency) = options.schedules_and_concurrency()?;
-        let loaded = load_flow_from_entrypoint(entrypoint, root)?;
-        let mut d = Self::from_parts(
-            loaded.flow,
-            entrypoint,
-            name,
-            &options,
-            schedules,
-            concurrency,
-        )?;
+        let key = (root.to_path_buf(), entrypoint.to_owned());
+        let facts = match cache.loaded.get(&key) {
+            Some(facts) => facts.clone(),
+            None => {
+                let facts = FlowFacts::from(load_flow_from_entrypoint(entrypoint, root)?.flow);
+                cache.loaded.insert(key, facts.clone());
+                facts
+            }
+        };
+        let mut d = Self::from_parts(facts, entrypoint, name, &options, schedules, concurrency)?;
         d.path = Some(
             std::env::current_dir()
                 .map(|p| p.to_string_lossy().into_owned())
@@ -464,7 +482,7 @@ impl RunnerDeployment {
             })?;
         let file_path = entrypoint.contains(".py:");
         let mut d = Self::from_parts(
-            flow.clone(),
+            FlowFacts::from(flow.clone()),
             &entrypoint,
             name,
             &options,
@@ -477,7 +495,7 @@ impl RunnerDeployment {
 
     /// What `from_flow` and `from_entrypoint` share once the flow is known.
     fn from_parts(
-        flow: Flow,
+        flow: FlowFacts,
         entrypoint: &str,
         name: &str,
         options: &FromEntrypointOptions,
@@ -523,7 +541,7 @@ impl RunnerDeployment {
             b = b.trigger_json(t);
         }
         let mut d = b.build()?;
-        d.parameter_openapi_schema = Arc::new(flow.parameter_schema);
+        d.parameter_openapi_schema = flow.parameter_schema;
         if d.version.as_deref().is_none_or(str::is_empty) {
             d.version = flow.version;
             d.version_from_flow = true;
@@ -532,7 +550,19 @@ impl RunnerDeployment {
             d.description = flow.description;
         }
         d.apply_frozen(&options.frozen_keys());
+        d.shrink();
         Ok(d)
+    }
+
+    /// Gives back the spare capacity of the lists built by pushing: a bulk run holds every
+    /// deployment at once, and a one-schedule list keeps room for four (1.5 KB).
+    fn shrink(&mut self) {
+        self.tags.shrink_to_fit();
+        if let Some(s) = &mut self.schedules {
+            s.shrink_to_fit();
+        }
+        self.triggers.shrink_to_fit();
+        self.fields_set.shrink_to_fit();
     }
 
     /// Prefect's `validate_deployment_parameters`, applied once the schema is known (Q1):
@@ -851,7 +881,7 @@ impl RunnerDeploymentBuilder {
     }
     /// The storage.
     pub fn storage(self, s: Storage) -> Self {
-        self.set("storage", |d| d.storage = Some(s))
+        self.set("storage", |d| d.storage = Some(Box::new(s)))
     }
     /// The work pool.
     pub fn work_pool_name(self, v: impl Into<String>) -> Self {
@@ -911,7 +941,52 @@ impl RunnerDeploymentBuilder {
             d.triggers.push(t);
         }
         d.apply_frozen(&frozen);
+        d.shrink();
         Ok(d)
+    }
+}
+
+/// Flows read by [`RunnerDeployment::from_entrypoint_cached`], by (root, entrypoint). Only
+/// flows that loaded are kept: an entrypoint that failed is read (and fails) again.
+#[derive(Debug, Default)]
+pub struct FlowCache {
+    loaded: HashMap<(PathBuf, String), FlowFacts>,
+}
+
+impl FlowCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many flows the cache holds.
+    pub fn len(&self) -> usize {
+        self.loaded.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.loaded.is_empty()
+    }
+}
+
+/// What a deployment takes from its flow; the schema shared.
+#[derive(Debug, Clone)]
+struct FlowFacts {
+    name: String,
+    description: Option<String>,
+    version: Option<String>,
+    parameter_schema: Arc<ParameterSchema>,
+}
+
+impl From<Flow> for FlowFacts {
+    fn from(flow: Flow) -> Self {
+        FlowFacts {
+            name: flow.name,
+            description: flow.description,
+            version: flow.version,
+            parameter_schema: Arc::new(flow.parameter_schema),
+        }
     }
 }
 

@@ -250,7 +250,7 @@ fn unnamed_triggers_are_named_by_position() {
 fn proactive_within_rules() {
     let t =
         DeploymentTrigger::from_json(&json!({"posture": "Proactive", "expect": ["x"]}), 1).unwrap();
-    assert_eq!(t.trigger["within"], json!(10.0));
+    assert_eq!(t.trigger()["within"], json!(10.0));
     let err =
         DeploymentTrigger::from_json(&json!({"posture": "Proactive", "within": 5}), 1).unwrap_err();
     assert!(
@@ -263,11 +263,11 @@ fn proactive_within_rules() {
         1,
     )
     .unwrap();
-    assert_eq!(t.trigger["type"], "compound");
+    assert_eq!(t.trigger()["type"], "compound");
     let t = DeploymentTrigger::from_json(&json!({"triggers": [{"expect": ["a"]}]}), 1).unwrap();
-    assert_eq!(t.trigger["type"], "sequence");
+    assert_eq!(t.trigger()["type"], "sequence");
     let t = DeploymentTrigger::from_json(&json!({"posture": "Metric", "metric": {"name": "lateness", "threshold": 1, "operator": ">"}}), 1).unwrap();
-    assert_eq!(t.trigger["metric"]["range"], json!(300.0));
+    assert_eq!(t.trigger()["metric"]["range"], json!(300.0));
 }
 
 #[test]
@@ -356,7 +356,7 @@ fn storage_without_a_pool_is_warned_about() {
         .build()
         .unwrap();
     assert!(d.warnings(None).is_empty());
-    d.storage = Some(storage);
+    d.storage = Some(Box::new(storage));
     let warnings = d.warnings(None);
     assert_eq!(warnings.len(), 1);
     assert!(
@@ -563,4 +563,56 @@ fn empty_flow_name_description_and_version_fall_back_to_the_flow_as_in_prefect()
     assert_eq!(d.flow_name.as_deref(), Some("real"));
     assert_eq!(d.description.as_deref(), Some("Doc."));
     assert_eq!(d.version.as_deref(), Some("7"));
+}
+
+#[test]
+fn a_flow_cache_reads_each_flow_once_and_shares_its_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("etl.py"),
+        "from prefect import flow\n\n@flow\ndef etl(day: str, retries: int = 2):\n    \"\"\"Nightly load.\"\"\"\n",
+    )
+    .unwrap();
+    let mut cache = FlowCache::new();
+    let build = |name: &str, cache: &mut FlowCache| {
+        RunnerDeployment::from_entrypoint_cached(
+            "etl.py:etl",
+            name,
+            dir.path(),
+            FromEntrypointOptions::default(),
+            cache,
+        )
+    };
+    let a = build("a", &mut cache).unwrap();
+    let b = build("b", &mut cache).unwrap();
+    assert_eq!(cache.len(), 1);
+    assert!(Arc::ptr_eq(
+        &a.parameter_openapi_schema,
+        &b.parameter_openapi_schema
+    ));
+    // The same deployment as without a cache.
+    let fresh = RunnerDeployment::from_entrypoint(
+        "etl.py:etl",
+        "b",
+        dir.path(),
+        FromEntrypointOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        b.create_body(Uuid::nil(), None, None, None, None).unwrap(),
+        fresh
+            .create_body(Uuid::nil(), None, None, None, None)
+            .unwrap()
+    );
+    assert_eq!(b.description.as_deref(), Some("Nightly load."));
+    // A flow that does not load is not kept: the next build reads (and fails) again.
+    let err = RunnerDeployment::from_entrypoint_cached(
+        "missing.py:etl",
+        "c",
+        dir.path(),
+        FromEntrypointOptions::default(),
+        &mut cache,
+    );
+    assert!(err.is_err());
+    assert_eq!(cache.len(), 1);
 }

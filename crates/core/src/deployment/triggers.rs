@@ -22,8 +22,10 @@ pub struct DeploymentTrigger {
     pub job_variables: Option<Map<String, Value>>,
     /// Seconds to wait before the run.
     pub schedule_after: f64,
-    /// The trigger, in Prefect's JSON form (`{"type": "event", ...}`).
-    pub trigger: Value,
+    /// The trigger in Prefect's JSON form, serialised: a bulk run holds thousands of these,
+    /// and the text is a fifth of the size of the parsed tree. Read with
+    /// [`trigger`](Self::trigger).
+    trigger: String,
 }
 
 impl DeploymentTrigger {
@@ -72,7 +74,7 @@ impl DeploymentTrigger {
                 s
             }
         };
-        let trigger = normalize_trigger(map).map_err(err)?;
+        let trigger = normalize_trigger(map).map_err(err)?.to_string();
         Ok(DeploymentTrigger {
             name,
             description,
@@ -82,6 +84,13 @@ impl DeploymentTrigger {
             schedule_after,
             trigger,
         })
+    }
+
+    /// The trigger proper, in Prefect's JSON form (`{"type": "event", ...}`), normalised:
+    /// every default filled in, durations in seconds.
+    pub fn trigger(&self) -> Value {
+        // Written by `from_json` from a `Value`: it parses back to the same value.
+        serde_json::from_str(&self.trigger).unwrap_or(Value::Null)
     }
 
     /// The automation body (`POST /automations/`) for this trigger on deployment `id`.
@@ -95,7 +104,7 @@ impl DeploymentTrigger {
             "description": self.description,
             "enabled": self.enabled,
             "tags": [],
-            "trigger": self.trigger,
+            "trigger": self.trigger(),
             "actions": [{
                 "type": "run-deployment",
                 "source": "selected",
