@@ -93,6 +93,14 @@ async fn sixty_deployments_at_concurrency_eight_none_lost_none_duplicated() {
 
 /// Runs `prefab deploy --file` with `args` in `dir`: exit code, stdout, stdout then stderr.
 fn run_deploy(api_url: &str, dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["deploy", "--file", bulk_deployments::DEPLOYMENT_FILE];
+    all.extend_from_slice(args);
+    run_prefab(api_url, dir, &all)
+}
+
+/// Runs `prefab <args>` in `dir` against `api_url` (no other `PREFECT_*` setting): exit code,
+/// stdout, stdout then stderr.
+fn run_prefab(api_url: &str, dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
     for (key, _) in std::env::vars() {
         if key.starts_with("PREFECT_") {
@@ -102,7 +110,6 @@ fn run_deploy(api_url: &str, dir: &std::path::Path, args: &[&str]) -> (i32, Stri
     let out = cmd
         .current_dir(dir)
         .env("PREFECT_API_URL", api_url)
-        .args(["deploy", "--file", bulk_deployments::DEPLOYMENT_FILE])
         .args(args)
         .output()
         .unwrap();
@@ -165,26 +172,11 @@ fn prefab(api_url: &str, dir: &std::path::Path, args: &[&str]) -> String {
 
 /// [`prefab`], returning stdout alone beside stdout-then-stderr.
 fn prefab_output(api_url: &str, dir: &std::path::Path, args: &[&str]) -> (String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
-    let out = cmd
-        .current_dir(dir)
-        .env("PREFECT_API_URL", api_url)
-        .args(args)
-        .args(["--file", bulk_deployments::DEPLOYMENT_FILE])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "prefab {args:?}: {text}");
-    (String::from_utf8_lossy(&out.stdout).into_owned(), text)
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--file", bulk_deployments::DEPLOYMENT_FILE]);
+    let (code, stdout, text) = run_prefab(api_url, dir, &all);
+    assert_eq!(code, 0, "prefab {args:?}: {text}");
+    (stdout, text)
 }
 
 /// Writes `count` definitions under a fresh prefix and runs `prefab deploy --file` with `args`
@@ -195,27 +187,8 @@ fn deploy(count: usize, args: &[&str]) -> (&'static LocalServer, String, String,
     let dir = tempfile::tempdir().unwrap();
     let prefix = format!("bulk-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     bulk_deployments::write(dir.path(), &prefix, count).unwrap();
-
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
-    let out = cmd
-        .current_dir(dir.path())
-        .env("PREFECT_API_URL", server.api_url())
-        .args(["deploy", "--file", bulk_deployments::DEPLOYMENT_FILE])
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (code, stdout, text) = run_deploy(server.api_url(), dir.path(), args);
+    assert_eq!(code, 0, "{text}");
     (server, prefix, stdout, text)
 }
 

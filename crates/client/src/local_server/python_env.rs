@@ -190,41 +190,14 @@ impl PythonEnvSpec {
             env.root.display()
         ));
         let log_file = env.root.with_file_name(format!("{}.extras.log", self.name));
-        let log = fs::File::create(&log_file)
-            .map_err(LocalServerError::io("create pip log", &log_file))?;
-        let log_err = log
-            .try_clone()
-            .map_err(LocalServerError::io("open pip log", &log_file))?;
-        let status = Command::new(env.python())
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-            ])
-            .args(&self.pins)
-            .args(extras)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .status()
-            .map_err(|source| LocalServerError::SpawnFailed {
-                program: env.python(),
-                source,
-            })?;
-        if !status.success() {
-            let log_tail = fs::read_to_string(&log_file)
-                .map(|log| tail_lines(&log, TAIL_LINES))
-                .unwrap_or_default();
-            return Err(LocalServerError::InstallFailed {
-                venv: env.root.clone(),
-                pins,
-                status,
-                log_file,
-                log_tail,
-            });
-        }
+        // The pins again beside the extras: pip keeps them, resolving the extras against them.
+        let packages: Vec<&str> = self
+            .pins
+            .iter()
+            .map(String::as_str)
+            .chain(extras.iter().copied())
+            .collect();
+        pip_install(&env, &packages, &log_file, pins.clone())?;
         let mut recorded = fs::read_to_string(env.root.join(EXTRAS_MARKER)).unwrap_or_default();
         for extra in extras {
             if !recorded.lines().any(|l| l == *extra) {
@@ -274,40 +247,10 @@ impl PythonEnvSpec {
         let log_file = env
             .root
             .with_file_name(format!("{}.install.log", self.name));
-        let log = fs::File::create(&log_file)
-            .map_err(LocalServerError::io("create pip log", &log_file))?;
-        let log_err = log
-            .try_clone()
-            .map_err(LocalServerError::io("open pip log", &log_file))?;
-        let status = Command::new(env.python())
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-            ])
-            .args(&self.pins)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .status()
-            .map_err(|source| LocalServerError::SpawnFailed {
-                program: env.python(),
-                source,
-            })?;
-        if !status.success() {
+        let packages: Vec<&str> = self.pins.iter().map(String::as_str).collect();
+        if let Err(e) = pip_install(env, &packages, &log_file, pins.clone()) {
             let _ = fs::remove_dir_all(&env.root);
-            let log_tail = fs::read_to_string(&log_file)
-                .map(|log| tail_lines(&log, TAIL_LINES))
-                .unwrap_or_default();
-            return Err(LocalServerError::InstallFailed {
-                venv: env.root.clone(),
-                pins,
-                status,
-                log_file,
-                log_tail,
-            });
+            return Err(e);
         }
 
         // Written last and atomically: a crash before this leaves no marker, so the next call
@@ -395,6 +338,51 @@ impl PythonEnv {
         fs::read_to_string(self.root.join(MARKER)).is_ok_and(|got| got == wanted)
             && fs::metadata(self.python()).is_ok()
     }
+}
+
+/// `pip install` of `packages` into `env`, its output in `log_file`; a failure is
+/// [`LocalServerError::InstallFailed`] with the log's tail (`pins` names what was asked for).
+fn pip_install(
+    env: &PythonEnv,
+    packages: &[&str],
+    log_file: &Path,
+    pins: String,
+) -> Result<(), LocalServerError> {
+    let log =
+        fs::File::create(log_file).map_err(LocalServerError::io("create pip log", log_file))?;
+    let log_err = log
+        .try_clone()
+        .map_err(LocalServerError::io("open pip log", log_file))?;
+    let status = Command::new(env.python())
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+        ])
+        .args(packages)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .status()
+        .map_err(|source| LocalServerError::SpawnFailed {
+            program: env.python(),
+            source,
+        })?;
+    if status.success() {
+        return Ok(());
+    }
+    let log_tail = fs::read_to_string(log_file)
+        .map(|log| tail_lines(&log, TAIL_LINES))
+        .unwrap_or_default();
+    Err(LocalServerError::InstallFailed {
+        venv: env.root.clone(),
+        pins,
+        status,
+        log_file: log_file.to_path_buf(),
+        log_tail,
+    })
 }
 
 fn remove_dir_if_present(dir: &Path) -> Result<(), LocalServerError> {
