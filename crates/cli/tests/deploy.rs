@@ -1,36 +1,16 @@
 //! `prefab deploy` as a user runs it: the real binary, the example deployment file, a real
 //! Prefect 3.9.1 server (the workspace tests' shared one), read back over the API.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../../../tests/support/prefect.rs"]
 mod prefect;
 
-use std::process::{Command, Output};
+use common::{prefab, text};
 
 use serde_json::Value;
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
-
-fn prefab(api_url: Option<&str>) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
-    if let Some(url) = api_url {
-        cmd.env("PREFECT_API_URL", url);
-    }
-    cmd
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn read_deployment(api: &str, flow: &str, name: &str) -> Value {
     let client =

@@ -5,6 +5,7 @@
 //! server answers concurrent writes with 503s and dropped connections, and still no deployment
 //! or automation may be lost or duplicated.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../../../tests/support/prefect.rs"]
 mod prefect;
@@ -14,7 +15,6 @@ mod prefect;
 mod bulk_deployments;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use prefab_client::api::{DeploymentFilter, DeploymentFilterName, DeploymentFilterRequest};
@@ -101,15 +101,8 @@ fn run_deploy(api_url: &str, dir: &std::path::Path, args: &[&str]) -> (i32, Stri
 /// Runs `prefab <args>` in `dir` against `api_url` (no other `PREFECT_*` setting): exit code,
 /// stdout, stdout then stderr.
 fn run_prefab(api_url: &str, dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
-    let out = cmd
+    let out = common::prefab(Some(api_url))
         .current_dir(dir)
-        .env("PREFECT_API_URL", api_url)
         .args(args)
         .output()
         .unwrap();

@@ -6,6 +6,7 @@
 //! configuration meant for many clients) and against the default SQLite one (whose `503`s under
 //! concurrency the client retries).
 
+mod common;
 #[allow(dead_code)]
 #[path = "../../../tests/support/prefect.rs"]
 mod prefect;
@@ -14,6 +15,7 @@ mod prefect;
 #[path = "../../../tests/support/bulk_deployments.rs"]
 mod bulk_deployments;
 
+use common::text;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -55,22 +57,7 @@ async fn four_deploys_of_the_same_deployments_at_once_converge() {
 }
 
 fn prefab(api_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("PREFECT_API_URL", api_url);
-    cmd
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    common::prefab(Some(api_url))
 }
 
 /// The definitions in the order of file `k`: as written, reversed, rotated by a third, and

@@ -3,8 +3,9 @@
 //! is exit 1 with the URL named and "nothing was written". The API URL points at a closed
 //! port, so any request that slipped through would turn the expected exit 2 into a 1.
 
+mod common;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const FLOW: &str = r#"from typing import Literal
 from prefect import flow
@@ -27,14 +28,7 @@ fn run(dir: &Path, command: &str, definition: &str) -> (i32, String) {
 fn run_at(api_url: &str, dir: &Path, command: &str, definition: &str) -> (i32, String) {
     let file = dir.join("d.json");
     std::fs::write(&file, definition).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
-    let out: Output = cmd
-        .env("PREFECT_API_URL", api_url)
+    let out: Output = common::prefab(Some(api_url))
         .args([command, "--file"])
         .arg(&file)
         .output()
@@ -278,14 +272,7 @@ fn a_server_that_never_answers_says_attempts_and_time() {
     let dir = project();
     let file = dir.path().join("d.json");
     std::fs::write(&file, r#"{"entrypoint": "f.py:good", "name": "a"}"#).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
-    let out = cmd
-        .env("PREFECT_API_URL", &url)
+    let out = common::prefab(Some(&url))
         .env("PREFECT_API_REQUEST_TIMEOUT", "0.5")
         .args(["deploy", "--file"])
         .arg(&file)

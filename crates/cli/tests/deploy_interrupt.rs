@@ -6,6 +6,7 @@
 //! deployment in flight finishes its request sequence, so an owned-automation delete is always
 //! followed by its re-create.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../../../tests/support/prefect.rs"]
 mod prefect;
@@ -29,13 +30,8 @@ const RUNS: usize = 20;
 const HANG_GUARD: Duration = Duration::from_secs(180);
 
 fn prefab(dir: &Path, api_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.current_dir(dir).env("PREFECT_API_URL", api_url);
+    let mut cmd = common::prefab(Some(api_url));
+    cmd.current_dir(dir);
     cmd
 }
 

@@ -5,12 +5,14 @@
 //! project. The real binary against the workspace tests' shared Prefect 3.9.1 server.
 //! (Prefect's own outcomes for the same kinds of projects: tests/conformance_prefect_yaml.rs.)
 
+mod common;
 #[allow(dead_code)]
 #[path = "../../../tests/support/prefect.rs"]
 mod prefect;
 
+use common::text;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use prefab_client::ClientConfig;
 use prefab_client::blocking::PrefectClient;
@@ -18,24 +20,15 @@ use prefab_client::request::{ApiRequest, Safety};
 use serde_json::{Value, json};
 
 fn prefab(dir: &Path, api: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    let mut cmd = common::prefab(Some(api));
     for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") || key.starts_with("GITHUB_") || key == "CI" {
+        if key.starts_with("GITHUB_") || key == "CI" {
             cmd.env_remove(key);
         }
     }
     cmd.current_dir(dir)
-        .env("PREFECT_API_URL", api)
         .env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap());
     cmd
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn client(api: &str) -> PrefectClient {

@@ -2,6 +2,7 @@
 //! repository of the real git servers, applied to the real Prefect 3.9.1 server (the workspace
 //! tests' shared one) and read back over the API.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../../../tests/support/git_server.rs"]
 mod git_server;
@@ -9,7 +10,8 @@ mod git_server;
 #[path = "../../../tests/support/prefect.rs"]
 mod prefect;
 
-use std::process::{Command, Output};
+use common::text;
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -23,22 +25,13 @@ def etl(source: str, retries: int = 2):
 "#;
 
 fn prefab(api_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
+    let mut cmd = common::prefab(Some(api_url));
     for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") || key.starts_with("PREFAB_GIT_") {
+        if key.starts_with("PREFAB_GIT_") {
             cmd.env_remove(key);
         }
     }
-    cmd.env("PREFECT_API_URL", api_url);
     cmd
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn client(api: &str) -> prefab_client::blocking::PrefectClient {

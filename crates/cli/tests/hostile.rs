@@ -6,11 +6,11 @@
 #[allow(dead_code)]
 #[path = "../../../tests/support/bulk_deployments.rs"]
 mod bulk_deployments;
+mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -31,15 +31,8 @@ const FLOW: &str =
     "from prefect import flow\n\n@flow\ndef good(n: int = 1, label: str = \"\"):\n    pass\n";
 
 fn prefab(dir: &Path, api_url: &str, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
-    let out = cmd
+    let out = common::prefab(Some(api_url))
         .current_dir(dir)
-        .env("PREFECT_API_URL", api_url)
         .args(args)
         .output()
         .unwrap();

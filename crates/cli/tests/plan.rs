@@ -3,13 +3,15 @@
 //! server. Every test uses its own flow names (a random suffix), so tests running at the same
 //! time against the shared server never see each other's deployments.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../../../tests/support/prefect.rs"]
 mod prefect;
 
+use common::text;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,22 +39,7 @@ def publish(target: str = "warehouse", dry_run: bool = False):
 "#;
 
 fn prefab(api_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("PREFECT_API_URL", api_url);
-    cmd
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    common::prefab(Some(api_url))
 }
 
 fn suffix() -> String {

@@ -3,6 +3,7 @@
 //! line (ids and run dates differ from run to run). A README that drifts from the binary fails
 //! here.
 
+mod common;
 #[allow(dead_code)]
 #[path = "../../../tests/support/prefect.rs"]
 mod prefect;
@@ -182,13 +183,7 @@ fn the_quick_start_deploy_applies_what_the_readme_shows() {
 
 /// The binary with no `PREFECT_*` of the environment running the test.
 fn prefab() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prefab"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("PREFECT_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
+    common::prefab(None)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
